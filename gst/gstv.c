@@ -1,0 +1,91 @@
+// C side of the GStreamer glue: frame stamping, CUDA context sharing, frame mapping.
+#include "gstv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// The few GStreamer CUDA calls are declared here: the gst/cuda headers include cuda.h, which
+// this build deliberately does not need (CUDA is loaded at run time).
+typedef struct _GstCudaContext GstCudaContext;
+gboolean gst_cuda_load_library(void);
+GstCudaContext *gst_cuda_context_new_wrapped(void *ctx, int dev);
+GstContext *gst_context_new_cuda_context(GstCudaContext *c);
+gboolean gst_is_cuda_memory(GstMemory *m);
+#define GSTV_MAP_CUDA (GST_MAP_FLAG_LAST << 1)
+
+// ---- frame index stamping -------------------------------------------------------------------
+// A probe on the decoder's source pad numbers every decoded frame (GST_BUFFER_OFFSET) before any
+// queue may drop it, so results carry the frame's index in the camera's stream.
+
+
+static GstPadProbeReturn gstv_stamp(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+	gstv_counter *c = (gstv_counter *)user;
+	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+	if (!buf) return GST_PAD_PROBE_OK;
+	buf = gst_buffer_make_writable(buf);
+	GST_PAD_PROBE_INFO_DATA(info) = buf;
+	GST_BUFFER_OFFSET(buf) = __atomic_fetch_add(&c->count, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->last_ns, g_get_monotonic_time() * 1000, __ATOMIC_RELAXED);
+	return GST_PAD_PROBE_OK;
+}
+gulong gstv_add_stamp_probe(GstPad *pad, gstv_counter *c) {
+	return gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, gstv_stamp, c, NULL);
+}
+guint64 gstv_counter_get(gstv_counter *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
+gint64 gstv_counter_last(gstv_counter *c) { return __atomic_load_n(&c->last_ns, __ATOMIC_RELAXED); }
+
+// ---- CUDA context sharing -------------------------------------------------------------------
+GstContext *gstv_cuda_context(guintptr handle, int dev, char **err) {
+	if (!gst_cuda_load_library()) { *err = strdup("GStreamer could not load the CUDA library (libcuda.so.1)"); return NULL; }
+	GstCudaContext *c = gst_cuda_context_new_wrapped((void *)handle, dev);
+	if (!c) { *err = strdup("gst_cuda_context_new_wrapped failed"); return NULL; }
+	GstContext *gc = gst_context_new_cuda_context(c);
+	gst_object_unref(c);
+	return gc;
+}
+// Answers decoders' need-context with the shared context; everything else goes to the bus.
+static GstBusSyncReply gstv_bus_sync(GstBus *bus, GstMessage *m, gpointer user) {
+	if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_NEED_CONTEXT) {
+		const gchar *t = NULL;
+		if (gst_message_parse_context_type(m, &t) && t && strcmp(t, "gst.cuda.context") == 0)
+			gst_element_set_context(GST_ELEMENT(GST_MESSAGE_SRC(m)), (GstContext *)user);
+	}
+	return GST_BUS_PASS;
+}
+void gstv_share_cuda_context(GstElement *pipeline, GstContext *ctx) {
+	gst_element_set_context(pipeline, ctx);
+	GstBus *bus = gst_element_get_bus(pipeline);
+	gst_bus_set_sync_handler(bus, gstv_bus_sync, gst_context_ref(ctx), (GDestroyNotify)gst_context_unref);
+	gst_object_unref(bus);
+}
+void gstv_context_unref(GstContext *c) { gst_context_unref(c); }
+
+// ---- frame mapping --------------------------------------------------------------------------
+
+
+GstVideoInfo *gstv_info_from_caps(GstCaps *caps) { return gst_video_info_new_from_caps(caps); }
+void gstv_info_free(GstVideoInfo *i) { gst_video_info_free(i); }
+int gstv_info_width(GstVideoInfo *i) { return GST_VIDEO_INFO_WIDTH(i); }
+int gstv_info_height(GstVideoInfo *i) { return GST_VIDEO_INFO_HEIGHT(i); }
+const char *gstv_info_format(GstVideoInfo *i) { return gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(i)); }
+int gstv_caps_is_cuda(GstCaps *caps) {
+	GstCapsFeatures *f = gst_caps_get_features(caps, 0);
+	return f && gst_caps_features_contains(f, "memory:CUDAMemory");
+}
+
+// gstv_map maps buf for reading (in CUDA memory when cuda is set); the frame holds a reference
+// to the buffer until gstv_unmap. Returns NULL with *why set when it cannot.
+gstv_mapped *gstv_map(GstBuffer *buf, GstVideoInfo *info, int cuda, const char **why) {
+	if (cuda && !gst_is_cuda_memory(gst_buffer_peek_memory(buf, 0))) { *why = "buffer is not in CUDA memory"; return NULL; }
+	gstv_mapped *m = g_new0(gstv_mapped, 1);
+	GstMapFlags flags = GST_MAP_READ | (cuda ? GSTV_MAP_CUDA : 0);
+	if (!gst_video_frame_map(&m->frame, info, buf, flags)) { g_free(m); *why = "gst_video_frame_map failed"; return NULL; }
+	return m;
+}
+void gstv_unmap(gstv_mapped *m) { gst_video_frame_unmap(&m->frame); g_free(m); }
+int gstv_n_planes(gstv_mapped *m) { return GST_VIDEO_FRAME_N_PLANES(&m->frame); }
+void *gstv_plane(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_DATA(&m->frame, i); }
+int gstv_stride(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_STRIDE(&m->frame, i); }
+int gstv_comp_height(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_COMP_HEIGHT(&m->frame, i); }
+guint64 gstv_buf_offset(GstBuffer *b) { return GST_BUFFER_OFFSET(b); }
+guint64 gstv_buf_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }

@@ -1,0 +1,361 @@
+package gst
+
+// #include "gstv.h"
+// #include <stdlib.h>
+import "C"
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	gogst "github.com/go-gst/go-gst/gst"
+)
+
+// InferSinkFactory is the name under which package elements registers the inference sink.
+const InferSinkFactory = "gstvisioninfer"
+
+// CameraOptions describe one camera's pipeline.
+type CameraOptions struct {
+	Camera      string        // camera id, used in element names and logs
+	URL         string        // rtsp:// URL (may carry credentials: never logged as is)
+	RedactedURL string        // the URL as it may be shown
+	Transport   string        // tcp, udp or auto
+	Latency     time.Duration // rtspsrc jitterbuffer latency
+	CUDA        *CUDAContext  // non-nil: NVDEC into CUDA memory in this shared context
+	QueueFrames int           // frames buffered between decoder and inference (oldest dropped)
+	HandlerID   uint64        // tells the inference sink which Go handler gets the frames
+	Logger      *slog.Logger
+}
+
+// StreamInfo is what the camera turned out to send.
+type StreamInfo struct {
+	Codec   string // H264 or H265
+	Decoder string // element factory used
+}
+
+// CameraPipeline is one camera's GStreamer pipeline: rtspsrc → depay → parse → decoder →
+// queue → inference sink. Depay, parser and decoder are chosen from the stream's caps when
+// rtspsrc's pad appears. Each pipeline has its own bus reader; its errors reach only its owner.
+type CameraPipeline struct {
+	opts     CameraOptions
+	pipeline *gogst.Pipeline
+	counter  *C.gstv_counter // C memory: frames stamped by the decoder probe
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	info    StreamInfo
+	linked  bool
+	done    chan error // receives the first fatal error or EOS, once
+	stopBus chan struct{}
+	busDone chan struct{}
+	stopped bool
+}
+
+// enumArg is a property value given in gst_util_set_object_arg's string syntax (enums, flags).
+type enumArg string
+
+// decoderChoice lists decoders by codec and device, best first.
+func decoderChoice(codec string, cuda bool) []string {
+	switch {
+	case codec == "H264" && cuda:
+		return []string{"nvh264dec"}
+	case codec == "H265" && cuda:
+		return []string{"nvh265dec"}
+	case codec == "H264":
+		return []string{"avdec_h264", "openh264dec"}
+	case codec == "H265":
+		return []string{"avdec_h265", "libde265dec"}
+	}
+	return nil
+}
+
+// NewCameraPipeline builds the fixed part of the pipeline (rtspsrc); the rest is built when
+// the stream's caps are known.
+func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.QueueFrames <= 0 {
+		o.QueueFrames = 4
+	}
+	pl, err := gogst.NewPipeline("camera-" + o.Camera)
+	if err != nil {
+		return nil, fmt.Errorf("%w: new pipeline: %v", ErrPipeline, err)
+	}
+	src, err := makeElement("rtspsrc", "src")
+	if err != nil {
+		return nil, err
+	}
+	// GstRTSPLowerTrans flags, in gst_util_set_object_arg's syntax
+	protocols := map[string]string{"tcp": "tcp", "udp": "udp", "auto": "udp+tcp"}[o.Transport]
+	if protocols == "" {
+		protocols = "tcp"
+	}
+	props := map[string]any{
+		"location":          o.URL,
+		"latency":           uint(o.Latency / time.Millisecond),
+		"drop-on-latency":   true,
+		"do-retransmission": false,
+		"tcp-timeout":       uint64(5 * time.Second / time.Microsecond),
+		"timeout":           uint64(5 * time.Second / time.Microsecond),
+	}
+	for k, v := range props {
+		if err := src.SetProperty(k, v); err != nil {
+			return nil, fmt.Errorf("%w: rtspsrc.%s: %v", ErrPipeline, k, err)
+		}
+	}
+	src.SetArg("protocols", protocols)
+	if err := pl.Add(src); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPipeline, err)
+	}
+	p := &CameraPipeline{
+		opts: o, pipeline: pl, log: o.Logger,
+		counter: (*C.gstv_counter)(C.calloc(1, C.sizeof_gstv_counter)),
+		done:    make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
+	}
+	if o.CUDA != nil {
+		o.CUDA.Apply(pl)
+	}
+	if _, err := src.Connect("pad-added", p.onPadAdded); err != nil {
+		p.free()
+		return nil, fmt.Errorf("%w: pad-added: %v", ErrPipeline, err)
+	}
+	return p, nil
+}
+
+// Start sets the pipeline to PLAYING and starts its bus reader.
+func (p *CameraPipeline) Start() error {
+	go p.readBus()
+	if err := p.pipeline.SetState(gogst.StatePlaying); err != nil {
+		return fmt.Errorf("%w: set PLAYING: %v", ErrPipeline, err)
+	}
+	return nil
+}
+
+// Done delivers the first fatal error (ErrEOS at end of stream); the owner then calls Stop.
+func (p *CameraPipeline) Done() <-chan error { return p.done }
+
+// Decoded is the number of frames the decoder has produced.
+func (p *CameraPipeline) Decoded() uint64 { return uint64(C.gstv_counter_get(p.counter)) }
+
+// LastFrameAge is the time since the decoder produced a frame (or since start if none yet: -1).
+func (p *CameraPipeline) LastFrameAge() time.Duration {
+	last := int64(C.gstv_counter_last(p.counter))
+	if last == 0 {
+		return -1
+	}
+	return time.Duration(int64(C.g_get_monotonic_time())*1000 - last)
+}
+
+// Info returns what the stream turned out to be (empty until the pad appeared).
+func (p *CameraPipeline) Info() StreamInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.info
+}
+
+// Stop tears the pipeline down to NULL and frees it. Safe to call more than once.
+func (p *CameraPipeline) Stop() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped = true
+	p.mu.Unlock()
+	_ = p.pipeline.SetState(gogst.StateNull)
+	close(p.stopBus)
+	<-p.busDone
+	p.free()
+}
+
+func (p *CameraPipeline) free() {
+	if p.counter != nil {
+		C.free(unsafe.Pointer(p.counter))
+		p.counter = nil
+	}
+}
+
+func (p *CameraPipeline) fail(err error) {
+	select {
+	case p.done <- err:
+	default:
+	}
+}
+
+// readBus handles this pipeline's messages until Stop.
+func (p *CameraPipeline) readBus() {
+	defer close(p.busDone)
+	bus := p.pipeline.GetPipelineBus()
+	for {
+		select {
+		case <-p.stopBus:
+			return
+		default:
+		}
+		msg := bus.TimedPopFiltered(gogst.ClockTime(200*time.Millisecond),
+			gogst.MessageError|gogst.MessageEOS|gogst.MessageWarning)
+		if msg == nil {
+			continue
+		}
+		switch msg.Type() {
+		case gogst.MessageError:
+			gerr := msg.ParseError()
+			err := fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), redact(gerr.Error(), p.opts))
+			p.log.Debug("pipeline error", "camera", p.opts.Camera, "debug", redact(gerr.DebugString(), p.opts))
+			p.fail(err)
+		case gogst.MessageEOS:
+			p.fail(ErrEOS)
+		case gogst.MessageWarning:
+			w := msg.ParseWarning()
+			p.log.Warn("pipeline warning", "camera", p.opts.Camera, "source", msg.Source(), "warning", redact(w.Error(), p.opts))
+		}
+	}
+}
+
+// redact removes the camera URL (with its credentials) from GStreamer's messages.
+func redact(s string, o CameraOptions) string {
+	if o.URL != "" && o.URL != o.RedactedURL {
+		s = strings.ReplaceAll(s, o.URL, o.RedactedURL)
+	}
+	return s
+}
+
+// onPadAdded links a new rtspsrc pad: video pads to depay → parse → decoder → queue → sink,
+// anything else (audio, metadata) to a fakesink so that it cannot stall the pipeline.
+func (p *CameraPipeline) onPadAdded(_ *gogst.Element, pad *gogst.Pad) {
+	caps := pad.GetCurrentCaps()
+	if caps == nil {
+		caps = pad.QueryCaps(nil)
+	}
+	media, codec := "", ""
+	if caps != nil && caps.GetSize() > 0 {
+		st := caps.GetStructureAt(0)
+		if v, err := st.GetValue("media"); err == nil {
+			media, _ = v.(string)
+		}
+		if v, err := st.GetValue("encoding-name"); err == nil {
+			codec, _ = v.(string)
+		}
+	}
+	p.mu.Lock()
+	already := p.linked
+	if media == "video" && !already {
+		p.linked = true
+	}
+	p.mu.Unlock()
+	if media != "video" || already {
+		p.linkFakesink(pad)
+		return
+	}
+	if err := p.buildDecodeChain(pad, strings.ToUpper(codec)); err != nil {
+		p.fail(err)
+	}
+}
+
+func (p *CameraPipeline) linkFakesink(pad *gogst.Pad) {
+	fs, err := gogst.NewElement("fakesink")
+	if err != nil {
+		return
+	}
+	_ = fs.SetProperty("sync", false)
+	_ = fs.SetProperty("async", false)
+	_ = p.pipeline.Add(fs)
+	fs.SyncStateWithParent()
+	pad.Link(fs.GetStaticPad("sink"))
+}
+
+func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string) error {
+	var depayName, parseName string
+	switch codec {
+	case "H264":
+		depayName, parseName = "rtph264depay", "h264parse"
+	case "H265", "HEVC":
+		codec, depayName, parseName = "H265", "rtph265depay", "h265parse"
+	default:
+		return fmt.Errorf("%w: camera sends %q video; gstvision decodes H264 and H265", ErrCodec, codec)
+	}
+	cuda := p.opts.CUDA != nil
+	choices := decoderChoice(codec, cuda)
+	decName := FirstAvailable(choices...)
+	if decName == "" {
+		hint := "install gstreamer1.0-libav"
+		if cuda {
+			hint = "NVDEC is unavailable: check the NVIDIA driver and that the container has NVIDIA_DRIVER_CAPABILITIES including video"
+		}
+		return fmt.Errorf("%w: no %s decoder (%s): %s", ErrMissingElement, codec, strings.Join(choices, ", "), hint)
+	}
+	var chain []*gogst.Element
+	add := func(factory, name string, props map[string]any) (*gogst.Element, error) {
+		e, err := makeElement(factory, name)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range props {
+			if a, ok := v.(enumArg); ok {
+				e.SetArg(k, string(a))
+				continue
+			}
+			if err := e.SetProperty(k, v); err != nil {
+				return nil, fmt.Errorf("%w: %s.%s: %v", ErrPipeline, factory, k, err)
+			}
+		}
+		chain = append(chain, e)
+		return e, nil
+	}
+	if _, err := add(depayName, "depay", nil); err != nil {
+		return err
+	}
+	if _, err := add(parseName, "parse", map[string]any{"config-interval": -1}); err != nil {
+		return err
+	}
+	dec, err := add(decName, "dec", nil)
+	if err != nil {
+		return err
+	}
+	var rawCaps string
+	if cuda {
+		rawCaps = "video/x-raw(memory:CUDAMemory),format=NV12"
+	} else {
+		// the CPU decoders may output other layouts (4:2:2, 10-bit): convert to I420
+		if _, err := add("videoconvert", "convert", nil); err != nil {
+			return err
+		}
+		rawCaps = "video/x-raw,format=I420"
+	}
+	if _, err := add("capsfilter", "rawcaps", map[string]any{"caps": gogst.NewCapsFromString(rawCaps)}); err != nil {
+		return err
+	}
+	// leaky: when inference falls behind, the oldest frames are dropped, never the decoder blocked
+	if _, err := add("queue", "inferqueue", map[string]any{
+		"max-size-buffers": uint(p.opts.QueueFrames), "max-size-bytes": uint(0), "max-size-time": uint64(0), "leaky": enumArg("downstream"),
+	}); err != nil {
+		return err
+	}
+	if _, err := add(InferSinkFactory, "infer", map[string]any{"handler-id": p.opts.HandlerID}); err != nil {
+		return err
+	}
+	if err := p.pipeline.AddMany(chain...); err != nil {
+		return fmt.Errorf("%w: add: %v", ErrPipeline, err)
+	}
+	if err := gogst.ElementLinkMany(chain...); err != nil {
+		return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
+	}
+	decSrc := dec.GetStaticPad("src")
+	C.gstv_add_stamp_probe((*C.GstPad)(unsafe.Pointer(decSrc.Instance())), p.counter)
+	for i := len(chain) - 1; i >= 0; i-- {
+		chain[i].SyncStateWithParent()
+	}
+	if ret := pad.Link(chain[0].GetStaticPad("sink")); ret != gogst.PadLinkOK {
+		return fmt.Errorf("%w: link rtspsrc to %s: %s", ErrPipeline, depayName, ret.String())
+	}
+	p.mu.Lock()
+	p.info = StreamInfo{Codec: codec, Decoder: decName}
+	p.mu.Unlock()
+	p.log.Info("camera stream", "camera", p.opts.Camera, "codec", codec, "decoder", decName)
+	return nil
+}
