@@ -29,6 +29,7 @@ type Config struct {
 	EveryN      int // analyse every Nth decoded frame
 	QueueFrames int
 	StatsEvery  int // log a stats line every this many decoded frames
+	Pace        bool // file:// sources: play at the frame rate
 }
 
 // Backoff bounds for rebuilding a failed pipeline: 1 s doubling to 30 s, reset after a stable minute.
@@ -63,6 +64,8 @@ type Camera struct {
 	current     atomic.Uint64 // frames decoded by the current pipeline
 	handed      atomic.Uint64 // frames that reached the analyzer
 	arrived     atomic.Uint64 // frames that reached the sink (the rest were dropped by the queue)
+
+	pipeline atomic.Pointer[gst.CameraPipeline] // the running pipeline, if any
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -139,6 +142,11 @@ func (c *Camera) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error 
 		return nil
 	}
 	c.handed.Add(1)
+	if p := c.pipeline.Load(); p != nil {
+		if ago := p.DecodedAgo(meta.Index); ago > 0 {
+			meta.Decoded = time.Now().Add(-ago)
+		}
+	}
 	return c.analyzer.Analyze(c.cfg.ID, meta, f)
 }
 
@@ -193,12 +201,14 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	p, err := gst.NewCameraPipeline(gst.CameraOptions{
 		Camera: c.cfg.ID, URL: c.cfg.URL, RedactedURL: c.cfg.RedactedURL, Transport: c.cfg.Transport,
 		Latency: c.cfg.Latency, CUDA: c.cuda, QueueFrames: c.cfg.QueueFrames, HandlerID: handlerID,
-		Logger: c.log,
+		Pace: c.cfg.Pace, Logger: c.log,
 	})
 	if err != nil {
 		return err
 	}
+	c.pipeline.Store(p)
 	defer func() {
+		c.pipeline.Store(nil)
 		p.Stop()
 		c.mu.Lock()
 		c.decodedBase += c.current.Swap(0)

@@ -22,6 +22,9 @@ import (
 type FrameMeta struct {
 	Index uint64        // decoded-frame index (stamped at the decoder's output)
 	PTS   time.Duration // presentation timestamp, -1 when unknown
+	// Decoded is when the decoder produced the frame (set by the handler; zero when unknown),
+	// the start of the frame-to-result latency.
+	Decoded time.Time
 }
 
 // FrameHandler receives the frames of one pipeline, in that pipeline's streaming thread.

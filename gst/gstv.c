@@ -24,8 +24,11 @@ static GstPadProbeReturn gstv_stamp(GstPad *pad, GstPadProbeInfo *info, gpointer
 	if (!buf) return GST_PAD_PROBE_OK;
 	buf = gst_buffer_make_writable(buf);
 	GST_PAD_PROBE_INFO_DATA(info) = buf;
-	GST_BUFFER_OFFSET(buf) = __atomic_fetch_add(&c->count, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->last_ns, g_get_monotonic_time() * 1000, __ATOMIC_RELAXED);
+	guint64 n = __atomic_fetch_add(&c->count, 1, __ATOMIC_RELAXED);
+	gint64 now = g_get_monotonic_time() * 1000;
+	GST_BUFFER_OFFSET(buf) = n;
+	__atomic_store_n(&c->times[n % GSTV_TIMES], now, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->last_ns, now, __ATOMIC_RELAXED);
 	return GST_PAD_PROBE_OK;
 }
 gulong gstv_add_stamp_probe(GstPad *pad, gstv_counter *c) {
@@ -33,6 +36,7 @@ gulong gstv_add_stamp_probe(GstPad *pad, gstv_counter *c) {
 }
 guint64 gstv_counter_get(gstv_counter *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 gint64 gstv_counter_last(gstv_counter *c) { return __atomic_load_n(&c->last_ns, __ATOMIC_RELAXED); }
+gint64 gstv_counter_time(gstv_counter *c, guint64 index) { return __atomic_load_n(&c->times[index % GSTV_TIMES], __ATOMIC_RELAXED); }
 
 // ---- CUDA context sharing -------------------------------------------------------------------
 GstContext *gstv_cuda_context(guintptr handle, int dev, char **err) {

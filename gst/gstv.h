@@ -4,7 +4,10 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
-typedef struct { guint64 count; gint64 last_ns; } gstv_counter;
+#define GSTV_TIMES 4096
+// count: frames decoded; last_ns: monotonic time of the latest; times: decode time of frame i at i % GSTV_TIMES
+typedef struct { guint64 count; gint64 last_ns; gint64 times[GSTV_TIMES]; } gstv_counter;
+gint64 gstv_counter_time(gstv_counter *c, guint64 index);
 gulong gstv_add_stamp_probe(GstPad *pad, gstv_counter *c);
 guint64 gstv_counter_get(gstv_counter *c);
 gint64 gstv_counter_last(gstv_counter *c);

@@ -7,6 +7,8 @@ import "C"
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +30,9 @@ type CameraOptions struct {
 	CUDA        *CUDAContext  // non-nil: NVDEC into CUDA memory in this shared context
 	QueueFrames int           // frames buffered between decoder and inference (oldest dropped)
 	HandlerID   uint64        // tells the inference sink which Go handler gets the frames
-	Logger      *slog.Logger
+	// Pace plays file sources at their frame rate instead of as fast as they decode.
+	Pace   bool
+	Logger *slog.Logger
 }
 
 // StreamInfo is what the camera turned out to send.
@@ -39,7 +43,8 @@ type StreamInfo struct {
 
 // CameraPipeline is one camera's GStreamer pipeline: rtspsrc → depay → parse → decoder →
 // queue → inference sink. Depay, parser and decoder are chosen from the stream's caps when
-// rtspsrc's pad appears. Each pipeline has its own bus reader; its errors reach only its owner.
+// rtspsrc's pad appears. A file:// URL (an H.264/H.265 byte-stream file, played in a loop)
+// replaces rtspsrc and depay: benchmarks and tests use it. Each pipeline has its own bus reader; its errors reach only its owner.
 type CameraPipeline struct {
 	opts     CameraOptions
 	pipeline *gogst.Pipeline
@@ -57,6 +62,11 @@ type CameraPipeline struct {
 
 // enumArg is a property value given in gst_util_set_object_arg's string syntax (enums, flags).
 type enumArg string
+
+// setOptional sets a property that not every version or implementation of an element has.
+func setOptional(e *gogst.Element, name string, v any) {
+	_ = e.SetProperty(name, v)
+}
 
 // decoderChoice lists decoders by codec and device, best first.
 func decoderChoice(codec string, cuda bool) []string {
@@ -86,9 +96,58 @@ func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: new pipeline: %v", ErrPipeline, err)
 	}
+	p := &CameraPipeline{
+		opts: o, pipeline: pl, log: o.Logger,
+		counter: (*C.gstv_counter)(C.calloc(1, C.sizeof_gstv_counter)),
+		done:    make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
+	}
+	if o.CUDA != nil {
+		o.CUDA.Apply(pl)
+	}
+	var err2 error
+	if path, ok := strings.CutPrefix(o.URL, "file://"); ok {
+		err2 = p.addFileSource(path)
+	} else {
+		err2 = p.addRTSPSource()
+	}
+	if err2 != nil {
+		p.free()
+		return nil, err2
+	}
+	return p, nil
+}
+
+// addFileSource plays an H.264/H.265 byte-stream file in a loop (codec from the extension).
+func (p *CameraPipeline) addFileSource(path string) error {
+	codec, mime := "H264", "video/x-h264"
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".h265" || ext == ".hevc" || ext == ".265" {
+		codec, mime = "H265", "video/x-h265"
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%w: %w", ErrPipeline, err)
+	}
+	src, err := makeElement("multifilesrc", "src")
+	if err != nil {
+		return err
+	}
+	if err := src.SetProperty("location", path); err != nil {
+		return fmt.Errorf("%w: multifilesrc.location: %v", ErrPipeline, err)
+	}
+	_ = src.SetProperty("loop", true)
+	_ = src.SetProperty("caps", gogst.NewCapsFromString(mime+",stream-format=byte-stream"))
+	if err := p.pipeline.Add(src); err != nil {
+		return fmt.Errorf("%w: %v", ErrPipeline, err)
+	}
+	p.linked = true
+	return p.buildDecodeChain(src.GetStaticPad("src"), codec, false)
+}
+
+// addRTSPSource adds rtspsrc; the decode chain is built when its video pad appears.
+func (p *CameraPipeline) addRTSPSource() error {
+	o := p.opts
 	src, err := makeElement("rtspsrc", "src")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// GstRTSPLowerTrans flags, in gst_util_set_object_arg's syntax
 	protocols := map[string]string{"tcp": "tcp", "udp": "udp", "auto": "udp+tcp"}[o.Transport]
@@ -98,33 +157,27 @@ func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	props := map[string]any{
 		"location":          o.URL,
 		"latency":           uint(o.Latency / time.Millisecond),
-		"drop-on-latency":   true,
+		"drop-on-latency":   false, // late packets would corrupt frames; the leaky queue drops whole frames instead
 		"do-retransmission": false,
 		"tcp-timeout":       uint64(5 * time.Second / time.Microsecond),
 		"timeout":           uint64(5 * time.Second / time.Microsecond),
 	}
 	for k, v := range props {
 		if err := src.SetProperty(k, v); err != nil {
-			return nil, fmt.Errorf("%w: rtspsrc.%s: %v", ErrPipeline, k, err)
+			return fmt.Errorf("%w: rtspsrc.%s: %v", ErrPipeline, k, err)
 		}
 	}
 	src.SetArg("protocols", protocols)
-	if err := pl.Add(src); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPipeline, err)
-	}
-	p := &CameraPipeline{
-		opts: o, pipeline: pl, log: o.Logger,
-		counter: (*C.gstv_counter)(C.calloc(1, C.sizeof_gstv_counter)),
-		done:    make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
-	}
-	if o.CUDA != nil {
-		o.CUDA.Apply(pl)
+	// timestamps straight from the camera's RTP clock (no arrival-time smoothing): the sinks do
+	// not sync to a clock, and results keep the camera's own frame timing
+	src.SetArg("buffer-mode", "none")
+	if err := p.pipeline.Add(src); err != nil {
+		return fmt.Errorf("%w: %v", ErrPipeline, err)
 	}
 	if _, err := src.Connect("pad-added", p.onPadAdded); err != nil {
-		p.free()
-		return nil, fmt.Errorf("%w: pad-added: %v", ErrPipeline, err)
+		return fmt.Errorf("%w: pad-added: %v", ErrPipeline, err)
 	}
-	return p, nil
+	return nil
 }
 
 // Start sets the pipeline to PLAYING and starts its bus reader.
@@ -149,6 +202,15 @@ func (p *CameraPipeline) LastFrameAge() time.Duration {
 		return -1
 	}
 	return time.Duration(int64(C.g_get_monotonic_time())*1000 - last)
+}
+
+// DecodedAgo is how long ago frame index was decoded (0 when it is too old to know).
+func (p *CameraPipeline) DecodedAgo(index uint64) time.Duration {
+	t := int64(C.gstv_counter_time(p.counter, C.guint64(index)))
+	if t == 0 {
+		return 0
+	}
+	return time.Duration(int64(C.g_get_monotonic_time())*1000 - t)
 }
 
 // Info returns what the stream turned out to be (empty until the pad appeared).
@@ -252,7 +314,7 @@ func (p *CameraPipeline) onPadAdded(_ *gogst.Element, pad *gogst.Pad) {
 		p.linkFakesink(pad)
 		return
 	}
-	if err := p.buildDecodeChain(pad, strings.ToUpper(codec)); err != nil {
+	if err := p.buildDecodeChain(pad, strings.ToUpper(codec), true); err != nil {
 		p.fail(err)
 	}
 }
@@ -269,7 +331,7 @@ func (p *CameraPipeline) linkFakesink(pad *gogst.Pad) {
 	pad.Link(fs.GetStaticPad("sink"))
 }
 
-func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string) error {
+func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bool) error {
 	var depayName, parseName string
 	switch codec {
 	case "H264":
@@ -307,8 +369,14 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string) error {
 		chain = append(chain, e)
 		return e, nil
 	}
-	if _, err := add(depayName, "depay", nil); err != nil {
-		return err
+	if depay {
+		d, err := add(depayName, "depay", nil)
+		if err != nil {
+			return err
+		}
+		// after packet loss, ask the camera for a keyframe and drop until it comes
+		setOptional(d, "request-keyframe", true)
+		setOptional(d, "wait-for-keyframe", true)
 	}
 	if _, err := add(parseName, "parse", map[string]any{"config-interval": -1}); err != nil {
 		return err
@@ -316,6 +384,15 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string) error {
 	dec, err := add(decName, "dec", nil)
 	if err != nil {
 		return err
+	}
+	// A stream joined mid-GOP (every camera, at connect) decodes to garbage until its first
+	// keyframe: drop those frames instead of detecting on smeared pictures.
+	setOptional(dec, "output-corrupt", false)
+	setOptional(dec, "discard-corrupted-frames", true)
+	if p.opts.Pace {
+		if _, err := add("clocksync", "pace", nil); err != nil {
+			return err
+		}
 	}
 	var rawCaps string
 	if cuda {
@@ -351,7 +428,7 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string) error {
 		chain[i].SyncStateWithParent()
 	}
 	if ret := pad.Link(chain[0].GetStaticPad("sink")); ret != gogst.PadLinkOK {
-		return fmt.Errorf("%w: link rtspsrc to %s: %s", ErrPipeline, depayName, ret.String())
+		return fmt.Errorf("%w: link source to %s: %s", ErrPipeline, chain[0].GetFactory().GetName(), ret.String())
 	}
 	p.mu.Lock()
 	p.info = StreamInfo{Codec: codec, Decoder: decName}

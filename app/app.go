@@ -1,0 +1,222 @@
+// Package app wires gstvision's parts together for `gstvision serve`: GStreamer, the CUDA
+// context (cuda mode), the model, the inference stage, the cameras, the results hub and the
+// HTTP server. It owns start-up order and graceful shutdown; each part lives in its own package.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/gstvision/gstvision/analytics"
+	"github.com/gstvision/gstvision/camera"
+	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/elements"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/results"
+	"github.com/gstvision/gstvision/server"
+)
+
+// ErrStartup wraps every reason serve refuses to start (missing model, GPU, plugin, ...).
+var ErrStartup = errors.New("cannot start")
+
+// App is a running gstvision.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	engine  *Engine
+	hub     *results.Hub
+	stage   *analytics.Stage
+	cameras *camera.Manager
+	server  *server.Server
+	observe atomic.Pointer[ResultObserver]
+}
+
+// ResultObserver is told every processed frame's latency from decode to detections.
+type ResultObserver func(camera string, latency time.Duration, err error)
+
+// New prepares everything that can fail before any camera starts: nothing starts
+// half-configured.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	eng, err := NewEngine(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, engine: eng}
+	a.hub = results.NewHub(results.Options{})
+	a.stage, err = analytics.New(analytics.Options{
+		Decoupled:   cfg.Processing.EnableDecoupledPipeline,
+		MaxBatch:    cfg.Processing.MaxBatch,
+		MaxWait:     time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
+		NewDetector: eng.NewDetector,
+		Publish:     a.hub.Publish,
+		Logger:      log,
+		OnResult: func(cam string, lat time.Duration, err error) {
+			if f := a.observe.Load(); f != nil {
+				(*f)(cam, lat, err)
+			}
+		},
+	})
+	if err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
+	a.server = server.New(server.Options{
+		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
+	}, server.Deps{Cameras: a.cameras, Results: a.hub})
+	return a, nil
+}
+
+// CameraConfig turns a configured camera into what the camera package runs.
+func CameraConfig(cfg *config.Config, c config.Camera) camera.Config {
+	return camera.Config{
+		ID: c.ID, URL: c.URL, RedactedURL: config.RedactURL(c.URL), Transport: c.Transport,
+		Latency: c.Latency(), EveryN: cfg.Inference.EveryNFrames, QueueFrames: cfg.Processing.QueueFrames,
+		StatsEvery: cfg.Processing.StatsEveryFrames,
+	}
+}
+
+// Observe registers f to be told of every result (benchmarks, metrics).
+func (a *App) Observe(f ResultObserver) { a.observe.Store(&f) }
+
+// Engine is the device side (model, GPU).
+func (a *App) Engine() *Engine { return a.engine }
+
+// Stage is the inference stage.
+func (a *App) Stage() *analytics.Stage { return a.stage }
+
+// Server is the HTTP server (for adding routes before Run).
+func (a *App) Server() *server.Server { return a.server }
+
+// Hub is the results hub.
+func (a *App) Hub() *results.Hub { return a.hub }
+
+// Cameras is the camera manager.
+func (a *App) Cameras() *camera.Manager { return a.cameras }
+
+// Run starts the enabled cameras and serves until ctx ends, then shuts down: the HTTP server
+// stops accepting, cameras' pipelines go to NULL, the inference stage drains.
+func (a *App) Run(ctx context.Context) error {
+	for _, c := range a.cfg.Cameras {
+		if !c.IsEnabled() {
+			continue
+		}
+		if err := a.cameras.Add(CameraConfig(a.cfg, c)); err != nil {
+			return err
+		}
+	}
+	a.log.Info("gstvision serving", "listen", a.cfg.Server.Listen, "device", a.cfg.Device,
+		"mode", a.stage.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
+	err := a.server.ListenAndServe(ctx)
+	a.Close()
+	return err
+}
+
+// Close stops cameras, the stage and the engine.
+func (a *App) Close() {
+	a.cameras.StopAll()
+	a.stage.Close()
+	a.hub.Close()
+	a.engine.Close()
+	a.log.Info("gstvision stopped")
+}
+
+// Engine is the device-specific part: ONNX Runtime, the model, and in cuda mode the shared
+// CUDA context (one for every decoder and for ONNX Runtime).
+type Engine struct {
+	Device  string
+	Info    inference.ModelInfo
+	Labels  []string
+	ORT     string // ONNX Runtime version
+	GstCUDA *gst.CUDAContext
+	cfg     *config.Config
+	cuda    *cudaState
+}
+
+// NewEngine initialises GStreamer, ONNX Runtime and the model; in cuda mode also the GPU,
+// NVDEC and the CUDA execution provider. Anything missing is an error that says what.
+func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
+	gst.Init(cfg.Debug.GSTDebug, cfg.Debug.DumpDotDir)
+	if err := elements.Register(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	for _, f := range []string{"rtspsrc", "rtph264depay", "h264parse"} {
+		if !gst.HasElement(f) {
+			return nil, fmt.Errorf("%w: GStreamer element %s is missing (install gstreamer1.0-plugins-good/-bad; run gstvision doctor)", ErrStartup, f)
+		}
+	}
+	ver, err := inference.InitRuntime(cfg.Inference.ONNXRuntimeLibrary)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	info, err := inference.Inspect(cfg.Inference.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%w: inference.model: %w", ErrStartup, err)
+	}
+	labels, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses)
+	if err != nil {
+		return nil, fmt.Errorf("%w: inference.labels: %w", ErrStartup, err)
+	}
+	if warn != "" {
+		log.Warn(warn)
+	}
+	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg}
+	if cfg.Device == "cuda" {
+		if err := e.openCUDA(log); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("%w: device cuda: %w", ErrStartup, err)
+		}
+	} else if !gst.HasElement("avdec_h264") && !gst.HasElement("openh264dec") {
+		return nil, fmt.Errorf("%w: no CPU H.264 decoder (install gstreamer1.0-libav)", ErrStartup)
+	}
+	// A first detector proves the model runs on this device before any camera starts.
+	d, err := e.NewDetector(1)
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	d.Backend().Close()
+	log.Info("engine ready", "device", cfg.Device, "onnxruntime", ver, "model", info.Path,
+		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
+		"classes", info.NumClasses, "gstreamer", gst.Version())
+	return e, nil
+}
+
+// NewDetector makes a detector with its own backend of maxBatch slots on the engine's device.
+func (e *Engine) NewDetector(maxBatch int) (*inference.Detector, error) {
+	var b inference.Backend
+	var err error
+	if e.cuda != nil {
+		b, err = e.cuda.newBackend(e.Info, maxBatch)
+	} else {
+		threads := 0
+		if !e.cfg.Processing.EnableDecoupledPipeline {
+			threads = max(1, runtime.NumCPU()/2) // several cameras each run a session
+		}
+		b, err = inference.NewCPUBackend(e.Info, maxBatch, threads)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inference.NewDetector(b, e.Info, e.Labels, float32(e.cfg.Inference.Confidence),
+		float32(e.cfg.Inference.NMSIoU)), nil
+}
+
+// Close releases the engine.
+func (e *Engine) Close() {
+	if e.GstCUDA != nil {
+		e.GstCUDA.Close()
+		e.GstCUDA = nil
+	}
+	if e.cuda != nil {
+		e.cuda.close()
+		e.cuda = nil
+	}
+}

@@ -1,0 +1,54 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/inference"
+)
+
+// cudaState is the GPU side of the engine: the device's primary context, shared by every
+// decoder (through GStreamer) and by ONNX Runtime.
+type cudaState struct {
+	ctx *cuda.Context
+}
+
+// openCUDA fails hard, naming what is missing: driver/GPU, NVDEC, NVRTC (checked when the
+// first backend compiles its kernels) or the CUDA execution provider (checked by the first
+// backend). There is no CPU fallback.
+func (e *Engine) openCUDA(log *slog.Logger) error {
+	ctx, err := cuda.Open(0)
+	if err != nil {
+		return err
+	}
+	e.cuda = &cudaState{ctx: ctx}
+	if !gst.HasElement("nvh264dec") {
+		return fmt.Errorf("%w: nvh264dec is not registered: NVDEC is unavailable (driver without video capability? in Docker set NVIDIA_DRIVER_CAPABILITIES=compute,utility,video)", gst.ErrMissingElement)
+	}
+	gctx, err := gst.WrapCUDAContext(ctx.Handle(), ctx.Device())
+	if err != nil {
+		return err
+	}
+	e.GstCUDA = gctx
+	free, total, _ := ctx.MemInfo()
+	log.Info("GPU ready", "gpu", ctx.Name(), "driver", ctx.DriverVersion(),
+		"memory_used_mb", (total-free)>>20, "memory_total_mb", total>>20)
+	return nil
+}
+
+func (c *cudaState) newBackend(info inference.ModelInfo, maxBatch int) (inference.Backend, error) {
+	return nil, fmt.Errorf("TEMP") // TEMPSTUB inference.NewCUDABackend(info, maxBatch, c.ctx)
+}
+
+func (c *cudaState) close() { c.ctx.Close() }
+
+// MemInfo reports GPU memory (free, total) or ok=false outside cuda mode.
+func (e *Engine) MemInfo() (free, total uint64, ok bool) {
+	if e.cuda == nil {
+		return 0, 0, false
+	}
+	f, t, err := e.cuda.ctx.MemInfo()
+	return f, t, err == nil
+}

@@ -1,0 +1,310 @@
+// Package bench measures gstvision's analytics throughput: N cameras (a looped H.264 file or
+// simulated RTSP cameras) → decode → preprocess → infer → detections, no encoding. It reports
+// total and per-camera frames/s, frame-to-result latency percentiles, the batch-size histogram,
+// GPU memory at start and end, and CPU use.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gstvision/gstvision/app"
+	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/simulate"
+)
+
+// Options select what to measure.
+type Options struct {
+	Clip       string        // H.264/H.265 byte-stream file played in a loop by every camera
+	Simulate   bool          // use simulated RTSP cameras instead of Clip
+	SimWidth   int           // simulated picture size (default 640x360)
+	SimHeight  int           //
+	Cameras    int           // how many cameras
+	Device     string        // cpu or cuda
+	Decoupled  bool          // decoupled (shared batching stage) or unified mode
+	MaxBatch   int           // decoupled: batch size
+	MaxWait    time.Duration // decoupled: max wait to fill a batch
+	Model      string        // ONNX model
+	Labels     string        // labels file ("" = COCO or classN)
+	Duration   time.Duration // measured time, after Warmup
+	Warmup     time.Duration
+	Pace       bool // play the clip at its frame rate (latency at full rate) instead of flat out
+	QueueSize  int  // frames between decoder and inference per camera
+	ORTLibrary string
+	Logger     *slog.Logger
+}
+
+// Report is what a run measured.
+type Report struct {
+	Device        string         `json:"device"`
+	Mode          string         `json:"mode"`
+	Cameras       int            `json:"cameras"`
+	Source        string         `json:"source"`
+	Model         string         `json:"model"`
+	Seconds       float64        `json:"seconds"`
+	Frames        uint64         `json:"frames"`       // results that reached the hub
+	FPS           float64        `json:"fps"`          // total
+	PerCameraFPS  []float64      `json:"per_camera_fps"`
+	MinCameraFPS  float64        `json:"min_camera_fps"`
+	LatencyP50ms  float64        `json:"latency_p50_ms"`
+	LatencyP95ms  float64        `json:"latency_p95_ms"`
+	LatencyP99ms  float64        `json:"latency_p99_ms"`
+	BatchHist     map[int]uint64 `json:"batch_hist,omitempty"`
+	MeanBatch     float64        `json:"mean_batch,omitempty"`
+	Errors        uint64         `json:"errors"`
+	Dropped       uint64         `json:"dropped"` // frames dropped by the leaky queues
+	GPUMemStartMB float64        `json:"gpu_mem_start_mb,omitempty"`
+	GPUMemEndMB   float64        `json:"gpu_mem_end_mb,omitempty"`
+	CPUPercent    float64        `json:"cpu_percent"` // process CPU time / wall time, 100 = one core
+	RSSStartMB    float64        `json:"rss_start_mb"`
+	RSSEndMB      float64        `json:"rss_end_mb"`
+}
+
+type recorder struct {
+	mu        sync.Mutex
+	measuring bool
+	perCam    map[string]uint64
+	lat       []time.Duration
+	errors    uint64
+}
+
+func (r *recorder) observe(cam string, lat time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.measuring {
+		return
+	}
+	if err != nil {
+		r.errors++
+		return
+	}
+	r.perCam[cam]++
+	if len(r.lat) < 2_000_000 {
+		r.lat = append(r.lat, lat)
+	}
+}
+
+// Run runs one measurement.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Cameras < 1 {
+		return nil, fmt.Errorf("bench: --cameras must be >= 1")
+	}
+	cfg := config.Default()
+	cfg.Device = o.Device
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Inference.Model, _ = filepath.Abs(o.Model)
+	if o.Labels != "" {
+		cfg.Inference.Labels, _ = filepath.Abs(o.Labels)
+	} else {
+		cfg.Inference.Labels = ""
+	}
+	cfg.Inference.ONNXRuntimeLibrary = o.ORTLibrary
+	cfg.Processing.EnableDecoupledPipeline = o.Decoupled
+	if o.MaxBatch > 0 {
+		cfg.Processing.MaxBatch = o.MaxBatch
+	}
+	if o.MaxWait > 0 {
+		cfg.Processing.MaxWaitMS = int(o.MaxWait / time.Millisecond)
+	}
+	if o.QueueSize > 0 {
+		cfg.Processing.QueueFrames = o.QueueSize
+	}
+	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
+	a, err := app.New(cfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+
+	var urls []string
+	source := o.Clip
+	if o.Simulate {
+		sim, err := simulate.Start(ctx, simulate.Options{Cameras: o.Cameras, Listen: "127.0.0.1:0", Width: o.SimWidth, Height: o.SimHeight})
+		if err != nil {
+			return nil, err
+		}
+		defer sim.Close()
+		for i := 1; i <= o.Cameras; i++ {
+			urls = append(urls, sim.URL(i))
+		}
+		w, h := sim.Options().Width, sim.Options().Height
+		source = fmt.Sprintf("simulated RTSP %dx%d@%d", w, h, sim.Options().FPS)
+	} else {
+		abs, err := filepath.Abs(o.Clip)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("bench: clip: %w", err)
+		}
+		for i := 0; i < o.Cameras; i++ {
+			urls = append(urls, "file://"+abs)
+		}
+	}
+	rec := &recorder{perCam: map[string]uint64{}}
+	a.Observe(rec.observe)
+	for i, u := range urls {
+		cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: "tcp"})
+		cc.Pace = o.Pace
+		if err := a.Cameras().Add(cc); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(o.Warmup):
+	}
+	for _, st := range a.Cameras().List() {
+		if st.Frames == 0 {
+			return nil, fmt.Errorf("bench: camera %s decoded no frame during the warm-up (state %s, error %q)", st.ID, st.State, st.LastError)
+		}
+	}
+	gpuStart := gpuUsedMB(a)
+	rep.RSSStartMB = rssMB()
+	droppedStart := totalDropped(a)
+	var batchStart []uint64
+	if b := a.Stage().Batcher(); b != nil {
+		batchStart = slices.Clone(b.Stats().SizeHist)
+	}
+	cpuStart := cpuTime()
+	rec.mu.Lock()
+	rec.measuring = true
+	rec.mu.Unlock()
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.Duration):
+	}
+	rec.mu.Lock()
+	rec.measuring = false
+	rec.mu.Unlock()
+	wall := time.Since(t0).Seconds()
+	rep.Seconds = wall
+	rep.CPUPercent = 100 * (cpuTime() - cpuStart).Seconds() / wall
+	rep.GPUMemStartMB, rep.GPUMemEndMB = gpuStart, gpuUsedMB(a)
+	rep.RSSEndMB = rssMB()
+	rep.Dropped = totalDropped(a) - droppedStart
+	rep.Errors = rec.errors
+	rep.MinCameraFPS = -1
+	for i := range urls {
+		n := rec.perCam[fmt.Sprintf("cam%d", i+1)]
+		rep.Frames += n
+		fps := float64(n) / wall
+		rep.PerCameraFPS = append(rep.PerCameraFPS, fps)
+		if rep.MinCameraFPS < 0 || fps < rep.MinCameraFPS {
+			rep.MinCameraFPS = fps
+		}
+	}
+	rep.FPS = float64(rep.Frames) / wall
+	sort.Slice(rec.lat, func(i, j int) bool { return rec.lat[i] < rec.lat[j] })
+	rep.LatencyP50ms, rep.LatencyP95ms, rep.LatencyP99ms = pct(rec.lat, 0.50), pct(rec.lat, 0.95), pct(rec.lat, 0.99)
+	if b := a.Stage().Batcher(); b != nil {
+		hist := b.Stats().SizeHist
+		rep.BatchHist = map[int]uint64{}
+		var n, sum uint64
+		for k, v := range hist {
+			if k < len(batchStart) {
+				v -= batchStart[k]
+			}
+			if v > 0 {
+				rep.BatchHist[k] = v
+				n += v
+				sum += uint64(k) * v
+			}
+		}
+		if n > 0 {
+			rep.MeanBatch = float64(sum) / float64(n)
+		}
+	}
+	return rep, nil
+}
+
+func pct(s []time.Duration, q float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return float64(s[int(q*float64(len(s)-1))]) / 1e6
+}
+
+func totalDropped(a *app.App) uint64 {
+	var n uint64
+	for _, st := range a.Cameras().List() {
+		n += st.Dropped
+	}
+	return n
+}
+
+func gpuUsedMB(a *app.App) float64 {
+	free, total, ok := a.Engine().MemInfo()
+	if !ok {
+		return 0
+	}
+	return float64(total-free) / (1 << 20)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rssMB reads the resident set size from /proc (Linux).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(b), &size, &res)
+	return float64(res*int64(os.Getpagesize())) / (1 << 20)
+}
+
+// WriteTable prints the report for people.
+func (r *Report) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "device\t%s\nmode\t%s\ncameras\t%d\nsource\t%s\nmodel\t%s\n", r.Device, r.Mode, r.Cameras, r.Source, filepath.Base(r.Model))
+	fmt.Fprintf(tw, "measured\t%.1f s\nframes with results\t%d\ntotal fps\t%.1f\nper-camera fps (min)\t%.1f\n", r.Seconds, r.Frames, r.FPS, r.MinCameraFPS)
+	fmt.Fprintf(tw, "latency p50 / p95 / p99\t%.1f / %.1f / %.1f ms\n", r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms)
+	if len(r.BatchHist) > 0 {
+		keys := make([]int, 0, len(r.BatchHist))
+		for k := range r.BatchHist {
+			keys = append(keys, k)
+		}
+		sort.Ints(keys)
+		fmt.Fprintf(tw, "mean batch\t%.1f\nbatch sizes\t", r.MeanBatch)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%d:%d ", k, r.BatchHist[k])
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintf(tw, "dropped before inference\t%d\nerrors\t%d\nCPU\t%.0f%%\nRSS start / end\t%.0f / %.0f MB\n", r.Dropped, r.Errors, r.CPUPercent, r.RSSStartMB, r.RSSEndMB)
+	if r.Device == "cuda" {
+		fmt.Fprintf(tw, "GPU memory used start / end\t%.0f / %.0f MB\n", r.GPUMemStartMB, r.GPUMemEndMB)
+	}
+	tw.Flush()
+}
+
+// WriteJSON prints the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

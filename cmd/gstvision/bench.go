@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gstvision/gstvision/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var o bench.Options
+	var mode, jsonOut string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure analytics throughput: N cameras → decode → infer → detections (no encoding)",
+		Example: "  gstvision bench --simulate --cameras 2 --duration 30s\n" +
+			"  gstvision bench --clip clip.h264 --cameras 85 --device cuda --mode decoupled --max-batch 32 --model yolov8n.onnx",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch mode {
+			case "unified":
+			case "decoupled":
+				o.Decoupled = true
+			default:
+				return usageError{fmt.Errorf("--mode must be unified or decoupled, got %q", mode)}
+			}
+			if o.Clip == "" && !o.Simulate {
+				return usageError{fmt.Errorf("give --clip FILE or --simulate")}
+			}
+			o.Logger = newLogger(os.Getenv("GSTVISION_LOG_LEVEL"), "text")
+			rep, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			rep.WriteTable(cmd.OutOrStdout())
+			if jsonOut != "" {
+				f, err := os.Create(jsonOut)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				return rep.WriteJSON(f)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Clip, "clip", "", "H.264/H.265 byte-stream file each camera plays in a loop")
+	f.BoolVar(&o.Simulate, "simulate", false, "use simulated RTSP cameras instead of a clip")
+	f.IntVar(&o.SimWidth, "sim-width", 640, "simulated picture width")
+	f.IntVar(&o.SimHeight, "sim-height", 360, "simulated picture height")
+	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras")
+	f.StringVar(&o.Device, "device", "cpu", "cpu or cuda")
+	f.StringVar(&mode, "mode", "decoupled", "unified or decoupled")
+	f.IntVar(&o.MaxBatch, "max-batch", 8, "decoupled: largest batch")
+	f.DurationVar(&o.MaxWait, "max-wait", 10*time.Millisecond, "decoupled: longest wait to fill a batch")
+	f.StringVar(&o.Model, "model", "models/blocks.onnx", "ONNX model")
+	f.StringVar(&o.Labels, "labels", "", "labels file (default: COCO names, or classN)")
+	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured duration")
+	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "warm-up before measuring")
+	f.BoolVar(&o.Pace, "pace", false, "play the clip at its frame rate instead of flat out")
+	f.IntVar(&o.QueueSize, "queue", 4, "frames buffered between decoder and inference per camera")
+	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")
+	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
+	return cmd
+}

@@ -1,0 +1,6 @@
+// Command gstvision turns IP cameras into live, GPU-analysed video. See README.md.
+package main
+
+import "os"
+
+func main() { os.Exit(execute()) }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gstvision/gstvision/simulate"
+)
+
+func newSimulateCmd() *cobra.Command {
+	var o simulate.Options
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Serve synthetic RTSP cameras (moving coloured blocks with known positions)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Logger = newLogger("info", "text")
+			srv, err := simulate.Start(cmd.Context(), o)
+			if err != nil {
+				return usageError{err}
+			}
+			defer srv.Close()
+			for i := 1; i <= srv.Options().Cameras; i++ {
+				fmt.Println(srv.URL(i))
+			}
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras (/cam1 ... /camN)")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8554", "RTSP listen address")
+	f.IntVar(&o.Width, "width", 640, "picture width (even)")
+	f.IntVar(&o.Height, "height", 360, "picture height (even)")
+	f.IntVar(&o.FPS, "fps", 30, "frames per second")
+	f.StringVar(&o.Codec, "codec", "h264", "h264 or h265")
+	f.IntVar(&o.BitrateKbps, "bitrate", 1500, "encoder bitrate, kbit/s")
+	f.IntVar(&o.BFrames, "bframes", 2, "B-frames between references (-1: none, zero-latency)")
+	f.IntVar(&o.JumpEverySec, "jump-every", 0, "make timestamps jump 10 s forward every N seconds (0: never)")
+	return cmd
+}

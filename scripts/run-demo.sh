@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make run: simulated cameras + gstvision serve on the shipped config and model.
+# DURATION=SECONDS stops both after that long (default: run until Ctrl-C).
+set -euo pipefail
+BIN="${BIN:-bin/gstvision}"
+CONFIG="${CONFIG:-config.json}"
+CAMERAS="${CAMERAS:-2}"
+"$BIN" simulate --cameras "$CAMERAS" --listen 127.0.0.1:8554 >/dev/null &
+sim=$!
+serve=""
+cleanup() {
+  [ -n "$serve" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null
+  kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/8554) 2>/dev/null && break; sleep 0.2; done
+cat <<MSG
+
+  gstvision is starting on simulated cameras (rtsp://127.0.0.1:8554/cam1..cam$CAMERAS)
+    viewer page:     http://localhost:8080/
+    detections:      ws://localhost:8080/ws        (e.g. websocat ws://localhost:8080/ws)
+    cameras:         http://localhost:8080/api/cameras
+    metrics:         http://localhost:8080/metrics
+  Ctrl-C stops it.
+
+MSG
+"$BIN" serve --config "$CONFIG" &
+serve=$!
+if [ -n "${DURATION:-}" ]; then
+  sleep "$DURATION"
+  curl -fsS http://127.0.0.1:8080/api/cameras && echo
+  exit 0
+fi
+wait "$serve"
