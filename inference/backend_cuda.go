@@ -1,0 +1,319 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/inference/ortgpu"
+)
+
+// cudaBackend runs the model on ONNX Runtime's CUDA execution provider with its input and
+// output bound to device buffers it owns, so frames never leave the GPU: Fill letterboxes a
+// decoded NV12/I420 frame straight from the decoder's CUDA memory into an input slot with the
+// project's kernel, and Run copies only the raw output to the host. Preprocessing and ONNX
+// Runtime share one CUDA stream (ONNX Runtime's user_compute_stream), so their work is ordered
+// without extra synchronisation. Every buffer is allocated up front (device input of all
+// slots, device output, a float32 staging buffer for float16 outputs, a pinned host output);
+// the IoBinding for each batch size is created on its first use and kept.
+type cudaBackend struct {
+	info     ModelInfo
+	ctx      *cuda.Context
+	k        *cuda.Kernels
+	stream   *cuda.Stream
+	sess     *ortgpu.Session
+	maxBatch int // slots (exactly FixedBatch for a fixed-batch model)
+
+	inF16, outF16 bool
+	slotElems     int     // input elements per slot: 3*H*W
+	outTail       []int64 // output shape without the batch dimension
+	perOut        int     // output elements per image
+
+	in, out, out32 cuda.DevicePtr // out32: float32 copy of a float16 output, else 0
+	host           []byte         // pinned, maxBatch*perOut float32
+	hostF          []float32      // host viewed as floats
+
+	bindings []*ortgpu.Binding // [n-1]: batch of n, created on first use
+	shapes   [][]int64         // [n-1]: output shape of a batch of n
+	closed   bool
+}
+
+var (
+	_ Backend          = (*cudaBackend)(nil)
+	_ ConcurrentFiller = (*cudaBackend)(nil)
+)
+
+// NewCUDABackend creates a backend on ctx's device for the model described by info (from
+// Inspect) with maxBatch input slots (a model with a fixed batch dimension gets exactly that
+// many, as on the CPU). It initialises ONNX Runtime if needed, compiles the kernels, and fails
+// with an error wrapping ortgpu.ErrCUDAProviderUnavailable when ONNX Runtime's CUDA provider
+// cannot run: it never falls back to the CPU. The caller keeps ctx open until Close.
+func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context) (Backend, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: cuda backend needs a CUDA context", ErrRuntimeInit)
+	}
+	if info.InputW <= 0 || info.InputH <= 0 || info.InputName == "" || info.OutputName == "" {
+		return nil, fmt.Errorf("%w: %s: model info is incomplete (use Inspect)", ErrBadModel, info.Path)
+	}
+	if info.FixedBatch > 0 {
+		maxBatch = info.FixedBatch
+	}
+	if maxBatch < 1 {
+		return nil, fmt.Errorf("%w: max batch %d", ErrBatch, maxBatch)
+	}
+	if _, err := InitRuntime(""); err != nil {
+		return nil, err
+	}
+	if err := ortgpu.Open(RuntimeLibraryPath()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRuntimeInit, err)
+	}
+	b := &cudaBackend{
+		info: info, ctx: ctx, maxBatch: maxBatch,
+		inF16: info.InputFloat16, outF16: info.OutputFloat16,
+		slotElems: 3 * info.InputW * info.InputH,
+		bindings:  make([]*ortgpu.Binding, maxBatch),
+		shapes:    make([][]int64, maxBatch),
+	}
+	if err := b.setup(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("%s: cuda backend: %w", info.Path, err)
+	}
+	return b, nil
+}
+
+func (b *cudaBackend) setup() error {
+	var err error
+	if b.k, err = b.ctx.Kernels(); err != nil {
+		return err
+	}
+	if b.stream, err = b.ctx.NewStream(); err != nil {
+		return err
+	}
+	b.sess, err = ortgpu.NewSession(b.info.Path, ortgpu.SessionOptions{
+		Device: b.ctx.Device(), Stream: b.stream.Handle(), Threads: 1, Do: b.ctx.Do,
+	})
+	if err != nil {
+		return err
+	}
+	var outDecl ortgpu.TensorInfo
+	for _, o := range b.sess.Outputs {
+		if o.Name == b.info.OutputName {
+			outDecl = o
+		}
+	}
+	if outDecl.Name == "" || len(outDecl.Shape) < 2 {
+		return fmt.Errorf("%w: session has no output %q with a batch dimension (outputs %+v)", ErrBadModel, b.info.OutputName, b.sess.Outputs)
+	}
+	if outDecl.Float16() != b.outF16 {
+		return fmt.Errorf("%w: output %q float16=%v in the session, %v in the model info", ErrBadModel, outDecl.Name, outDecl.Float16(), b.outF16)
+	}
+
+	inBytes := b.maxBatch * b.slotElems * elemSize(b.inF16)
+	if b.in, err = b.ctx.Alloc(inBytes); err != nil {
+		return err
+	}
+	// Slots not filled yet (a fixed-batch model runs them all) hold zeros, not the CPU
+	// backend's grey; their outputs are meaningless either way.
+	if err := b.stream.Memset(b.in, 0, inBytes); err != nil {
+		return err
+	}
+	if err := b.stream.Synchronize(); err != nil {
+		return err
+	}
+
+	b.outTail = append([]int64(nil), outDecl.Shape[1:]...)
+	if !allPositive(b.outTail) {
+		// A symbolic non-batch dimension: run once with ONNX Runtime allocating the output to
+		// learn it (the input size is fixed, so it does not change afterwards).
+		n := int64(1)
+		if b.info.FixedBatch > 0 {
+			n = int64(b.info.FixedBatch)
+		}
+		shape, err := b.sess.ProbeOutputShape(b.inputTensor(int(n)), b.info.OutputName)
+		if err != nil {
+			return err
+		}
+		if len(shape) != len(outDecl.Shape) || !allPositive(shape) {
+			return fmt.Errorf("%w: output %q has shape %v for a batch of %d", ErrBadOutput, b.info.OutputName, shape, n)
+		}
+		b.outTail = shape[1:]
+	}
+	b.perOut = 1
+	for _, d := range b.outTail {
+		b.perOut *= int(d)
+	}
+	outElems := b.maxBatch * b.perOut
+	if b.out, err = b.ctx.Alloc(outElems * elemSize(b.outF16)); err != nil {
+		return err
+	}
+	if b.outF16 {
+		if b.out32, err = b.ctx.Alloc(outElems * 4); err != nil {
+			return err
+		}
+	}
+	if b.host, err = b.ctx.AllocHost(outElems * 4); err != nil {
+		return err
+	}
+	b.hostF = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b.host))), outElems)
+	return nil
+}
+
+func elemSize(f16 bool) int {
+	if f16 {
+		return 2
+	}
+	return 4
+}
+
+func allPositive(s []int64) bool {
+	for _, d := range s {
+		if d <= 0 {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+func (b *cudaBackend) inputTensor(n int) ortgpu.DeviceTensor {
+	return ortgpu.DeviceTensor{
+		Name: b.info.InputName, Ptr: uintptr(b.in), Float16: b.inF16,
+		Shape: []int64{int64(n), 3, int64(b.info.InputH), int64(b.info.InputW)},
+	}
+}
+
+func (b *cudaBackend) MaxBatch() int { return b.maxBatch }
+
+// Fill letterboxes a frame in CUDA memory (NV12 from nvh264dec, or I420) into slot. It waits
+// for the kernel to finish, so the frame may go back to the decoder as soon as Fill returns.
+func (b *cudaBackend) Fill(slot int, f *Frame, lb Letterbox) error {
+	if b.closed {
+		return ErrClosed
+	}
+	if slot < 0 || slot >= b.maxBatch {
+		return fmt.Errorf("%w: slot %d of %d", ErrBatch, slot, b.maxBatch)
+	}
+	if f == nil || !f.OnDevice() {
+		return fmt.Errorf("%w: the cuda backend needs frames in CUDA memory (decoded by nvh264dec into the shared context), got a host frame", ErrBadFrame)
+	}
+	if lb.DstW != b.info.InputW || lb.DstH != b.info.InputH {
+		return fmt.Errorf("%w: letterbox to %dx%d, model input is %dx%d", ErrBadFrame, lb.DstW, lb.DstH, b.info.InputW, b.info.InputH)
+	}
+	if f.Width != lb.SrcW || f.Height != lb.SrcH {
+		return fmt.Errorf("%w: frame is %dx%d, letterbox is for %dx%d", ErrBadFrame, f.Width, f.Height, lb.SrcW, lb.SrcH)
+	}
+	img := cuda.Image{Width: f.Width, Height: f.Height}
+	switch f.Format {
+	case NV12:
+		img.Format = cuda.NV12
+	case I420:
+		img.Format = cuda.I420
+	default:
+		return fmt.Errorf("%w: pixel format %v", ErrBadFrame, f.Format)
+	}
+	for i := range 3 {
+		img.Planes[i] = cuda.DevicePtr(f.Device[i])
+		img.Pitches[i] = f.Strides[i]
+	}
+	p := cuda.LetterboxParams{DstW: lb.DstW, DstH: lb.DstH, PadX: lb.PadX, PadY: lb.PadY, NewW: lb.NewW, NewH: lb.NewH, Pad: PadValue}
+	if err := b.k.Letterbox(b.stream, img, b.in, slot, p, b.inF16); err != nil {
+		if errors.Is(err, cuda.ErrInvalidArgument) {
+			return fmt.Errorf("%w: %w", ErrBadFrame, err)
+		}
+		return err
+	}
+	return b.stream.Synchronize()
+}
+
+// ConcurrentFill: Fill may run from several goroutines for distinct slots. Each launch is
+// queued on the shared stream (the driver is thread-safe) and each Fill waits for the stream,
+// which covers its own kernel.
+func (b *cudaBackend) ConcurrentFill() bool { return true }
+
+// binding returns the IoBinding for a batch of n, creating it on first use.
+func (b *cudaBackend) binding(n int) (*ortgpu.Binding, error) {
+	if bd := b.bindings[n-1]; bd != nil {
+		return bd, nil
+	}
+	shape := append([]int64{int64(n)}, b.outTail...)
+	bd, err := b.sess.Bind(b.inputTensor(n), ortgpu.DeviceTensor{
+		Name: b.info.OutputName, Ptr: uintptr(b.out), Shape: shape, Float16: b.outF16,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.bindings[n-1], b.shapes[n-1] = bd, shape
+	return bd, nil
+}
+
+// Run runs slots [0, n) (all slots for a fixed-batch model). The returned slice is the
+// backend's pinned output buffer and the shape is shared: both are valid until the next Run
+// and must not be modified.
+func (b *cudaBackend) Run(n int) ([]float32, []int64, error) {
+	if b.closed {
+		return nil, nil, ErrClosed
+	}
+	if n < 1 || n > b.maxBatch {
+		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
+	}
+	if b.info.FixedBatch > 0 {
+		n = b.info.FixedBatch
+	}
+	bd, err := b.binding(n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: binding a batch of %d: %w", b.info.Path, n, err)
+	}
+	if err := bd.Run(); err != nil {
+		return nil, nil, fmt.Errorf("%s: run batch of %d: %w", b.info.Path, n, err)
+	}
+	count := n * b.perOut
+	src := b.out
+	if b.outF16 {
+		if err := b.k.HalfToFloat(b.stream, b.out32, b.out, count); err != nil {
+			return nil, nil, err
+		}
+		src = b.out32
+	}
+	if err := b.stream.CopyDtoH(b.host[:count*4], src); err != nil {
+		return nil, nil, err
+	}
+	if err := b.stream.Synchronize(); err != nil {
+		return nil, nil, err
+	}
+	return b.hostF[:count], b.shapes[n-1], nil
+}
+
+// Close releases the session, bindings, stream and buffers (not the context); later calls fail
+// with ErrClosed. It waits for queued work first.
+func (b *cudaBackend) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if b.stream != nil {
+		keep(b.stream.Synchronize())
+	}
+	for _, bd := range b.bindings {
+		if bd != nil {
+			keep(bd.Close())
+		}
+	}
+	if b.sess != nil {
+		keep(b.sess.Close())
+	}
+	keep(b.ctx.Free(b.in))
+	keep(b.ctx.Free(b.out))
+	keep(b.ctx.Free(b.out32))
+	keep(b.ctx.FreeHost(b.host))
+	if b.stream != nil {
+		keep(b.stream.Destroy())
+	}
+	b.hostF = nil
+	return first
+}

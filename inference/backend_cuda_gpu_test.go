@@ -1,0 +1,579 @@
+//go:build gpu
+
+// GPU tests of the CUDA backend, run on the GPU machine:
+//
+//	go test -c -tags gpu -o /tmp/inference-gpu.test ./inference/   (here), then there:
+//	source .gpu/env.sh && /tmp/inference-gpu.test -test.v -test.run GPU
+//
+// env.sh provides ONNXRUNTIME_SHARED_LIBRARY_PATH (the CUDA-enabled ONNX Runtime, with its
+// CUDA provider beside it), LD_LIBRARY_PATH with CUDA 13 / cuDNN 9, and GPU_TEST_MODEL (a
+// YOLOv8n-architecture model, used when set).
+package inference_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/inference/ortgpu"
+	"github.com/gstvision/gstvision/internal/onnxgen"
+)
+
+func gpuContext(t testing.TB) *cuda.Context {
+	t.Helper()
+	if _, err := inference.InitRuntime(""); err != nil {
+		t.Fatalf("ONNX Runtime: %v (source .gpu/env.sh first)", err)
+	}
+	ctx, err := cuda.Open(0)
+	if err != nil {
+		t.Fatalf("cuda.Open(0) failed on what should be the GPU machine: %v", err)
+	}
+	t.Cleanup(func() { ctx.Close() })
+	return ctx
+}
+
+// gpuCellModel is a YOLOv8-layout detector on a 64x64 input with 3 classes: each of its 64
+// anchors is one 8x8 cell, boxed by the cell itself, scored by the cell's mean R, G, B.
+// Output [batch, 7, 64]; inType/outType choose float32 or float16 at either end.
+func gpuCellModel(t testing.TB, batch int64, inType, outType int32) string {
+	t.Helper()
+	g := onnxgen.NewGraph("gpu_cells")
+	g.Input("images", inType, batch, 3, 64, 64)
+	x := "images"
+	if inType == onnxgen.Float16 {
+		g.Node("Cast", []string{x}, []string{"images_f32"}, onnxgen.AttrInt("to", onnxgen.Float))
+		x = "images_f32"
+	}
+	g.Node("AveragePool", []string{x}, []string{"pooled"},
+		onnxgen.AttrInts("kernel_shape", 8, 8), onnxgen.AttrInts("strides", 8, 8))
+	g.InitializerInt64("flat_shape", []int64{3}, []int64{0, 3, 64})
+	g.Node("Reshape", []string{"pooled", "flat_shape"}, []string{"scores"})
+	g.InitializerInt64("pads", []int64{6}, []int64{0, 4, 0, 0, 0, 0})
+	g.Node("Pad", []string{"scores", "pads"}, []string{"padded"})
+	boxes := make([]float32, 7*64)
+	for a := range 64 {
+		boxes[0*64+a] = float32(8*(a%8) + 4)
+		boxes[1*64+a] = float32(8*(a/8) + 4)
+		boxes[2*64+a] = 8
+		boxes[3*64+a] = 8
+	}
+	g.Initializer("boxes", []int64{1, 7, 64}, boxes)
+	out := "output0"
+	if outType == onnxgen.Float16 {
+		out = "output_f32"
+	}
+	g.Node("Add", []string{"padded", "boxes"}, []string{out})
+	if outType == onnxgen.Float16 {
+		g.Node("Cast", []string{out}, []string{"output0"}, onnxgen.AttrInt("to", onnxgen.Float16))
+	}
+	g.Output("output0", outType, batch, 7, 64)
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("cells_b%d_%d_%d.onnx", batch, inType, outType))
+	if err := g.WriteFile(p, 17); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// gpuReshapeModel outputs its input reshaped to [N, 6, -1]: symbolic anchors, so the backend
+// must probe the output shape.
+func gpuReshapeModel(t testing.TB) string {
+	t.Helper()
+	g := onnxgen.NewGraph("gpu_reshape")
+	g.Input("images", onnxgen.Float, -1, 3, 64, 64)
+	g.InitializerInt64("shape", []int64{3}, []int64{0, 6, -1})
+	g.Node("Reshape", []string{"images", "shape"}, []string{"output0"})
+	g.Output("output0", onnxgen.Float, -1, 6, -1)
+	p := filepath.Join(t.TempDir(), "reshape.onnx")
+	if err := g.WriteFile(p, 17); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// framePair is one random 4:2:0 frame twice: in host memory (for the CPU backend) and in device
+// memory with the same pitches (as nvh264dec would hand it over).
+type framePair struct{ host, dev *inference.Frame }
+
+func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format inference.PixelFormat, w, h int, seed uint64) framePair {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	cw, ch := (w+1)/2, (h+1)/2
+	var pitch, size [3]int
+	pitch[0] = (w+255)&^255 + 256
+	size[0] = pitch[0] * h
+	if format == inference.NV12 {
+		pitch[1] = (2*cw+255)&^255 + 256
+		size[1] = pitch[1] * ch
+	} else {
+		pitch[1], pitch[2] = (cw+127)&^127+128, (cw+127)&^127+256
+		size[1], size[2] = pitch[1]*ch, pitch[2]*ch
+	}
+	buf := make([]byte, size[0]+size[1]+size[2])
+	// smooth content with noise, so pooled cells differ and some pass the score threshold
+	for i := 0; i < size[0]; i++ {
+		x, y := i%pitch[0], i/pitch[0]
+		buf[i] = byte(16 + (x*219/max(1, w)+y*37/max(1, h))%220 + int(rng.IntN(8)))
+	}
+	for i := size[0]; i < len(buf); i++ {
+		buf[i] = byte(rng.IntN(256))
+	}
+	dev, err := ctx.Alloc(len(buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctx.Free(dev) })
+	if err := s.CopyHtoD(dev, buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	hf := &inference.Frame{Format: format, Width: w, Height: h}
+	df := &inference.Frame{Format: format, Width: w, Height: h}
+	off := 0
+	for p := 0; p < 3; p++ {
+		if size[p] == 0 {
+			continue
+		}
+		hf.Host[p], hf.Strides[p] = buf[off:off+size[p]], pitch[p]
+		df.Device[p], df.Strides[p] = uintptr(dev)+uintptr(off), pitch[p]
+		off += size[p]
+	}
+	return framePair{hf, df}
+}
+
+func testStream(t testing.TB, ctx *cuda.Context) *cuda.Stream {
+	t.Helper()
+	s, err := ctx.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// closeEnough fails when |got-want| > tol*max(1,|want|) anywhere, reporting the worst place.
+func closeEnough(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	worst, at := 0.0, 0
+	for i := range want {
+		d := math.Abs(float64(got[i]-want[i])) / math.Max(1, math.Abs(float64(want[i])))
+		if math.IsNaN(float64(got[i])) {
+			d = math.Inf(1)
+		}
+		if d > worst {
+			worst, at = d, i
+		}
+	}
+	msg := fmt.Sprintf("%s: worst difference %.3g at %d (GPU %v, CPU %v), tolerance %.0e", what, worst, at, got[at], want[at], tol)
+	if worst > tol {
+		t.Error(msg)
+	} else {
+		t.Log(msg)
+	}
+}
+
+// pairs of backends over the same model: fill both with the same frames, run, compare.
+func compareBackends(t *testing.T, ctx *cuda.Context, cpuModel, gpuModel string, maxBatch int, frames []framePair, tol float64) {
+	t.Helper()
+	cpuInfo, err := inference.Inspect(cpuModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpuInfo, err := inference.Inspect(gpuModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := inference.NewCPUBackend(cpuInfo, maxBatch, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	gpu, err := inference.NewCUDABackend(gpuInfo, maxBatch, ctx)
+	if err != nil {
+		t.Fatalf("NewCUDABackend: %v", err)
+	}
+	defer gpu.Close()
+	if gpu.MaxBatch() != cpu.MaxBatch() {
+		t.Fatalf("MaxBatch: GPU %d, CPU %d", gpu.MaxBatch(), cpu.MaxBatch())
+	}
+	for _, n := range []int{len(frames), 1, len(frames)} { // a bigger batch again after a smaller one
+		for i := 0; i < n; i++ {
+			f := frames[i%len(frames)]
+			lb := inference.NewLetterbox(f.host.Width, f.host.Height, cpuInfo.InputW, cpuInfo.InputH)
+			if err := cpu.Fill(i, f.host, lb); err != nil {
+				t.Fatal(err)
+			}
+			if err := gpu.Fill(i, f.dev, lb); err != nil {
+				t.Fatalf("GPU Fill slot %d: %v", i, err)
+			}
+		}
+		want, wshape, err := cpu.Run(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]float32(nil), want...)
+		got, gshape, err := gpu.Run(n)
+		if err != nil {
+			t.Fatalf("GPU Run(%d): %v", n, err)
+		}
+		if !sameShape(gshape, wshape) {
+			t.Fatalf("batch %d: GPU output shape %v, CPU %v", n, gshape, wshape)
+		}
+		closeEnough(t, fmt.Sprintf("%s batch %d", filepath.Base(gpuModel), n), got, want, tol)
+	}
+}
+
+func testFramesGPU(t *testing.T, ctx *cuda.Context, s *cuda.Stream) []framePair {
+	return []framePair{
+		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 1),
+		newFramePair(t, ctx, s, inference.NV12, 1280, 720, 2),
+		newFramePair(t, ctx, s, inference.I420, 640, 480, 3),
+		newFramePair(t, ctx, s, inference.NV12, 333, 555, 4),
+	}
+}
+
+// The CUDA backend must give the CPU backend's output within 1e-4 on the same frames.
+func TestGPUBackendMatchesCPU(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	frames := testFramesGPU(t, ctx, s)
+	m := gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float)
+	compareBackends(t, ctx, m, m, 4, frames, 1e-4)
+}
+
+// Symbolic output dimensions: the backend probes the shape once.
+func TestGPUBackendDynamicOutput(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	m := gpuReshapeModel(t)
+	compareBackends(t, ctx, m, m, 3, testFramesGPU(t, ctx, s)[:3], 1e-4)
+}
+
+// float16 input and output (the GPU converts): compared with the float32 model on the CPU,
+// within float16's precision.
+func TestGPUBackendFloat16(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	compareBackends(t, ctx, gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float),
+		gpuCellModel(t, -1, onnxgen.Float16, onnxgen.Float16), 4, testFramesGPU(t, ctx, s), 2e-3)
+}
+
+// A fixed batch of 2: MaxBatch is 2 whatever was asked, and a batch of 1 runs both slots.
+func TestGPUBackendFixedBatch(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	m := gpuCellModel(t, 2, onnxgen.Float, onnxgen.Float)
+	info, err := inference.Inspect(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inference.NewCUDABackend(info, 8, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.MaxBatch() != 2 {
+		t.Errorf("MaxBatch = %d, want the model's fixed 2", b.MaxBatch())
+	}
+	f := newFramePair(t, ctx, s, inference.NV12, 640, 360, 9)
+	if err := b.Fill(0, f.dev, inference.NewLetterbox(640, 360, 64, 64)); err != nil {
+		t.Fatal(err)
+	}
+	_, shape, err := b.Run(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameShape(shape, []int64{2, 7, 64}) {
+		t.Errorf("shape %v, want [2 7 64] (as the CPU backend)", shape)
+	}
+	compareBackends(t, ctx, m, m, 2, []framePair{f, newFramePair(t, ctx, s, inference.I420, 320, 240, 10)}, 1e-4)
+}
+
+func TestGPUBackendErrors(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	info, err := inference.Inspect(gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inference.NewCUDABackend(info, 2, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFramePair(t, ctx, s, inference.NV12, 640, 360, 5)
+	lb := inference.NewLetterbox(640, 360, 64, 64)
+	if err := b.Fill(0, f.host, lb); !errors.Is(err, inference.ErrBadFrame) {
+		t.Errorf("Fill with a host frame = %v, want ErrBadFrame", err)
+	}
+	if err := b.Fill(2, f.dev, lb); !errors.Is(err, inference.ErrBatch) {
+		t.Errorf("Fill slot 2 of 2 = %v, want ErrBatch", err)
+	}
+	if err := b.Fill(0, f.dev, inference.NewLetterbox(640, 360, 640, 640)); !errors.Is(err, inference.ErrBadFrame) {
+		t.Errorf("Fill with a letterbox for another input size = %v, want ErrBadFrame", err)
+	}
+	if _, _, err := b.Run(3); !errors.Is(err, inference.ErrBatch) {
+		t.Errorf("Run(3) of 2 = %v, want ErrBatch", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fill(0, f.dev, lb); !errors.Is(err, inference.ErrClosed) {
+		t.Errorf("Fill after Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := b.Run(1); !errors.Is(err, inference.ErrClosed) {
+		t.Errorf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+// Detections through a Detector agree between the backends.
+func TestGPUDetectorMatchesCPU(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	m := gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float)
+	info, err := inference.Inspect(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpuB, err := inference.NewCPUBackend(info, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpuB.Close()
+	gpuB, err := inference.NewCUDABackend(info, 4, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpuB.Close()
+	labels := []string{"r", "g", "b"}
+	cd := inference.NewDetector(cpuB, info, labels, 0.5, 0.5)
+	gd := inference.NewDetector(gpuB, info, labels, 0.5, 0.5)
+	pairs := testFramesGPU(t, ctx, s)
+	var hosts, devs []*inference.Frame
+	for _, p := range pairs {
+		hosts, devs = append(hosts, p.host), append(devs, p.dev)
+	}
+	want, err := cd.DetectBatch(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := gd.DetectBatch(devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Errorf("frame %d: GPU %d detections, CPU %d", i, len(got[i]), len(want[i]))
+			continue
+		}
+		for j := range want[i] {
+			g, w := got[i][j], want[i][j]
+			if g.ClassID != w.ClassID || math.Abs(float64(g.Score-w.Score)) > 1e-4 {
+				t.Errorf("frame %d detection %d: GPU %+v, CPU %+v", i, j, g, w)
+			}
+		}
+		total += len(want[i])
+	}
+	t.Logf("%d detections in %d frames agree", total, len(want))
+}
+
+// Many Fill/Run cycles after warm-up must not grow device memory use.
+func TestGPUBackendNoLeak(t *testing.T) {
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	info, err := inference.Inspect(gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inference.NewCUDABackend(info, 4, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	frames := testFramesGPU(t, ctx, s)
+	cycle := func(iters int) {
+		for it := 0; it < iters; it++ {
+			n := 1 + it%4
+			for i := 0; i < n; i++ {
+				f := frames[i]
+				if err := b.Fill(i, f.dev, inference.NewLetterbox(f.dev.Width, f.dev.Height, 64, 64)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := b.Run(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cycle(40)
+	before, _, err := ctx.MemInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cycle(2000)
+	after, _, _ := ctx.MemInfo()
+	t.Logf("free device memory %d → %d after 2000 Fill/Run cycles", before, after)
+	if before != after {
+		t.Errorf("device memory use changed by %d bytes over 2000 cycles after warm-up (ONNX Runtime's arena, or a leak)",
+			int64(before)-int64(after))
+	}
+}
+
+// The real YOLOv8n-architecture model, if env.sh made one: CPU and GPU outputs on the same
+// 1080p frame (TF32 is on for the GPU, so the agreement is looser), and throughput per batch.
+func TestGPUBackendYOLOv8n(t *testing.T) {
+	path := os.Getenv("GPU_TEST_MODEL")
+	if path == "" {
+		t.Skip("GPU_TEST_MODEL not set (source .gpu/env.sh)")
+	}
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	info, err := inference.Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxB = 32
+	gpu, err := inference.NewCUDABackend(info, maxB, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	f := newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42)
+	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
+
+	cpu, err := inference.NewCPUBackend(info, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cpu.Fill(0, f.host, lb); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := cpu.Run(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]float32(nil), want...)
+	cpu.Close()
+	if err := gpu.Fill(0, f.dev, lb); err != nil {
+		t.Fatal(err)
+	}
+	got, shape, err := gpu.Run(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("output shape %v", shape)
+	var maxAbs, maxDiff float64
+	for i := range want {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("YOLOv8n 1080p frame: max |GPU-CPU| %.4g, max |CPU| %.4g (relative %.2g; TF32 convolutions)", maxDiff, maxAbs, maxDiff/maxAbs)
+	if maxDiff > 2e-2*maxAbs {
+		t.Errorf("GPU output differs from CPU by %.4g (max |output| %.4g)", maxDiff, maxAbs)
+	}
+	for _, n := range []int{1, 8, 32} {
+		for i := 0; i < n; i++ {
+			if err := gpu.Fill(i, f.dev, lb); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := gpu.Run(n); err != nil { // warm-up (binding, cuDNN algorithms)
+			t.Fatal(err)
+		}
+		iters := max(5, 200/n)
+		start := time.Now()
+		var fill time.Duration
+		for it := 0; it < iters; it++ {
+			t0 := time.Now()
+			for i := 0; i < n; i++ {
+				if err := gpu.Fill(i, f.dev, lb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fill += time.Since(t0)
+			if _, _, err := gpu.Run(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		el := time.Since(start)
+		t.Logf("batch %2d: %.0f img/s including 1080p letterbox (fill %.0f µs/frame) and output copy-back",
+			n, float64(n*iters)/el.Seconds(), float64(fill.Microseconds())/float64(n*iters))
+	}
+}
+
+const childEnv = "GSTVISION_GPU_TEST_CHILD"
+
+// With the core library alone in a directory (no libonnxruntime_providers_cuda.so beside it),
+// NewCUDABackend must fail with ortgpu.ErrCUDAProviderUnavailable rather than run on the CPU.
+// A child process, because the runtime can be loaded only once per process.
+func TestGPUMissingProvider(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		ctx := gpuContext(t)
+		info, err := inference.Inspect(os.Getenv(childEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := inference.NewCUDABackend(info, 1, ctx)
+		if err == nil {
+			b.Close()
+			t.Fatalf("NewCUDABackend succeeded with %s alone: it must not fall back to the CPU", inference.RuntimeLibraryPath())
+		}
+		if !errors.Is(err, ortgpu.ErrCUDAProviderUnavailable) {
+			t.Fatalf("NewCUDABackend = %v, want ortgpu.ErrCUDAProviderUnavailable", err)
+		}
+		t.Logf("as expected: %v", err)
+		return
+	}
+	if _, err := inference.InitRuntime(""); err != nil {
+		t.Fatal(err)
+	}
+	src := inference.RuntimeLibraryPath()
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "libonnxruntime.so.1")
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(lone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	out.Close()
+	model := gpuCellModel(t, -1, onnxgen.Float, onnxgen.Float)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGPUMissingProvider$", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"="+model, "ONNXRUNTIME_SHARED_LIBRARY_PATH="+lone, "ORT_LIB="+lone)
+	res, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child with %s alone: %v\n%s", lone, err, res)
+	}
+	t.Logf("child:\n%s", res)
+}

@@ -1,0 +1,198 @@
+package inference
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Layout is the arrangement of a YOLO detector's raw output.
+type Layout int
+
+const (
+	// LayoutUnknown is the zero Layout: not a supported detector output.
+	LayoutUnknown Layout = iota
+	// LayoutYOLOv8 is [N, 4+C, A]: per anchor cx, cy, w, h then C class scores, anchors
+	// innermost (YOLOv8, YOLO11 and later anchor-free heads).
+	LayoutYOLOv8
+	// LayoutYOLOv5 is [N, A, 5+C]: per anchor cx, cy, w, h, objectness then C class
+	// probabilities (YOLOv5, YOLOv7).
+	LayoutYOLOv5
+)
+
+// String names the layout as configuration and logs spell it ("yolov8", "yolov5").
+func (l Layout) String() string {
+	switch l {
+	case LayoutYOLOv8:
+		return "yolov8"
+	case LayoutYOLOv5:
+		return "yolov5"
+	}
+	return "unknown"
+}
+
+// Candidate is one decoded box before mapping to the source frame: x1, y1, x2, y2 in model-input
+// pixels.
+type Candidate struct {
+	Box     [4]float32
+	Score   float32
+	ClassID int
+}
+
+// Decoder decodes raw outputs into candidates, reusing its buffers from call to call so that
+// the per-frame path does not allocate once warm. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	best  []float32 // per anchor: highest class score (YOLOv8)
+	cands []Candidate
+}
+
+// Decode returns the candidates of image batchIndex in out (shape as the model returned it)
+// whose score exceeds conf. YOLOv8: score = best class score. YOLOv5: score = objectness ×
+// best class probability, anchors whose objectness is at most conf skipped first. The returned
+// slice is owned by d and valid until its next Decode.
+func (d *Decoder) Decode(out []float32, shape []int64, layout Layout, batchIndex int, conf float32) ([]Candidate, error) {
+	if len(shape) != 3 {
+		return nil, fmt.Errorf("%w: shape %v, expected 3 dimensions", ErrBadOutput, shape)
+	}
+	n, d1, d2 := int(shape[0]), int(shape[1]), int(shape[2])
+	if batchIndex < 0 || batchIndex >= n {
+		return nil, fmt.Errorf("%w: image %d of a batch of %d", ErrBatch, batchIndex, n)
+	}
+	per := d1 * d2
+	if d1 <= 0 || d2 <= 0 || len(out) < n*per {
+		return nil, fmt.Errorf("%w: %d values for shape %v", ErrBadOutput, len(out), shape)
+	}
+	img := out[batchIndex*per : (batchIndex+1)*per]
+	d.cands = d.cands[:0]
+	switch layout {
+	case LayoutYOLOv8:
+		if d1 < 5 {
+			return nil, fmt.Errorf("%w: shape %v, expected [N, 4+C, A] with C >= 1", ErrBadOutput, shape)
+		}
+		d.decodeV8(img, d1-4, d2, conf)
+	case LayoutYOLOv5:
+		if d2 < 6 {
+			return nil, fmt.Errorf("%w: shape %v, expected [N, A, 5+C] with C >= 1", ErrBadOutput, shape)
+		}
+		d.decodeV5(img, d2-5, d1, conf)
+	default:
+		return nil, fmt.Errorf("%w: layout %v", ErrUnknownLayout, layout)
+	}
+	return d.cands, nil
+}
+
+// decodeV8 walks the class rows in memory order (anchors innermost), keeping a running max per
+// anchor, rather than striding across rows per anchor: far kinder to the cache on 84×8400. The
+// class of the few anchors that pass conf is found afterwards, by a strided scan of theirs alone.
+func (d *Decoder) decodeV8(img []float32, classes, anchors int, conf float32) {
+	if cap(d.best) < anchors {
+		d.best = make([]float32, anchors)
+	}
+	best := d.best[:anchors]
+	copy(best, img[4*anchors:5*anchors])
+	for c := 1; c < classes; c++ {
+		row := img[(4+c)*anchors : (5+c)*anchors]
+		row = row[:len(best)]
+		for a, s := range row {
+			best[a] = max(best[a], s)
+		}
+	}
+	cx, cy := img[:anchors], img[anchors:2*anchors]
+	w, h := img[2*anchors:3*anchors], img[3*anchors:4*anchors]
+	scores := img[4*anchors:]
+	for a, s := range best {
+		if !(s > conf) {
+			continue
+		}
+		cls := 0
+		for c := range classes {
+			if scores[c*anchors+a] == s {
+				cls = c
+				break
+			}
+		}
+		d.cands = append(d.cands, Candidate{Box: xywh(cx[a], cy[a], w[a], h[a]), Score: s, ClassID: cls})
+	}
+}
+
+// decodeV5 reads one contiguous row per anchor; most anchors fail on objectness alone.
+func (d *Decoder) decodeV5(img []float32, classes, anchors int, conf float32) {
+	stride := 5 + classes
+	for a := range anchors {
+		row := img[a*stride : (a+1)*stride]
+		obj := row[4]
+		if obj <= conf {
+			continue // score = obj × p ≤ obj: cannot pass
+		}
+		probs := row[5:]
+		bc, bp := 0, probs[0]
+		for c, p := range probs {
+			if p > bp {
+				bc, bp = c, p
+			}
+		}
+		if s := obj * bp; s > conf {
+			d.cands = append(d.cands, Candidate{Box: xywh(row[0], row[1], row[2], row[3]), Score: s, ClassID: bc})
+		}
+	}
+}
+
+func xywh(cx, cy, w, h float32) [4]float32 {
+	return [4]float32{cx - w/2, cy - h/2, cx + w/2, cy + h/2}
+}
+
+// Decode is Decoder.Decode with a fresh Decoder: convenient for tests and one-off use, but it
+// allocates; per-frame paths keep a Decoder.
+func Decode(out []float32, shape []int64, layout Layout, batchIndex int, conf float32) ([]Candidate, error) {
+	var d Decoder
+	return d.Decode(out, shape, layout, batchIndex, conf)
+}
+
+// maxNMSCandidates bounds the greedy NMS's quadratic work when a very low threshold lets most
+// anchors through; only the best-scoring candidates are considered (as Ultralytics' max_nms).
+const maxNMSCandidates = 30000
+
+// NMS performs class-wise greedy non-maximum suppression in place: candidates sorted by score
+// (ties keep their order), each dropped if it overlaps a kept one of the same class with IoU
+// above iouThr; at most maxDet (if > 0) are kept. It returns the kept prefix of c, best first.
+func NMS(c []Candidate, iouThr float32, maxDet int) []Candidate {
+	slices.SortStableFunc(c, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
+	if len(c) > maxNMSCandidates {
+		c = c[:maxNMSCandidates]
+	}
+	kept := 0
+	for i := range c {
+		cand := c[i]
+		suppressed := false
+		for _, k := range c[:kept] {
+			if k.ClassID == cand.ClassID && IoU(k.Box, cand.Box) > iouThr {
+				suppressed = true
+				break
+			}
+		}
+		if suppressed {
+			continue
+		}
+		c[kept] = cand
+		kept++
+		if maxDet > 0 && kept == maxDet {
+			break
+		}
+	}
+	return c[:kept]
+}
+
+// IoU is the intersection over union of two x1, y1, x2, y2 boxes (0 when either is empty).
+func IoU(a, b [4]float32) float32 {
+	iw := min(a[2], b[2]) - max(a[0], b[0])
+	ih := min(a[3], b[3]) - max(a[1], b[1])
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}

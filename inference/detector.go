@@ -1,0 +1,160 @@
+package inference
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// DefaultMaxDet is the most detections a Detector keeps per frame (as Ultralytics' max_det).
+const DefaultMaxDet = 300
+
+// Detector turns frames into detections with one Backend: fill slots, run once, decode and
+// suppress each image, map boxes back to the source frame. It keeps its decoding buffers from
+// call to call. Like its Backend, a Detector is used by one goroutine at a time (Inline and
+// Batcher serialise access for their callers).
+type Detector struct {
+	b      Backend
+	info   ModelInfo
+	labels []string
+	conf   float32
+	iou    float32
+	maxDet int
+
+	dec Decoder
+	lbs []Letterbox // DetectBatch's per-slot letterboxes
+}
+
+// NewDetector wraps b, which must run the model info describes. labels name the classes (a
+// class without a label is called "class<N>"); conf is the score threshold (strictly above)
+// and iou the class-wise NMS overlap threshold (boxes overlapping a better one of the same class
+// by more are dropped).
+func NewDetector(b Backend, info ModelInfo, labels []string, conf, iou float32) *Detector {
+	return &Detector{b: b, info: info, labels: labels, conf: conf, iou: iou, maxDet: DefaultMaxDet}
+}
+
+// SetMaxDet sets the most detections kept per frame (<= 0: no limit).
+func (d *Detector) SetMaxDet(n int) { d.maxDet = n }
+
+// Backend is the backend the Detector runs (the caller still owns and closes it).
+func (d *Detector) Backend() Backend { return d.b }
+
+// Info is the model the Detector runs.
+func (d *Detector) Info() ModelInfo { return d.info }
+
+// MaxBatch is the number of frames one Run can take.
+func (d *Detector) MaxBatch() int { return d.b.MaxBatch() }
+
+// Letterbox is the mapping of a w×h frame into the model's input.
+func (d *Detector) Letterbox(w, h int) Letterbox {
+	return NewLetterbox(w, h, d.info.InputW, d.info.InputH)
+}
+
+// Fill writes f into input slot and returns the letterbox to pass to Run for that slot. After
+// Fill returns, f is no longer read (its buffer can go back to the decoder).
+func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) {
+	if f == nil || f.Width <= 0 || f.Height <= 0 {
+		return Letterbox{}, fmt.Errorf("%w: missing frame or empty size", ErrBadFrame)
+	}
+	lb := d.Letterbox(f.Width, f.Height)
+	if err := d.b.Fill(slot, f, lb); err != nil {
+		return Letterbox{}, err
+	}
+	return lb, nil
+}
+
+// Run runs slots [0, len(lbs)) filled by Fill and returns each slot's detections, in
+// source-frame pixels. A zero Letterbox marks a slot to skip (its fill failed): its result is
+// nil. Each returned slice is newly allocated and owned by the caller.
+func (d *Detector) Run(lbs []Letterbox) ([][]Detection, error) {
+	n := len(lbs)
+	out, shape, err := d.b.Run(n)
+	if err != nil {
+		return nil, err
+	}
+	res := make([][]Detection, n)
+	for i, lb := range lbs {
+		if lb.SrcW == 0 {
+			continue
+		}
+		cands, err := d.dec.Decode(out, shape, d.info.Layout, i, d.conf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.info.Path, err)
+		}
+		res[i] = d.toDetections(NMS(cands, d.iou, d.maxDet), lb)
+	}
+	return res, nil
+}
+
+// toDetections maps kept candidates to the source frame; a box that lies wholly in the padding
+// clips to nothing and is dropped.
+func (d *Detector) toDetections(kept []Candidate, lb Letterbox) []Detection {
+	dets := make([]Detection, 0, len(kept))
+	for _, c := range kept {
+		box := lb.ToSource(c.Box)
+		if box[2] <= box[0] || box[3] <= box[1] {
+			continue
+		}
+		dets = append(dets, Detection{ClassID: c.ClassID, Label: d.label(c.ClassID), Score: c.Score, Box: box})
+	}
+	return dets
+}
+
+func (d *Detector) label(id int) string {
+	if id >= 0 && id < len(d.labels) {
+		return d.labels[id]
+	}
+	return "class" + strconv.Itoa(id)
+}
+
+// DetectBatch detects in every frame, running as many batches of up to MaxBatch as needed.
+// It returns one slice of detections per frame, in order.
+func (d *Detector) DetectBatch(frames []*Frame) ([][]Detection, error) {
+	res := make([][]Detection, 0, len(frames))
+	maxB := d.b.MaxBatch()
+	for start := 0; start < len(frames); start += maxB {
+		chunk := frames[start:min(start+maxB, len(frames))]
+		d.lbs = d.lbs[:0]
+		for i, f := range chunk {
+			lb, err := d.Fill(i, f)
+			if err != nil {
+				return nil, fmt.Errorf("frame %d: %w", start+i, err)
+			}
+			d.lbs = append(d.lbs, lb)
+		}
+		r, err := d.Run(d.lbs)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, r...)
+	}
+	return res, nil
+}
+
+// Inline is the unified-mode path: one frame at a time, synchronously, in the caller's
+// goroutine (a camera's streaming thread). Several cameras may share one Inline; their frames
+// then take turns on its Detector.
+type Inline struct {
+	mu  sync.Mutex
+	d   *Detector
+	lbs [1]Letterbox
+}
+
+// NewInline wraps d for batch-1 use.
+func NewInline(d *Detector) *Inline { return &Inline{d: d} }
+
+// Detect runs the model on f alone. f's planes are read only during the call.
+func (in *Inline) Detect(f *Frame) ([]Detection, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	lb, err := in.d.Fill(0, f)
+	if err != nil {
+		return nil, err
+	}
+	in.lbs[0] = lb
+	res, err := in.d.Run(in.lbs[:])
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
