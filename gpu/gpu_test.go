@@ -1,0 +1,308 @@
+//go:build gpu
+
+package gpu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gstvision/gstvision/app"
+	"github.com/gstvision/gstvision/camera"
+	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/results"
+	"github.com/gstvision/gstvision/simulate"
+)
+
+// modelPath finds the shipped detector: beside the test binary's working dir or the repo.
+func modelPath(t testing.TB, name string) string {
+	for _, dir := range []string{".", "..", "../.."} {
+		p := filepath.Join(dir, "models", name)
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(filepath.Dir(file)), "models", name)
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func cudaConfig(t testing.TB, decoupled bool, model, labels string) *config.Config {
+	cfg := config.Default()
+	cfg.Device = "cuda"
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Inference.Model = model
+	cfg.Inference.Labels = labels
+	cfg.Inference.Confidence = 0.5
+	cfg.Processing.EnableDecoupledPipeline = decoupled
+	cfg.Processing.MaxBatch = 8
+	cfg.Processing.StatsEveryFrames = 1 << 30
+	return cfg
+}
+
+func run(t testing.TB, cfg *config.Config) (*app.App, func()) {
+	a, err := app.New(cfg, logger())
+	if err != nil {
+		t.Fatalf("app.New (cuda): %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return a, func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("shutdown took over 20 s")
+		}
+	}
+}
+
+func frameOK(dets []inference.Detection, truth []simulate.Object) bool {
+	used := make([]bool, len(dets))
+	for _, o := range truth {
+		gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
+		found := false
+		for i, d := range dets {
+			if !used[i] && d.ClassID == o.ClassID && inference.IoU(d.Box, gt) >= 0.5 {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for _, u := range used {
+		if !u {
+			return false
+		}
+	}
+	return true
+}
+
+func score(rs []results.Result, scene *simulate.Scene, maxOff int) (float64, int) {
+	best, bestOff := -1.0, 0
+	dur := time.Second / time.Duration(scene.FPS)
+	for off := -maxOff; off <= maxOff; off++ {
+		ok := 0
+		for _, r := range rs {
+			n := int((r.PTS-rs[0].PTS+dur/2)/dur) + off
+			if n >= 0 && frameOK(r.Detections, scene.Objects(n)) {
+				ok++
+			}
+		}
+		if f := float64(ok) / float64(len(rs)); f > best {
+			best, bestOff = f, off
+		}
+	}
+	return best, bestOff
+}
+
+// TestCUDAPathEndToEnd: simulated cameras → NVDEC into CUDA memory → our kernel → ORT CUDA with
+// device binding → detections matching the ground truth, in both modes, with no frame ever
+// mapped in host memory.
+func TestCUDAPathEndToEnd(t *testing.T) {
+	sim, err := simulate.Start(context.Background(), simulate.Options{Cameras: 2, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	for _, decoupled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("decoupled=%v", decoupled), func(t *testing.T) {
+			cfg := cudaConfig(t, decoupled, modelPath(t, "blocks.onnx"), modelPath(t, "blocks.labels"))
+			a, stop := run(t, cfg)
+			defer stop()
+			cudaBefore, hostBefore := gst.MappedCounts()
+			sub := a.Hub().Subscribe("", 4096)
+			for i := 1; i <= 2; i++ {
+				cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i), URL: sim.URL(i), Transport: "tcp"})
+				if err := a.Cameras().Add(cc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := map[string][]results.Result{}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			for len(got["cam1"]) < 90 || len(got["cam2"]) < 90 {
+				r, err := sub.Recv(ctx)
+				if err != nil {
+					t.Fatalf("results: %v (got %d and %d; cameras %+v)", err, len(got["cam1"]), len(got["cam2"]), a.Cameras().List())
+				}
+				got[r.Camera] = append(got[r.Camera], r)
+			}
+			for i, cam := range []string{"cam1", "cam2"} {
+				frac, off := score(got[cam], sim.Scene(i+1), 150)
+				t.Logf("%s: %d results, %.1f%% match the ground truth (offset %d)", cam, len(got[cam]), 100*frac, off)
+				if frac < 0.9 {
+					t.Errorf("%s: %.1f%% match, want >= 90%%", cam, 100*frac)
+				}
+			}
+			cudaAfter, hostAfter := gst.MappedCounts()
+			if hostAfter != hostBefore {
+				t.Errorf("%d frames were mapped in host memory in cuda mode; want 0", hostAfter-hostBefore)
+			}
+			if cudaAfter-cudaBefore < 180 {
+				t.Errorf("only %d frames mapped in CUDA memory", cudaAfter-cudaBefore)
+			}
+			for _, st := range a.Cameras().List() {
+				if st.State != camera.StateRunning {
+					t.Errorf("%s: %s (%s)", st.ID, st.State, st.LastError)
+				}
+				t.Logf("%s: decoder fps %.1f frames %d", st.ID, st.FPS, st.Frames)
+			}
+		})
+	}
+}
+
+// TestGPUMatchesCPU: the same frames through the CUDA backend (our kernel + ORT CUDA with
+// device binding) and the CPU backend (Go letterbox + ORT CPU) give the same detections.
+func TestGPUMatchesCPU(t *testing.T) {
+	if _, err := inference.InitRuntime(""); err != nil {
+		t.Fatal(err)
+	}
+	info, err := inference.Inspect(modelPath(t, "blocks.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := cuda.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	gb, err := inference.NewCUDABackend(info, 4, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gb.Close()
+	cb, err := inference.NewCPUBackend(info, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	gd := inference.NewDetector(gb, info, simulate.Classes, 0.5, 0.45)
+	cd := inference.NewDetector(cb, info, simulate.Classes, 0.5, 0.45)
+	for _, size := range [][2]int{{640, 360}, {1280, 720}, {1920, 1080}} {
+		w, h := size[0], size[1]
+		sc := simulate.NewScene(w, h, 30, 1)
+		var hostFrames, devFrames []*inference.Frame
+		var free []cuda.DevicePtr
+		for n := 0; n < 4; n++ {
+			i420 := make([]byte, w*h*3/2)
+			sc.RenderI420(n*17, i420)
+			// NV12 with a padded pitch, as NVDEC gives
+			pitch := (w + 255) &^ 255
+			nv12 := make([]byte, pitch*h*3/2)
+			for y := 0; y < h; y++ {
+				copy(nv12[y*pitch:], i420[y*w:(y+1)*w])
+			}
+			u, v := i420[w*h:w*h+w*h/4], i420[w*h+w*h/4:]
+			for y := 0; y < h/2; y++ {
+				row := nv12[pitch*h+y*pitch:]
+				for x := 0; x < w/2; x++ {
+					row[2*x], row[2*x+1] = u[y*w/2+x], v[y*w/2+x]
+				}
+			}
+			hostFrames = append(hostFrames, &inference.Frame{Format: inference.NV12, Width: w, Height: h,
+				Strides: [3]int{pitch, pitch}, Host: [3][]byte{nv12[:pitch*h], nv12[pitch*h:]}})
+			dp, err := ctx.Alloc(len(nv12))
+			if err != nil {
+				t.Fatal(err)
+			}
+			free = append(free, dp)
+			if err := ctx.CopyHtoD(dp, nv12); err != nil {
+				t.Fatal(err)
+			}
+			devFrames = append(devFrames, &inference.Frame{Format: inference.NV12, Width: w, Height: h,
+				Strides: [3]int{pitch, pitch}, Device: [3]uintptr{uintptr(dp), uintptr(dp) + uintptr(pitch*h)}})
+		}
+		gr, err := gd.DetectBatch(devFrames)
+		if err != nil {
+			t.Fatalf("%dx%d gpu: %v", w, h, err)
+		}
+		cr, err := cd.DetectBatch(hostFrames)
+		if err != nil {
+			t.Fatalf("%dx%d cpu: %v", w, h, err)
+		}
+		for i := range gr {
+			if len(gr[i]) != len(cr[i]) {
+				t.Fatalf("%dx%d frame %d: gpu %d detections, cpu %d: %+v vs %+v", w, h, i, len(gr[i]), len(cr[i]), gr[i], cr[i])
+			}
+			for j := range gr[i] {
+				g, c := gr[i][j], cr[i][j]
+				if g.ClassID != c.ClassID || inference.IoU(g.Box, c.Box) < 0.98 || abs(g.Score-c.Score) > 0.02 {
+					t.Errorf("%dx%d frame %d det %d: gpu %+v cpu %+v", w, h, i, j, g, c)
+				}
+			}
+		}
+		t.Logf("%dx%d: %d frames, gpu and cpu detections agree (%d in frame 0)", w, h, len(gr), len(gr[0]))
+		for _, p := range free {
+			ctx.Free(p)
+		}
+	}
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestGPUMemoryFlat: GPU memory used after 5,000 processed frames equals that after 500.
+func TestGPUMemoryFlat(t *testing.T) {
+	clip := os.Getenv("GPU_TEST_CLIP")
+	if clip == "" {
+		t.Skip("GPU_TEST_CLIP not set (source .gpu/env.sh and run .gpu/ceilings.sh once)")
+	}
+	cfg := cudaConfig(t, true, modelPath(t, "blocks.onnx"), modelPath(t, "blocks.labels"))
+	a, stop := run(t, cfg)
+	defer stop()
+	var n atomicCounter
+	a.Observe(func(string, time.Duration, error) { n.add() })
+	for i := 1; i <= 4; i++ {
+		cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i), URL: "file://" + clip, Transport: "tcp"})
+		if err := a.Cameras().Add(cc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := func() uint64 {
+		free, total, ok := a.Engine().MemInfo()
+		if !ok {
+			t.Fatal("no GPU memory info")
+		}
+		return total - free
+	}
+	wait := func(target uint64) {
+		deadline := time.Now().Add(3 * time.Minute)
+		for n.get() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d frames processed; cameras %+v", n.get(), a.Cameras().List())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait(500)
+	at500 := used()
+	wait(5000)
+	at5000 := used()
+	t.Logf("GPU memory used: %d MiB after 500 frames, %d MiB after 5000", at500>>20, at5000>>20)
+	if at5000 != at500 {
+		t.Errorf("GPU memory grew by %d KiB between 500 and 5000 frames", (int64(at5000)-int64(at500))>>10)
+	}
+}
