@@ -39,7 +39,7 @@ func (e *Engine) openCUDA(log *slog.Logger) error {
 }
 
 func (c *cudaState) newBackend(info inference.ModelInfo, maxBatch int) (inference.Backend, error) {
-	return nil, fmt.Errorf("TEMP") // TEMPSTUB inference.NewCUDABackend(info, maxBatch, c.ctx)
+	return inference.NewCUDABackend(info, maxBatch, c.ctx)
 }
 
 func (c *cudaState) close() { c.ctx.Close() }

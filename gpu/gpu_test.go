@@ -197,6 +197,11 @@ func TestGPUMatchesCPU(t *testing.T) {
 	defer cb.Close()
 	gd := inference.NewDetector(gb, info, simulate.Classes, 0.5, 0.45)
 	cd := inference.NewDetector(cb, info, simulate.Classes, 0.5, 0.45)
+	stream, err := ctx.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Destroy()
 	for _, size := range [][2]int{{640, 360}, {1280, 720}, {1920, 1080}} {
 		w, h := size[0], size[1]
 		sc := simulate.NewScene(w, h, 30, 1)
@@ -225,7 +230,10 @@ func TestGPUMatchesCPU(t *testing.T) {
 				t.Fatal(err)
 			}
 			free = append(free, dp)
-			if err := ctx.CopyHtoD(dp, nv12); err != nil {
+			if err := stream.CopyHtoD(dp, nv12); err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Synchronize(); err != nil {
 				t.Fatal(err)
 			}
 			devFrames = append(devFrames, &inference.Frame{Format: inference.NV12, Width: w, Height: h,
