@@ -53,8 +53,8 @@ type Report struct {
 	Source        string         `json:"source"`
 	Model         string         `json:"model"`
 	Seconds       float64        `json:"seconds"`
-	Frames        uint64         `json:"frames"`       // results that reached the hub
-	FPS           float64        `json:"fps"`          // total
+	Frames        uint64         `json:"frames"` // results that reached the hub
+	FPS           float64        `json:"fps"`    // total
 	PerCameraFPS  []float64      `json:"per_camera_fps"`
 	MinCameraFPS  float64        `json:"min_camera_fps"`
 	LatencyP50ms  float64        `json:"latency_p50_ms"`

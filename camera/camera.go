@@ -28,7 +28,7 @@ type Config struct {
 	Latency     time.Duration
 	EveryN      int // analyse every Nth decoded frame
 	QueueFrames int
-	StatsEvery  int // log a stats line every this many decoded frames
+	StatsEvery  int  // log a stats line every this many decoded frames
 	Pace        bool // file:// sources: play at the frame rate
 }
 
