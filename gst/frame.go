@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -49,6 +50,13 @@ func (v *VideoInfo) Free() {
 	}
 }
 
+// mapped counts frames mapped in CUDA memory and in host memory: proof, in tests and
+// metrics, that the cuda path never touches pixels on the host.
+var mappedCUDA, mappedHost atomic.Uint64
+
+// MappedCounts returns how many frames were mapped in CUDA memory and in host memory.
+func MappedCounts() (cuda, host uint64) { return mappedCUDA.Load(), mappedHost.Load() }
+
 // MappedFrame is a decoded buffer mapped for reading. It holds a reference on the buffer, so
 // the decoder's pool gets the buffer back only at Unmap: call it as soon as the pixels have
 // been consumed, never leave it to a finalizer.
@@ -69,6 +77,11 @@ func MapFrame(buf unsafe.Pointer, info *VideoInfo) (*MappedFrame, error) {
 	m := C.gstv_map((*C.GstBuffer)(buf), info.info, C.int(cuda), &why)
 	if m == nil {
 		return nil, fmt.Errorf("%w: %s", ErrMap, C.GoString(why))
+	}
+	if info.CUDA {
+		mappedCUDA.Add(1)
+	} else {
+		mappedHost.Add(1)
 	}
 	mf := &MappedFrame{m: m}
 	f := &mf.Frame
