@@ -51,6 +51,7 @@ gpu-kit: ## build .gpu/ for the GPU machine (see ../shared/gpu/README.md)
 	bash ../shared/gpu/make-kit.sh
 
 gpu-build: ## put stripped binaries (gstvision and the gpu-tagged tests) into .gpu/
+	mkdir -p .gpu/extra && cp -L /usr/lib/x86_64-linux-gnu/libgstcontroller-1.0.so.0 .gpu/extra/
 	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o /tmp/gstvision ./cmd/gstvision
 	xz -T2 -9 -c /tmp/gstvision > .gpu/gstvision.bin.xz
 	for p in cuda inference gpu; do \

@@ -113,6 +113,14 @@ func Inspect(path string) (ModelInfo, error) {
 	default:
 		return info, fmt.Errorf("%w: %s output %q has element type %s, expected float32 or float16", ErrBadModel, path, out.Name, out.DataType)
 	}
+	if d := info.OutputDims; len(d) == 3 && d[1] <= 0 && d[2] <= 0 && !info.InputFloat16 {
+		// Both axes symbolic (some exports): run the model once on a blank image to learn them.
+		shape, err := probeOutputShape(&info)
+		if err != nil {
+			return info, err
+		}
+		info.OutputDims = []int64{-1, shape[1], shape[2]}
+	}
 	if err := detectLayout(&info); err != nil {
 		return info, err
 	}
@@ -254,4 +262,29 @@ func LabelsForModel(path string, info ModelInfo) (labels []string, warning strin
 		return append([]string(nil), info.Names...), "", nil
 	}
 	return LoadLabels(path, info.NumClasses)
+}
+
+// probeOutputShape runs the model once at batch 1 on the CPU with a blank input and returns the
+// output's concrete shape.
+func probeOutputShape(info *ModelInfo) ([]int64, error) {
+	sess, err := ort.NewDynamicAdvancedSession(info.Path, []string{info.InputName}, []string{info.OutputName}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: probing the output shape: %w", ErrBadModel, info.Path, err)
+	}
+	defer sess.Destroy()
+	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(info.InputH), int64(info.InputW)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: probing the output shape: %w", ErrBadModel, info.Path, err)
+	}
+	defer in.Destroy()
+	outs := []ort.Value{nil}
+	if err := sess.Run([]ort.Value{in}, outs); err != nil {
+		return nil, fmt.Errorf("%w: %s: probing the output shape: %w", ErrBadModel, info.Path, err)
+	}
+	defer outs[0].Destroy()
+	shape := outs[0].GetShape()
+	if len(shape) != 3 {
+		return nil, fmt.Errorf("%w: %s output %q has shape %v; expected 3 dimensions", ErrUnknownLayout, info.Path, info.OutputName, shape)
+	}
+	return []int64(shape), nil
 }

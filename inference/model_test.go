@@ -264,3 +264,25 @@ func TestFindRuntime(t *testing.T) {
 		t.Fatalf("fallback: %q %v %v", p, tried, err)
 	}
 }
+
+// TestInspectProbesSymbolicOutput: an export whose output axes are all symbolic is run once to
+// learn its layout.
+func TestInspectProbesSymbolicOutput(t *testing.T) {
+	g := onnxgen.NewGraph("symbolic")
+	g.Input("images", onnxgen.Float, -1, 3, 64, 64)
+	g.Output("output0", onnxgen.Float, -1, -1, -1)
+	g.InitializerInt64("shape", []int64{3}, []int64{0, 6, -1})
+	g.Node("AveragePool", []string{"images"}, []string{"pooled"}, onnxgen.AttrInts("kernel_shape", 8, 8), onnxgen.AttrInts("strides", 8, 8))
+	g.Node("Reshape", []string{"pooled", "shape"}, []string{"output0"})
+	p := filepath.Join(t.TempDir(), "symbolic.onnx")
+	if err := g.WriteFile(p, 17); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Layout != LayoutYOLOv8 || info.NumClasses != 2 || info.Anchors != 32 {
+		t.Fatalf("got layout %v, %d classes, %d anchors; want yolov8, 2, 32", info.Layout, info.NumClasses, info.Anchors)
+	}
+}

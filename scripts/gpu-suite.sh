@@ -7,9 +7,11 @@ what="${1:-all}"
 OUT="${OUT:-/tmp/gpu-out}"; mkdir -p "$OUT"
 # shellcheck disable=SC1091
 source .gpu/env.sh
+# libraries our binaries link that the kit's GStreamer bundle lacks (make gpu-build puts them here)
+[ -d .gpu/extra ] && export LD_LIBRARY_PATH="$PWD/.gpu/extra:$LD_LIBRARY_PATH"
 export XDG_RUNTIME_DIR=/tmp
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u; } > "$OUT/machine.txt" 2>&1
-.gpu/ceilings.sh 1 8 32 > "$OUT/ceilings.txt" 2>&1
+[ -n "${NO_CEILINGS:-}" ] || .gpu/ceilings.sh 1 8 32 > "$OUT/ceilings.txt" 2>&1
 if [ "$what" = tests ] || [ "$what" = all ]; then
   for t in cuda-gpu inference-gpu ortgpu gpu-e2e; do
     command -v "$t.test" >/dev/null || continue
