@@ -1,0 +1,29 @@
+// Package webrtc sends each camera's annotated video to browsers over WebRTC, negotiated with
+// WHEP (draft-ietf-wish-whep).
+//
+// One [Broadcaster] per camera takes the H.264 access units of the camera's single encoder
+// ([Broadcaster.WriteAccessUnit]) and fans them out to any number of viewers, each a pion
+// PeerConnection with its own track, so that every viewer starts at an IDR and a slow one only
+// hurts itself. The broadcaster tells the camera's pipeline when to encode
+// ([Broadcaster.OnViewersChanged]: 0 means nobody watches, unlink the branch) and when to make
+// a keyframe ([Broadcaster.OnKeyframeRequest]: a viewer joined, sent PLI or FIR, or lost
+// frames; coalesced).
+//
+// [Manager.Handler] is the WHEP endpoint: POST an SDP offer to /whep/{camera}, get the answer
+// (non-trickle: ICE candidates included) with the session's URL in Location, DELETE that URL
+// to leave. Sessions whose connection fails, or that never connect, are closed and removed.
+//
+// Wiring, in short:
+//
+//	m, err := webrtc.NewManager(webrtc.Options{ICEServers: ..., Logger: log})
+//	h := m.Handler(func(id string) bool { _, ok := cams.Get(id); return ok })
+//	srv.Handle("POST /whep/{camera}", h, false)
+//	srv.Handle("DELETE /whep/{camera}/{session}", h, false)
+//	srv.Handle("PATCH /whep/{camera}/{session}", h, false)
+//	srv.Handle("OPTIONS /whep/{camera}", h, false)
+//
+//	b := m.Broadcaster("cam1")
+//	b.OnViewersChanged(func(n int) { if n > 0 { link() } else { unlink() } })
+//	b.OnKeyframeRequest(func() { forceKeyUnit() })
+//	// from the encoder's appsink: b.WriteAccessUnit(au, pts)
+package webrtc

@@ -1,0 +1,161 @@
+package webrtc
+
+import (
+	"bytes"
+	"time"
+)
+
+// H.264 NAL unit types this package looks at (ITU-T H.264 table 7-1).
+const (
+	nalSlice = 1
+	nalIDR   = 5
+	nalSEI   = 6
+	nalSPS   = 7
+	nalPPS   = 8
+	nalAUD   = 9
+)
+
+var startCode = []byte{0, 0, 1}
+
+// forEachNAL calls fn with each NAL unit of an Annex-B buffer, without start codes and without
+// the zero bytes that precede the next start code. A buffer without start codes is one NAL unit.
+func forEachNAL(b []byte, fn func(nal []byte)) {
+	i := bytes.Index(b, startCode)
+	if i < 0 {
+		if len(b) > 0 {
+			fn(b)
+		}
+		return
+	}
+	b = b[i+3:]
+	for len(b) > 0 {
+		j := bytes.Index(b, startCode)
+		if j < 0 {
+			fn(trimZeros(b))
+			return
+		}
+		if nal := trimZeros(b[:j]); len(nal) > 0 {
+			fn(nal)
+		}
+		b = b[j+3:]
+	}
+}
+
+// trimZeros drops trailing zero bytes: the leading zero of a 4-byte start code, or
+// trailing_zero_8bits. A NAL unit never ends in a zero byte (rbsp_trailing_bits).
+func trimZeros(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// auInfo is what WriteAccessUnit learns from one access unit.
+type auInfo struct {
+	idr      bool
+	sps, pps []byte // aliases of the access unit
+	slices   int
+}
+
+func inspectAU(au []byte) auInfo {
+	var info auInfo
+	forEachNAL(au, func(nal []byte) {
+		switch nal[0] & 0x1f {
+		case nalIDR:
+			info.idr = true
+			info.slices++
+		case nalSlice:
+			info.slices++
+		case nalSPS:
+			info.sps = nal
+		case nalPPS:
+			info.pps = nal
+		}
+	})
+	return info
+}
+
+// withParamSets returns au prefixed with sps and pps in Annex-B form.
+func withParamSets(sps, pps, au []byte) []byte {
+	out := make([]byte, 0, 8+len(sps)+len(pps)+len(au))
+	out = append(out, 0, 0, 0, 1)
+	out = append(out, sps...)
+	out = append(out, 0, 0, 0, 1)
+	out = append(out, pps...)
+	return append(out, au...)
+}
+
+// rtpClock maps presentation timestamps to a 90 kHz RTP clock that never goes backwards: after
+// a discontinuity (PTS going back, e.g. when the encoding branch is relinked and restarts its
+// running time) it continues one nominal frame after the last timestamp.
+type rtpClock struct {
+	started   bool
+	wallStart time.Time
+	anchorPTS time.Duration
+	anchorTS  int64 // 90 kHz ticks at anchorPTS
+	lastPTS   time.Duration
+	lastTS    int64
+}
+
+// nominalFrame is the step after a discontinuity: one frame at 30 fps.
+const nominalFrame = 90000 / 30
+
+// ticks returns the 90 kHz timestamp of pts. A negative pts means unknown: the wall clock since
+// the first access unit is used instead.
+func (c *rtpClock) ticks(pts time.Duration, now time.Time) int64 {
+	if !c.started {
+		c.started, c.wallStart = true, now
+		if pts < 0 {
+			pts = 0
+		}
+		c.anchorPTS = pts
+	} else {
+		if pts < 0 {
+			pts = now.Sub(c.wallStart)
+		}
+		if pts <= c.lastPTS || pts-c.lastPTS > 10*time.Second {
+			// Backwards, repeated or a jump of more than 10 s: rebase.
+			c.anchorPTS, c.anchorTS = pts, c.lastTS+nominalFrame
+		}
+	}
+	ts := c.anchorTS + int64((pts-c.anchorPTS)*9/100000) // ns * 90000 / 1e9
+	c.lastPTS, c.lastTS = pts, ts
+	return ts
+}
+
+// SplitAccessUnits splits an H.264 Annex-B elementary stream (e.g. a .h264 file) into access
+// units for [Broadcaster.WriteAccessUnit], each with 4-byte start codes. A new access unit
+// begins at an access unit delimiter, SPS, PPS or SEI that follows a slice, and at a slice whose
+// first_mb_in_slice is 0 that follows a slice (H.264 7.4.1.2.3, simplified: enough for encoder
+// output, including several slices per picture).
+func SplitAccessUnits(stream []byte) [][]byte {
+	var (
+		out      [][]byte
+		cur      []byte
+		hasSlice bool
+	)
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, cur)
+		}
+		cur, hasSlice = nil, false
+	}
+	forEachNAL(stream, func(nal []byte) {
+		switch t := nal[0] & 0x1f; {
+		case t == nalAUD || t == nalSPS || t == nalPPS || t == nalSEI:
+			if hasSlice {
+				flush()
+			}
+		case t == nalSlice || t == nalIDR:
+			// first_mb_in_slice is the first ue(v) of the slice header: 0 is the single bit 1.
+			if hasSlice && len(nal) > 1 && nal[1]&0x80 != 0 {
+				flush()
+			}
+			hasSlice = true
+		}
+		cur = append(cur, 0, 0, 0, 1)
+		cur = append(cur, nal...)
+	})
+	flush()
+	return out
+}

@@ -1,0 +1,139 @@
+package webrtc
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	pion "github.com/pion/webrtc/v4"
+)
+
+// Manager owns the broadcasters of all cameras and the WHEP sessions attached to them.
+type Manager struct {
+	opts Options
+	api  *pion.API
+
+	mu     sync.Mutex
+	cams   map[string]*Broadcaster
+	closed bool
+	wg     sync.WaitGroup // session goroutines
+}
+
+// NewManager returns a manager for opts. It fails, wrapping [ErrBadOptions], when opts are
+// invalid (port range, public IPs, ICE server URLs).
+func NewManager(opts Options) (*Manager, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	opts.ICEServers = cloneICEServers(opts.ICEServers)
+	api, err := newAPI(&opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{opts: opts, api: api, cams: map[string]*Broadcaster{}}, nil
+}
+
+func cloneICEServers(in []ICEServer) []ICEServer {
+	out := make([]ICEServer, len(in))
+	for i, s := range in {
+		s.URLs = append([]string(nil), s.URLs...)
+		out[i] = s
+	}
+	return out
+}
+
+// Broadcaster returns camera's broadcaster, creating it if needed. After [Manager.Close] it
+// returns a closed broadcaster that refuses viewers.
+func (m *Manager) Broadcaster(camera string) *Broadcaster {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b := m.cams[camera]; b != nil {
+		return b
+	}
+	b := newBroadcaster(m, camera)
+	if m.closed {
+		b.closed = true
+		return b
+	}
+	m.cams[camera] = b
+	return b
+}
+
+// lookup returns camera's broadcaster if it exists.
+func (m *Manager) lookup(camera string) *Broadcaster {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cams[camera]
+}
+
+// Cameras lists the cameras that have a broadcaster, sorted.
+func (m *Manager) Cameras() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.cams))
+	for id := range m.cams {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stats returns each broadcaster's counters by camera, e.g. for /api/stats.
+func (m *Manager) Stats() map[string]BroadcasterStats {
+	m.mu.Lock()
+	list := make([]*Broadcaster, 0, len(m.cams))
+	for _, b := range m.cams {
+		list = append(list, b)
+	}
+	m.mu.Unlock()
+	out := make(map[string]BroadcasterStats, len(list))
+	for _, b := range list {
+		out[b.camera] = b.Stats()
+	}
+	return out
+}
+
+// Remove closes camera's viewer sessions and forgets its broadcaster; it returns once their
+// peer connections are closed. Viewers see the connection end and may reconnect, which creates
+// a new broadcaster if the camera still exists: a pipeline that outlives Remove must fetch the
+// new one with [Manager.Broadcaster] (the old one refuses viewers and drops what it is given).
+// Do not call it from a broadcaster's callbacks.
+func (m *Manager) Remove(camera string) {
+	m.mu.Lock()
+	b := m.cams[camera]
+	delete(m.cams, camera)
+	m.mu.Unlock()
+	if b != nil {
+		b.close()
+	}
+}
+
+// Close ends every session and waits for their goroutines; later offers get 503.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	list := make([]*Broadcaster, 0, len(m.cams))
+	for _, b := range m.cams {
+		list = append(list, b)
+	}
+	m.cams = map[string]*Broadcaster{}
+	m.mu.Unlock()
+	for _, b := range list {
+		b.close()
+	}
+	m.wg.Wait()
+	return nil
+}
+
+// isClosed reports whether Close has been called.
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// errUnknownCamera wraps ErrUnknownCamera with the camera's name.
+func errUnknownCamera(camera string) error {
+	return fmt.Errorf("camera %q: %w", camera, ErrUnknownCamera)
+}

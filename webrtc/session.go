@@ -1,0 +1,264 @@
+package webrtc
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// session is one WHEP viewer: a peer connection with one sending H.264 track.
+//
+// Goroutines: run (writes the viewer's frames, and tears the session down) and readRTCP (PLI
+// and FIR, and it keeps pion's interceptors going). Both end when the session closes.
+type session struct {
+	id, etag string
+	b        *Broadcaster
+	log      *slog.Logger
+	pc       *pion.PeerConnection
+	track    *pion.TrackLocalStaticRTP
+	sender   *pion.RTPSender
+	queue    chan *frame
+	created  time.Time
+
+	active    atomic.Bool // connected: WriteAccessUnit queues frames for it
+	done      chan struct{}
+	closed    chan struct{} // closed when teardown has finished
+	closeOnce sync.Once
+	reason    atomic.Pointer[string]
+	timer     *time.Timer // ConnectTimeout
+
+	// RTP state, owned by run.
+	seq      uint16
+	tsOffset uint32
+	pkt      rtp.Packet
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+func randomUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// newSession creates the peer connection for offer and starts the session. It returns the
+// answer once ICE gathering has completed or Options.GatherTimeout has passed.
+func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*session, string, error) {
+	pc, err := m.api.NewPeerConnection(pion.Configuration{ICEServers: m.opts.pionICEServers()})
+	if err != nil {
+		return nil, "", fmt.Errorf("creating peer connection: %w", err)
+	}
+	s := &session{
+		id:       randomHex(16),
+		etag:     `"` + randomHex(8) + `"`,
+		b:        b,
+		pc:       pc,
+		queue:    make(chan *frame, m.opts.ViewerQueueFrames),
+		created:  time.Now(),
+		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
+		seq:      uint16(randomUint32()),
+		tsOffset: randomUint32(),
+	}
+	s.log = m.opts.Logger.With("camera", b.camera, "session", s.id)
+	s.pkt.Header.Version = 2
+	// Armed before negotiation so that onState never sees it unset.
+	s.timer = time.AfterFunc(m.opts.ConnectTimeout, func() {
+		if !s.active.Load() {
+			s.close("not connected within " + m.opts.ConnectTimeout.String())
+		}
+	})
+
+	answer, err := s.negotiate(offer)
+	if err == nil {
+		err = b.addSession(s)
+	}
+	if err != nil {
+		s.timer.Stop()
+		_ = pc.Close()
+		return nil, "", err
+	}
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); s.run() }()
+	go func() { defer m.wg.Done(); s.readRTCP() }()
+	s.log.Info("viewer joined", "remote", remote, "viewers", b.Viewers())
+	return s, answer, nil
+}
+
+// negotiate applies the offer and returns the non-trickle answer.
+func (s *session) negotiate(offer string) (string, error) {
+	track, err := pion.NewTrackLocalStaticRTP(
+		pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000},
+		"video", "gstvision-"+s.b.camera)
+	if err != nil {
+		return "", fmt.Errorf("creating track: %w", err)
+	}
+	s.track = track
+	if s.sender, err = s.pc.AddTrack(track); err != nil {
+		return "", fmt.Errorf("adding track: %w", err)
+	}
+	s.pc.OnConnectionStateChange(s.onState)
+
+	if err := s.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	answer, err := s.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	if !answerSendsH264(answer.SDP) {
+		return "", fmt.Errorf("%w: no H.264 profile in common (the server sends constrained baseline, "+
+			"packetization-mode=1)", ErrNoVideo)
+	}
+	gathered := pion.GatheringCompletePromise(s.pc)
+	if err := s.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("setting local description: %w", err)
+	}
+	t := time.NewTimer(s.b.m.opts.GatherTimeout)
+	defer t.Stop()
+	select {
+	case <-gathered:
+	case <-t.C:
+		// Answer with what we have: host candidates come first and are often enough.
+		s.log.Warn("ICE gathering timed out; answering with the candidates so far",
+			"timeout", s.b.m.opts.GatherTimeout)
+	}
+	ld := s.pc.LocalDescription()
+	if ld == nil {
+		return "", errors.New("no local description after gathering")
+	}
+	return ld.SDP, nil
+}
+
+func (s *session) onState(st pion.PeerConnectionState) {
+	s.log.Debug("peer connection state", "state", st.String())
+	switch st {
+	case pion.PeerConnectionStateConnected:
+		s.timer.Stop()
+		if !s.active.Swap(true) {
+			s.log.Info("viewer connected", "after", time.Since(s.created).Round(time.Millisecond))
+			// The viewer waits for an IDR; ask for one now rather than at the offer, when it
+			// could have gone out before DTLS was up.
+			s.b.RequestKeyframe()
+		}
+	case pion.PeerConnectionStateFailed:
+		s.close("connection failed")
+	case pion.PeerConnectionStateClosed:
+		s.close("connection closed")
+	}
+}
+
+// close asks the session to end; run does the teardown. Safe from any goroutine, including
+// pion's callbacks (which must not wait for PeerConnection.Close).
+func (s *session) close(reason string) {
+	s.closeOnce.Do(func() {
+		s.reason.Store(&reason)
+		close(s.done)
+	})
+}
+
+// closeAndWait closes the session and waits until its peer connection is closed.
+func (s *session) closeAndWait(reason string) {
+	s.close(reason)
+	<-s.closed
+}
+
+// run sends queued frames until the session closes, then tears it down.
+func (s *session) run() {
+	defer s.teardown()
+	var next uint64
+	waitKey := true
+	for {
+		select {
+		case <-s.done:
+			return
+		case f := <-s.queue:
+			if next != 0 && f.seq != next && !waitKey {
+				// Frames were dropped for this viewer: the decoder's references are gone.
+				waitKey = true
+				s.b.RequestKeyframe()
+			}
+			next = f.seq + 1
+			if waitKey {
+				if !f.key {
+					continue
+				}
+				waitKey = false
+			}
+			s.send(f)
+		}
+	}
+}
+
+func (s *session) send(f *frame) {
+	s.pkt.Timestamp = f.ts + s.tsOffset
+	for i, p := range f.payloads {
+		s.pkt.Marker = i == len(f.payloads)-1
+		s.pkt.SequenceNumber = s.seq
+		s.pkt.Payload = p
+		s.seq++
+		// TrackLocalStaticRTP copies the header per binding and fills in SSRC and payload type;
+		// before DTLS is up or after close it drops the packet without blocking.
+		if err := s.track.WriteRTP(&s.pkt); err != nil {
+			if errors.Is(err, io.ErrClosedPipe) {
+				s.close("transport closed")
+				return
+			}
+			s.log.Debug("writing RTP", "err", err)
+		}
+	}
+}
+
+// readRTCP forwards PLI and FIR to the encoder. Reading RTCP is also what drives pion's
+// interceptors (NACK responder, receiver reports).
+func (s *session) readRTCP() {
+	for {
+		pkts, _, err := s.sender.ReadRTCP()
+		if err != nil {
+			return // io.EOF once the peer connection is closed
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.b.RequestKeyframe()
+			}
+		}
+	}
+}
+
+// teardown removes the session from its broadcaster and closes the peer connection.
+func (s *session) teardown() {
+	defer close(s.closed)
+	s.timer.Stop()
+	s.active.Store(false)
+	s.b.removeSession(s)
+	if err := s.pc.Close(); err != nil {
+		s.log.Debug("closing peer connection", "err", err)
+	}
+	reason := ""
+	if r := s.reason.Load(); r != nil {
+		reason = *r
+	}
+	s.log.Info("viewer left", "reason", reason, "duration", time.Since(s.created).Round(time.Second),
+		"viewers", s.b.Viewers())
+}
+
+// answerSendsH264 reports whether an answer sends H.264 video.
+func answerSendsH264(sdp string) bool {
+	return checkOffer(sdp) == nil
+}

@@ -1,0 +1,255 @@
+package webrtc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	pion "github.com/pion/webrtc/v4"
+)
+
+// Handler returns the WHEP endpoint (draft-ietf-wish-whep), non-trickle:
+//
+//	POST    /whep/{camera}            offer (application/sdp) → 201, answer, Location, ETag, Link
+//	DELETE  /whep/{camera}/{session}  end the session → 200
+//	PATCH   /whep/{camera}/{session}  405, Allow: DELETE, OPTIONS (no trickle ICE, no ICE restart)
+//	OPTIONS /whep/{camera}            204, Allow, Accept-Post, Link (ICE servers)
+//
+// lookup reports whether a camera exists; a nil lookup accepts the cameras that have a
+// broadcaster. An offer for a known camera without one creates it, so viewers may arrive
+// before the camera's pipeline registers its callbacks (see [Broadcaster.OnViewersChanged]).
+//
+// Errors are JSON {"error": "..."}: 400 (malformed SDP, no H.264 video), 404 (unknown camera or
+// session), 413 (offer larger than Options.MaxOfferBytes), 415 (not application/sdp), 503
+// (manager closed). The handler routes by itself, so it can be mounted on exactly these
+// patterns or on the "/whep/" prefix.
+func (m *Manager) Handler(lookup func(camera string) bool) http.Handler {
+	h := &whepHandler{m: m, lookup: lookup}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /whep/{camera}", h.post)
+	mux.HandleFunc("OPTIONS /whep/{camera}", h.options)
+	mux.HandleFunc("DELETE /whep/{camera}/{session}", h.delete)
+	mux.HandleFunc("PATCH /whep/{camera}/{session}", h.patch)
+	mux.HandleFunc("OPTIONS /whep/{camera}/{session}", h.optionsSession)
+	return mux
+}
+
+type whepHandler struct {
+	m      *Manager
+	lookup func(string) bool
+}
+
+// broadcaster resolves the camera of a request.
+func (h *whepHandler) broadcaster(camera string) (*Broadcaster, error) {
+	if h.m.isClosed() {
+		return nil, fmt.Errorf("webrtc manager %w", ErrClosed)
+	}
+	if h.lookup == nil {
+		if b := h.m.lookup(camera); b != nil {
+			return b, nil
+		}
+		return nil, errUnknownCamera(camera)
+	}
+	if !h.lookup(camera) {
+		return nil, errUnknownCamera(camera)
+	}
+	return h.m.Broadcaster(camera), nil
+}
+
+func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
+	camera := r.PathValue("camera")
+	b, err := h.broadcaster(camera)
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	offer, err := h.readOffer(r)
+	if err != nil {
+		if errors.Is(err, ErrUnsupportedMediaType) {
+			w.Header().Set("Accept-Post", "application/sdp")
+		}
+		h.writeErr(w, r, err)
+		return
+	}
+	s, answer, err := h.m.newSession(b, offer, r.RemoteAddr)
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	if r.Context().Err() != nil {
+		// The client gave up while we gathered: nobody will use or DELETE this session.
+		s.close("client went away before the answer")
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/sdp")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Location", strings.TrimSuffix(r.URL.EscapedPath(), "/")+"/"+s.id)
+	hd.Set("ETag", s.etag)
+	h.setLinks(hd)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+// readOffer checks the content type and size and returns a checked SDP offer.
+func (h *whepHandler) readOffer(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/sdp" {
+		return "", fmt.Errorf("%w: Content-Type %q, want application/sdp", ErrUnsupportedMediaType, ct)
+	}
+	max := h.m.opts.MaxOfferBytes
+	if r.ContentLength > max {
+		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrOfferTooLarge, r.ContentLength, max)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", fmt.Errorf("%w: limit %d bytes", ErrOfferTooLarge, mbe.Limit)
+		}
+		return "", fmt.Errorf("%w: reading body: %w", ErrBadOffer, err)
+	}
+	if int64(len(body)) > max {
+		return "", fmt.Errorf("%w: limit %d bytes", ErrOfferTooLarge, max)
+	}
+	offer := string(body)
+	if err := checkOffer(offer); err != nil {
+		return "", err
+	}
+	return offer, nil
+}
+
+func (h *whepHandler) delete(w http.ResponseWriter, r *http.Request) {
+	camera, id := r.PathValue("camera"), r.PathValue("session")
+	b := h.m.lookup(camera)
+	if b == nil {
+		h.writeErr(w, r, fmt.Errorf("%w: %s", ErrSessionNotFound, id))
+		return
+	}
+	s, ok := b.session(id)
+	if !ok {
+		h.writeErr(w, r, fmt.Errorf("%w: %s", ErrSessionNotFound, id))
+		return
+	}
+	s.closeAndWait("DELETE")
+	w.WriteHeader(http.StatusOK)
+}
+
+// patch answers 405: this server does not support trickle ICE or ICE restarts, which WHEP does
+// through PATCH; clients send complete offers and reconnect with a new POST instead.
+func (h *whepHandler) patch(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "DELETE, OPTIONS")
+	h.writeErr(w, r, fmt.Errorf("%w: trickle ICE and ICE restarts are not supported; POST a new offer",
+		ErrMethodNotAllowed))
+}
+
+func (h *whepHandler) options(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.broadcaster(r.PathValue("camera")); err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Allow", "OPTIONS, POST")
+	hd.Set("Accept-Post", "application/sdp")
+	h.setLinks(hd)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *whepHandler) optionsSession(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", "DELETE, OPTIONS")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setLinks announces the ICE servers, one Link header per URL (RFC 8288, WHEP section 4.4):
+//
+//	Link: <stun:stun.example.net>; rel="ice-server"
+//	Link: <turn:turn.example.net?transport=udp>; rel="ice-server"; username="u"; credential="p"; credential-type="password"
+func (h *whepHandler) setLinks(hd http.Header) {
+	for _, s := range h.m.opts.ICEServers {
+		for _, u := range s.URLs {
+			v := "<" + u + `>; rel="ice-server"`
+			if s.Username != "" || s.Credential != "" {
+				v += "; username=" + quote(s.Username) + "; credential=" + quote(s.Credential) +
+					`; credential-type="password"`
+			}
+			hd.Add("Link", v)
+		}
+	}
+}
+
+// quote makes an RFC 9110 quoted-string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// writeErr writes {"error": msg} with the status of err; 5xx are logged and their text hidden.
+func (h *whepHandler) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		h.m.opts.Logger.Error("whep", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "internal server error"
+	}
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// checkOffer parses an SDP and checks it has a video m-line, not rejected, listing H.264.
+func checkOffer(sdp string) error {
+	if strings.TrimSpace(sdp) == "" {
+		return fmt.Errorf("%w: empty body", ErrBadOffer)
+	}
+	parsed, err := (&pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: sdp}).Unmarshal()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	var seen []string
+	video := false
+	for _, md := range parsed.MediaDescriptions {
+		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		video = true
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			// "96 H264/90000"
+			_, enc, _ := strings.Cut(a.Value, " ")
+			name, _, _ := strings.Cut(enc, "/")
+			if strings.EqualFold(name, "H264") {
+				return nil
+			}
+			if !slices.Contains(seen, name) {
+				seen = append(seen, name)
+			}
+		}
+	}
+	if !video {
+		return fmt.Errorf("%w: no video m-line", ErrNoVideo)
+	}
+	if len(seen) == 0 {
+		return fmt.Errorf("%w: the video m-line lists no codec by name", ErrNoVideo)
+	}
+	return fmt.Errorf("%w: the video m-line lists %s", ErrNoVideo, strings.Join(seen, ", "))
+}
