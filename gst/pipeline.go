@@ -274,7 +274,13 @@ func (p *CameraPipeline) readBus() {
 			p.fail(ErrEOS)
 		case gogst.MessageWarning:
 			w := msg.ParseWarning()
-			p.log.Warn("pipeline warning", "camera", p.opts.Camera, "source", msg.Source(), "warning", redact(w.Error(), p.opts))
+			text := redact(w.Error(), p.opts)
+			// rtspsrc reports a camera that closed the connection only as a warning
+			if msg.Source() == "src" && strings.Contains(text, "Could not read from resource") {
+				p.fail(fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), text))
+				continue
+			}
+			p.log.Warn("pipeline warning", "camera", p.opts.Camera, "source", msg.Source(), "warning", text)
 		}
 	}
 }
@@ -381,6 +387,12 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	if _, err := add(parseName, "parse", map[string]any{"config-interval": -1}); err != nil {
 		return err
 	}
+	if p.opts.Pace {
+		// real-time pacing of the encoded stream, as a camera would deliver it
+		if _, err := add("clocksync", "pace", nil); err != nil {
+			return err
+		}
+	}
 	dec, err := add(decName, "dec", nil)
 	if err != nil {
 		return err
@@ -389,11 +401,7 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	// keyframe: drop those frames instead of detecting on smeared pictures.
 	setOptional(dec, "output-corrupt", false)
 	setOptional(dec, "discard-corrupted-frames", true)
-	if p.opts.Pace {
-		if _, err := add("clocksync", "pace", nil); err != nil {
-			return err
-		}
-	}
+
 	var rawCaps string
 	if cuda {
 		rawCaps = "video/x-raw(memory:CUDAMemory),format=NV12"

@@ -1,7 +1,9 @@
 package inference
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 )
@@ -21,7 +23,7 @@ type Detector struct {
 	iou    float32
 	maxDet int
 
-	dec Decoder
+	decs []*Decoder // one per decoding worker
 	lbs []Letterbox // DetectBatch's per-slot letterboxes
 }
 
@@ -73,15 +75,36 @@ func (d *Detector) Run(lbs []Letterbox) ([][]Detection, error) {
 		return nil, err
 	}
 	res := make([][]Detection, n)
-	for i, lb := range lbs {
-		if lb.SrcW == 0 {
-			continue
-		}
-		cands, err := d.dec.Decode(out, shape, d.info.Layout, i, d.conf)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.info.Path, err)
-		}
-		res[i] = d.toDetections(NMS(cands, d.iou, d.maxDet), lb)
+	// Decoding and NMS are per image: spread a batch over the cores, each worker with its own
+	// Decoder buffers (a model with many candidates costs milliseconds per image here).
+	workers := min(n, runtime.GOMAXPROCS(0))
+	for len(d.decs) < workers {
+		d.decs = append(d.decs, &Decoder{})
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			dec := d.decs[w]
+			for i := w; i < n; i += workers {
+				lb := lbs[i]
+				if lb.SrcW == 0 {
+					continue
+				}
+				cands, err := dec.Decode(out, shape, d.info.Layout, i, d.conf)
+				if err != nil {
+					errs[w] = fmt.Errorf("%s: %w", d.info.Path, err)
+					return
+				}
+				res[i] = d.toDetections(NMS(cands, d.iou, d.maxDet), lb)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -1,0 +1,173 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Options configure a simulated camera server. The zero value of every field selects its
+// default.
+type Options struct {
+	// Cameras is how many cameras are served, as /cam1 … /camN (default 1, at most 63).
+	Cameras int
+	// Listen is the RTSP address (default "127.0.0.1:8554"; port 0 picks a free port).
+	Listen string
+	// Width and Height are the picture size (default 640x360). Both must be even: the
+	// stream is 4:2:0, so odd sizes are rejected. Any even size works, e.g. 854x480 or
+	// 1366x768.
+	Width, Height int
+	// FPS is the frame rate (default 30, at most 120).
+	FPS int
+	// Codec is "h264" (default) or "h265".
+	Codec string
+	// BitrateKbps is the encoder's target bitrate (default 1500).
+	BitrateKbps int
+	// BFrames is the number of B-frames between references (default 2, like real
+	// cameras' High profile streams). A negative value disables B-frames (and selects the
+	// encoder's zero-latency tuning).
+	BFrames int
+	// KeyIntMax is the largest distance between key frames (default 2*FPS).
+	KeyIntMax int
+	// JumpEverySec, when > 0, makes every camera's timestamps jump forward by 10 s every
+	// JumpEverySec seconds of stream, as some real cameras' clocks do. The pictures stay
+	// continuous and are still produced in real time.
+	JumpEverySec int
+	// Logger receives the server's events (default: discarded).
+	Logger *slog.Logger
+}
+
+// JumpStep is how far the timestamps jump when Options.JumpEverySec is set.
+const JumpStep = 10 // seconds
+
+// Codecs the simulator can encode.
+const (
+	CodecH264 = "h264"
+	CodecH265 = "h265"
+)
+
+// ErrElementMissing is wrapped by Start's error when a GStreamer element it needs is not
+// installed; the message names the element and the Debian package that provides it.
+var ErrElementMissing = errors.New("GStreamer element missing")
+
+// withDefaults returns o with defaults filled in, or an error naming the bad field.
+func (o Options) withDefaults() (Options, error) {
+	if o.Cameras == 0 {
+		o.Cameras = 1
+	}
+	if o.Cameras < 0 || o.Cameras > 63 {
+		return o, fmt.Errorf("simulate: Cameras = %d: want 1..63", o.Cameras)
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8554"
+	}
+	if _, port, err := net.SplitHostPort(o.Listen); err != nil {
+		return o, fmt.Errorf("simulate: Listen %q: %w", o.Listen, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return o, fmt.Errorf("simulate: Listen %q: port must be a number in 0..65535", o.Listen)
+	}
+	if o.Width == 0 && o.Height == 0 {
+		o.Width, o.Height = 640, 360
+	}
+	if o.Width < 16 || o.Height < 16 || o.Width > 7680 || o.Height > 4320 {
+		return o, fmt.Errorf("simulate: size %dx%d: want 16x16 .. 7680x4320", o.Width, o.Height)
+	}
+	if o.Width%2 != 0 || o.Height%2 != 0 {
+		return o, fmt.Errorf("simulate: size %dx%d: width and height must be even (4:2:0 chroma is subsampled 2x2)", o.Width, o.Height)
+	}
+	if o.FPS == 0 {
+		o.FPS = 30
+	}
+	if o.FPS < 1 || o.FPS > 120 {
+		return o, fmt.Errorf("simulate: FPS = %d: want 1..120", o.FPS)
+	}
+	o.Codec = strings.ToLower(strings.TrimSpace(o.Codec))
+	switch o.Codec {
+	case "":
+		o.Codec = CodecH264
+	case CodecH264, CodecH265:
+	default:
+		return o, fmt.Errorf("simulate: Codec %q: want %q or %q", o.Codec, CodecH264, CodecH265)
+	}
+	if o.BitrateKbps == 0 {
+		o.BitrateKbps = 1500
+	}
+	if o.BitrateKbps < 16 || o.BitrateKbps > 100000 {
+		return o, fmt.Errorf("simulate: BitrateKbps = %d: want 16..100000", o.BitrateKbps)
+	}
+	switch {
+	case o.BFrames == 0:
+		o.BFrames = 2
+	case o.BFrames < 0:
+		o.BFrames = 0
+	case o.BFrames > 16:
+		return o, fmt.Errorf("simulate: BFrames = %d: want at most 16", o.BFrames)
+	}
+	if o.KeyIntMax == 0 {
+		o.KeyIntMax = 2 * o.FPS
+	}
+	if o.KeyIntMax < 1 {
+		return o, fmt.Errorf("simulate: KeyIntMax = %d: want > 0", o.KeyIntMax)
+	}
+	if o.JumpEverySec < 0 {
+		return o, fmt.Errorf("simulate: JumpEverySec = %d: want >= 0", o.JumpEverySec)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// elementPackages names the Debian package that ships each element the server uses.
+var elementPackages = map[string]string{
+	"appsrc":     "gstreamer1.0-plugins-base",
+	"x264enc":    "gstreamer1.0-plugins-ugly",
+	"x265enc":    "gstreamer1.0-plugins-bad",
+	"rtph264pay": "gstreamer1.0-plugins-good",
+	"rtph265pay": "gstreamer1.0-plugins-good",
+}
+
+// requiredElements lists the elements a media of codec needs.
+func requiredElements(codec string) []string {
+	if codec == CodecH265 {
+		return []string{"appsrc", "x265enc", "rtph265pay"}
+	}
+	return []string{"appsrc", "x264enc", "rtph264pay"}
+}
+
+// launch is the pipeline description of one client's media: raw 8-bit 4:2:0 frames from Go,
+// encoded and payloaded. The payloader repeats the parameter sets before every IDR.
+func (o Options) launch() string {
+	raw := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,"+
+		"pixel-aspect-ratio=1/1,interlace-mode=progressive,colorimetry=bt601",
+		o.Width, o.Height, o.FPS)
+	src := fmt.Sprintf(`appsrc name=src is-live=true do-timestamp=false format=time block=true `+
+		`max-buffers=3 max-bytes=0 max-time=0 caps="%s"`, raw)
+	var enc string
+	switch o.Codec {
+	case CodecH265:
+		opts := fmt.Sprintf("bframes=%d:b-adapt=0:open-gop=0:frame-threads=1:pools=2", o.BFrames)
+		tune := ""
+		if o.BFrames == 0 {
+			tune = " tune=zerolatency"
+		}
+		enc = fmt.Sprintf(`x265enc name=enc speed-preset=ultrafast log-level=error bitrate=%d key-int-max=%d%s option-string="%s" `+
+			`! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=-1`,
+			o.BitrateKbps, o.KeyIntMax, tune, opts)
+	default:
+		// superfast keeps CABAC and 8x8 transforms (High profile) at little CPU;
+		// ultrafast would drop to Constrained Baseline. zerolatency forbids B-frames, so it
+		// is only used without them.
+		tune := ""
+		if o.BFrames == 0 {
+			tune = " tune=zerolatency"
+		}
+		enc = fmt.Sprintf(`x264enc name=enc speed-preset=superfast%s bitrate=%d key-int-max=%d bframes=%d b-adapt=false threads=1 `+
+			`! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1`,
+			tune, o.BitrateKbps, o.KeyIntMax, o.BFrames)
+	}
+	return "( " + src + " ! " + enc + " )"
+}
