@@ -39,8 +39,9 @@ type Options struct {
 	Labels     string        // labels file ("" = COCO or classN)
 	Duration   time.Duration // measured time, after Warmup
 	Warmup     time.Duration
-	Pace       bool // play the clip at its frame rate (latency at full rate) instead of flat out
-	QueueSize  int  // frames between decoder and inference per camera
+	Pace       bool    // play the clip at its frame rate (latency at full rate) instead of flat out
+	QueueSize  int     // frames between decoder and inference per camera
+	Confidence float64 // score threshold (0: the config default)
 	ORTLibrary string
 	Logger     *slog.Logger
 }
@@ -124,6 +125,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Processing.QueueFrames = o.QueueSize
 	}
 	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
+	if o.Confidence > 0 {
+		cfg.Inference.Confidence = o.Confidence
+	}
 	a, err := app.New(cfg, o.Logger)
 	if err != nil {
 		return nil, err
@@ -199,7 +203,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.CPUPercent = 100 * (cpuTime() - cpuStart).Seconds() / wall
 	rep.GPUMemStartMB, rep.GPUMemEndMB = gpuStart, gpuUsedMB(a)
 	rep.RSSEndMB = rssMB()
-	rep.Dropped = totalDropped(a) - droppedStart
+	if d := totalDropped(a); d > droppedStart {
+		rep.Dropped = d - droppedStart
+	}
 	rep.Errors = rec.errors
 	rep.MinCameraFPS = -1
 	for i := range urls {

@@ -108,7 +108,11 @@ func (c *Camera) Stop() {
 func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	decoded := c.decodedBase + c.current.Load()
+	current := c.current.Load()
+	if p := c.pipeline.Load(); p != nil {
+		current = p.Decoded() // live, not the last once-a-second sample
+	}
+	decoded := c.decodedBase + current
 	arrived := c.arrived.Load()
 	return Status{
 		ID: c.cfg.ID, URL: c.cfg.RedactedURL, State: c.state, FPS: c.fps,

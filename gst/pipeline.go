@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -232,7 +233,8 @@ func (p *CameraPipeline) Stop() {
 	_ = p.pipeline.SetState(gogst.StateNull)
 	close(p.stopBus)
 	<-p.busDone
-	p.free()
+	// The counter stays until p is unreachable: Status readers may still hold p.
+	runtime.SetFinalizer(p, (*CameraPipeline).free)
 }
 
 func (p *CameraPipeline) free() {

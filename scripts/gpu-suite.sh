@@ -11,6 +11,8 @@ source .gpu/env.sh
 [ -d .gpu/extra ] && export LD_LIBRARY_PATH="$PWD/.gpu/extra:$LD_LIBRARY_PATH"
 export XDG_RUNTIME_DIR=/tmp
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u; } > "$OUT/machine.txt" 2>&1
+# ortbench may travel xz-compressed (NAME.bin.xz, unpacked onto PATH by env.sh) to save space
+[ -x .gpu/ortbench ] || cp "$GPU_KIT/bin/ortbench" .gpu/ortbench
 [ -n "${NO_CEILINGS:-}" ] || .gpu/ceilings.sh 1 8 32 > "$OUT/ceilings.txt" 2>&1
 if [ "$what" = tests ] || [ "$what" = all ]; then
   for t in cuda-gpu inference-gpu ortgpu gpu-e2e; do
@@ -23,7 +25,7 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   B="gstvision bench --clip $GPU_TEST_CLIP --device cuda --model $GPU_TEST_MODEL --warmup ${WARMUP:-8s} --duration ${DURATION:-20s}"
-  specs=("decoupled 85 32" "decoupled 100 32" "unified 8 1 --pace")
+  specs=("decoupled 85 32" "decoupled 125 32" "unified 8 1 --pace")
   [ -n "${BENCH_SPECS:-}" ] && IFS=';' read -ra specs <<< "$BENCH_SPECS"
   for spec in "${specs[@]}"; do
     # shellcheck disable=SC2086

@@ -63,6 +63,7 @@ func newBenchCmd() *cobra.Command {
 	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "warm-up before measuring")
 	f.BoolVar(&o.Pace, "pace", false, "play the clip at its frame rate instead of flat out")
 	f.IntVar(&o.QueueSize, "queue", 4, "frames buffered between decoder and inference per camera")
+	f.Float64Var(&o.Confidence, "confidence", 0.25, "detection score threshold")
 	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")
 	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	return cmd
