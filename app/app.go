@@ -20,6 +20,8 @@ import (
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/server"
+	"github.com/gstvision/gstvision/viewer"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // ErrStartup wraps every reason serve refuses to start (missing model, GPU, plugin, ...).
@@ -35,6 +37,9 @@ type App struct {
 	cameras *camera.Manager
 	server  *server.Server
 	observe atomic.Pointer[ResultObserver]
+	ops     opsState // run-time camera API, metrics, more observers (cameras_api.go, metrics.go)
+	rtc     *webrtc.Manager
+	viewers *viewer.Manager
 }
 
 // ResultObserver is told every processed frame's latency from decode to detections.
@@ -60,6 +65,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 			if f := a.observe.Load(); f != nil {
 				(*f)(cam, lat, err)
 			}
+			a.notifyObservers(cam, lat, err)
 		},
 	})
 	if err != nil {
@@ -70,7 +76,17 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.server = server.New(server.Options{
 		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
-	}, server.Deps{Cameras: a.cameras, Results: a.hub})
+	}, server.Deps{Cameras: a.newCameraAPI(), Results: a.hub})
+	if err := a.initViewers(); err != nil {
+		a.stage.Close()
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	if err := a.initOps(); err != nil {
+		a.stage.Close()
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
 	return a, nil
 }
 
@@ -114,6 +130,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("gstvision serving", "listen", a.cfg.Server.Listen, "device", a.cfg.Device,
 		"mode", a.stage.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
+	go a.watchGPU(ctx)
 	err := a.server.ListenAndServe(ctx)
 	a.Close()
 	return err
@@ -122,6 +139,10 @@ func (a *App) Run(ctx context.Context) error {
 // Close stops cameras, the stage and the engine.
 func (a *App) Close() {
 	a.cameras.StopAll()
+	if a.viewers != nil {
+		a.viewers.Close()
+		a.rtc.Close()
+	}
 	a.stage.Close()
 	a.hub.Close()
 	a.engine.Close()

@@ -30,6 +30,8 @@ type Config struct {
 	QueueFrames int
 	StatsEvery  int  // log a stats line every this many decoded frames
 	Pace        bool // file:// sources: play at the frame rate
+	// ViewerHandlerID, when set, gives the pipeline a viewer branch feeding that handler.
+	ViewerHandlerID uint64
 }
 
 // Backoff bounds for rebuilding a failed pipeline: 1 s doubling to 30 s, reset after a stable minute.
@@ -205,7 +207,7 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	p, err := gst.NewCameraPipeline(gst.CameraOptions{
 		Camera: c.cfg.ID, URL: c.cfg.URL, RedactedURL: c.cfg.RedactedURL, Transport: c.cfg.Transport,
 		Latency: c.cfg.Latency, CUDA: c.cuda, QueueFrames: c.cfg.QueueFrames, HandlerID: handlerID,
-		Pace: c.cfg.Pace, Logger: c.log,
+		Pace: c.cfg.Pace, ViewerHandlerID: c.cfg.ViewerHandlerID, Logger: c.log,
 	})
 	if err != nil {
 		return err

@@ -22,6 +22,11 @@ type Manager struct {
 	cuda     *gst.CUDAContext
 	log      *slog.Logger
 
+	// viewer hooks (set by the app): a camera's viewer is made when it is added and dropped
+	// when it is removed, whoever adds or removes it (config, API)
+	viewerAdd    func(id string) uint64
+	viewerRemove func(id string)
+
 	mu      sync.Mutex
 	cameras map[string]*Camera
 	order   []string
@@ -32,12 +37,20 @@ func NewManager(analyzer Analyzer, cuda *gst.CUDAContext, log *slog.Logger) *Man
 	return &Manager{analyzer: analyzer, cuda: cuda, log: log, cameras: map[string]*Camera{}}
 }
 
+// SetViewerHooks installs the functions that make and drop a camera's viewer.
+func (m *Manager) SetViewerHooks(add func(id string) uint64, remove func(id string)) {
+	m.viewerAdd, m.viewerRemove = add, remove
+}
+
 // Add starts a camera.
 func (m *Manager) Add(cfg Config) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.cameras[cfg.ID]; ok {
 		return fmt.Errorf("%w: %q", ErrExists, cfg.ID)
+	}
+	if m.viewerAdd != nil && cfg.ViewerHandlerID == 0 {
+		cfg.ViewerHandlerID = m.viewerAdd(cfg.ID)
 	}
 	c := New(cfg, m.analyzer, m.cuda, m.log)
 	m.cameras[cfg.ID] = c
@@ -64,6 +77,9 @@ func (m *Manager) Remove(id string) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	c.Stop()
+	if m.viewerRemove != nil {
+		m.viewerRemove(id)
+	}
 	return nil
 }
 

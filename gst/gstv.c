@@ -93,3 +93,38 @@ int gstv_stride(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_STRIDE(&m-
 int gstv_comp_height(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_COMP_HEIGHT(&m->frame, i); }
 guint64 gstv_buf_offset(GstBuffer *b) { return GST_BUFFER_OFFSET(b); }
 guint64 gstv_buf_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }
+
+// ---- viewer encoder I/O -----------------------------------------------------------------------
+#include <gst/app/gstappsrc.h>
+#include <gst/app/gstappsink.h>
+
+// gstv_push_frame copies data into a new buffer and hands it to appsrc (which owns it then).
+int gstv_push_frame(GstElement *appsrc, const guint8 *data, gsize size, guint64 pts) {
+	GstBuffer *b = gst_buffer_new_allocate(NULL, size, NULL);
+	if (!b) return GST_FLOW_ERROR;
+	gst_buffer_fill(b, 0, data, size);
+	GST_BUFFER_PTS(b) = pts;
+	return gst_app_src_push_buffer(GST_APP_SRC(appsrc), b);
+}
+
+// gstv_pull_au copies the next encoded access unit into dst and releases the sample at once.
+// Returns its size, 0 on timeout, -1 at EOS, -2 when dst is too small.
+gssize gstv_pull_au(GstElement *appsink, guint64 timeout_ns, guint8 *dst, gsize cap, guint64 *pts, int *eos) {
+	GstSample *s = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink), timeout_ns);
+	if (!s) { *eos = gst_app_sink_is_eos(GST_APP_SINK(appsink)); return *eos ? -1 : 0; }
+	GstBuffer *b = gst_sample_get_buffer(s);
+	gsize n = gst_buffer_get_size(b);
+	gssize ret = -2;
+	if (n <= cap) { gst_buffer_extract(b, 0, dst, n); ret = (gssize)n; }
+	*pts = GST_BUFFER_PTS(b);
+	gst_sample_unref(s);
+	return ret;
+}
+
+// gstv_force_key_unit asks the encoder for an IDR (with SPS/PPS) as soon as possible.
+void gstv_force_key_unit(GstElement *encoder) {
+	GstPad *src = gst_element_get_static_pad(encoder, "src");
+	if (!src) return;
+	gst_pad_send_event(src, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+	gst_object_unref(src);
+}

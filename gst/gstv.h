@@ -32,3 +32,7 @@ int gstv_comp_height(gstv_mapped *m, int i);
 guint64 gstv_buf_offset(GstBuffer *b);
 guint64 gstv_buf_pts(GstBuffer *b);
 #endif
+
+int gstv_push_frame(GstElement *appsrc, const guint8 *data, gsize size, guint64 pts);
+gssize gstv_pull_au(GstElement *appsink, guint64 timeout_ns, guint8 *dst, gsize cap, guint64 *pts, int *eos);
+void gstv_force_key_unit(GstElement *encoder);

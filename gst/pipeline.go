@@ -31,6 +31,9 @@ type CameraOptions struct {
 	CUDA        *CUDAContext  // non-nil: NVDEC into CUDA memory in this shared context
 	QueueFrames int           // frames buffered between decoder and inference (oldest dropped)
 	HandlerID   uint64        // tells the inference sink which Go handler gets the frames
+	// ViewerHandlerID, when set, adds a second branch (tee) whose sink hands every frame to the
+	// viewer (boxes drawn, encoded only while someone watches).
+	ViewerHandlerID uint64
 	// Pace plays file sources at their frame rate instead of as fast as they decode.
 	Pace   bool
 	Logger *slog.Logger
@@ -426,10 +429,45 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	if _, err := add(InferSinkFactory, "infer", map[string]any{"handler-id": p.opts.HandlerID}); err != nil {
 		return err
 	}
-	if err := p.pipeline.AddMany(chain...); err != nil {
+	var branch []*gogst.Element // the viewer branch, fed by a tee after the decoder
+	if p.opts.ViewerHandlerID != 0 {
+		tee, err := makeElement("tee", "split")
+		if err != nil {
+			return err
+		}
+		vq, err := makeElement("queue", "viewerqueue")
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string]any{"max-size-buffers": uint(2), "max-size-bytes": uint(0), "max-size-time": uint64(0)} {
+			_ = vq.SetProperty(k, v)
+		}
+		vq.SetArg("leaky", "downstream")
+		vs, err := makeElement(InferSinkFactory, "viewer")
+		if err != nil {
+			return err
+		}
+		if err := vs.SetProperty("handler-id", p.opts.ViewerHandlerID); err != nil {
+			return fmt.Errorf("%w: viewer sink: %v", ErrPipeline, err)
+		}
+		branch = []*gogst.Element{tee, vq, vs}
+	}
+	if err := p.pipeline.AddMany(append(chain, branch...)...); err != nil {
 		return fmt.Errorf("%w: add: %v", ErrPipeline, err)
 	}
-	if err := gogst.ElementLinkMany(chain...); err != nil {
+	if branch != nil {
+		// … → rawcaps → tee ─┬→ inferqueue → infer
+		//                    └→ viewerqueue → viewer
+		rawIdx := len(chain) - 2 // chain ends with inferqueue, infer
+		head, tail := chain[:rawIdx], chain[rawIdx:]
+		links := [][]*gogst.Element{append(append([]*gogst.Element{}, head...), branch[0]), append([]*gogst.Element{branch[0]}, tail...), branch}
+		for _, l := range links {
+			if err := gogst.ElementLinkMany(l...); err != nil {
+				return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
+			}
+		}
+		chain = append(chain, branch...)
+	} else if err := gogst.ElementLinkMany(chain...); err != nil {
 		return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
 	}
 	decSrc := dec.GetStaticPad("src")
