@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -21,7 +22,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func execute() int {
+// execute runs the CLI with args (without the program name) and returns the exit code.
+func execute(args []string, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "gstvision",
 		Short:         "Live, GPU-analysed video from IP cameras",
@@ -31,6 +33,7 @@ func execute() int {
 	}
 	root.AddCommand(newServeCmd(), newSimulateCmd(), newVersionCmd(), newBenchCmd(), newDoctorCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetArgs(args)
 
 	ctx, stop := signalContext()
 	defer stop()
@@ -38,7 +41,7 @@ func execute() int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "gstvision:", err)
+	fmt.Fprintln(stderr, "gstvision:", err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage

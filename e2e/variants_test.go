@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gstvision/gstvision/results"
+	"github.com/gstvision/gstvision/simulate"
+)
+
+// TestServeStreamVariants: cameras as they come in the field — H.265, an odd resolution,
+// timestamps that jump — are decoded and analysed like the plain case.
+func TestServeStreamVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	cases := []struct {
+		name string
+		opts simulate.Options
+	}{
+		{"h265", simulate.Options{Codec: simulate.CodecH265}},
+		{"854x480", simulate.Options{Width: 854, Height: 480}},
+		{"timestamp jumps", simulate.Options{JumpEverySec: 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.opts
+			o.Cameras, o.Listen = 1, "127.0.0.1:0"
+			sim, err := simulate.Start(context.Background(), o)
+			if err != nil {
+				t.Fatalf("simulate: %v", err)
+			}
+			defer sim.Close()
+			cfg := configFor(t, false, sim.URL(1))
+			_, base := startApp(t, cfg)
+			got := collect(t, base, 60, 60*time.Second, "cam1")
+			rs := got["cam1"]
+			if len(rs) < 60 {
+				t.Fatalf("only %d results in 60 s", len(rs))
+			}
+			w, h := sim.Options().Width, sim.Options().Height
+			if rs[0].Width != w || rs[0].Height != h {
+				t.Fatalf("result size %dx%d, want %dx%d", rs[0].Width, rs[0].Height, w, h)
+			}
+			frac, off := scoreByIndex(rs, sim.Scene(1), 150)
+			t.Logf("%s: %d results, %.1f%% match the ground truth (frame offset %d)", c.name, len(rs), 100*frac, off)
+			if frac < 0.9 {
+				t.Errorf("only %.1f%% of frames match the ground truth", 100*frac)
+			}
+		})
+	}
+}
+
+// scoreByIndex scores with the decoded-frame index instead of the PTS (which jumps in one of
+// the variants); the index is stamped at the decoder's output, before any queue drops frames.
+func scoreByIndex(rs []results.Result, scene *simulate.Scene, maxOff int) (float64, int) {
+	best, bestOff := -1.0, 0
+	for off := -maxOff; off <= maxOff; off++ {
+		ok := 0
+		for _, r := range rs {
+			n := int(r.Frame) + off
+			if n >= 0 && frameOK(r.Detections, scene.Objects(n)) {
+				ok++
+			}
+		}
+		if f := float64(ok) / float64(len(rs)); f > best {
+			best, bestOff = f, off
+		}
+	}
+	return best, bestOff
+}
+
+
