@@ -72,3 +72,27 @@ func scoreByIndex(rs []results.Result, scene *simulate.Scene, maxOff int) (float
 }
 
 
+
+// TestEveryNFrames: with inference.every_n_frames = 3 only every third decoded frame is
+// analysed, and those results still match the ground truth.
+func TestEveryNFrames(t *testing.T) {
+	sim := startSim(t, 1)
+	cfg := configFor(t, false, sim.URL(1))
+	cfg.Inference.EveryNFrames = 3
+	_, base := startApp(t, cfg)
+	rs := collect(t, base, 30, 60*time.Second, "cam1")["cam1"]
+	if len(rs) < 30 {
+		t.Fatalf("only %d results", len(rs))
+	}
+	for _, r := range rs {
+		if r.Frame%3 != 0 {
+			t.Fatalf("frame %d was analysed; want only multiples of 3", r.Frame)
+		}
+	}
+	if span := rs[len(rs)-1].Frame - rs[0].Frame; span < uint64(3*(len(rs)-1)) {
+		t.Fatalf("%d results over %d frames: more than one in three analysed", len(rs), span)
+	}
+	if frac, _ := scoreByIndex(rs, sim.Scene(1), 150); frac < 0.9 {
+		t.Errorf("only %.1f%% of frames match the ground truth", 100*frac)
+	}
+}
