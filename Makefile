@@ -1,5 +1,6 @@
 # gstvision — `make run` starts the demo on simulated cameras, `make test` runs every test.
 # Both install what is missing first (scripts/install-deps.sh: apt packages, ONNX Runtime).
+# Pinned versions live in scripts/versions.env (also read by install-deps.sh and Dockerfile.nvidia).
 SHELL := /bin/bash
 include scripts/versions.env
 ORT_DIR ?= $(CURDIR)/third_party/onnxruntime
@@ -34,9 +35,22 @@ fuzz: ## run the fuzz targets briefly
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME) ./results/
 
-lint: ## go vet, gofmt check
+test-short: deps ## go vet and the unit tests in -short mode (no fuzzing)
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 -short -timeout $(TEST_TIMEOUT) ./...
+
+# staticcheck comes through the Go module proxy at the version pinned in versions.env; where it
+# cannot be fetched or built, lint says so and goes on (a missing tool never fails lint, its
+# findings do). STATICCHECK= (empty) skips it.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+lint: deps ## go vet, gofmt check, staticcheck (pinned in scripts/versions.env)
+	$(GO) vet ./...
+	@files=$$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'); \
+	  out=$$(gofmt -l $$files </dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; echo "gofmt: ok"
+	@if [ -z "$(STATICCHECK)" ]; then echo "lint: note: STATICCHECK is empty, staticcheck skipped"; \
+	elif ! $(STATICCHECK) -version >/dev/null 2>&1; then \
+	  echo "lint: note: staticcheck $(STATICCHECK_VERSION) could not be fetched or built here; skipped"; \
+	else echo "staticcheck $(STATICCHECK_VERSION) ./..."; $(STATICCHECK) ./... && echo "staticcheck: ok"; fi
 
 model: ## regenerate models/blocks.onnx (the shipped test detector)
 	$(GO) run ./tools/mkdetector -out models
@@ -44,19 +58,32 @@ model: ## regenerate models/blocks.onnx (the shipped test detector)
 bench: build ## CPU benchmark: 2 simulated cameras, unified vs decoupled
 	$(BIN) bench --simulate 2 --duration 30s
 
-docker: ## build the NVIDIA image (needs a Docker engine)
-	docker build -f Dockerfile.nvidia -t gstvision:$(VERSION) .
+DOCKER_BUILD_ARGS = $(foreach v,GO_IMAGE_TAG CUDA_IMAGE_TAG ONNXRUNTIME_VERSION ORT_CUDA_PROVIDER_PACKAGE \
+  ORT_CUDA_PROVIDER_VERSION ORT_CUDA_MAJOR,--build-arg $(v)=$($(v))) --build-arg VERSION=$(VERSION)
+docker: ## build the NVIDIA image gstvision:VERSION (needs a Docker engine; docs/deploy.md)
+	docker build -f Dockerfile.nvidia $(DOCKER_BUILD_ARGS) -t gstvision:$(VERSION) -t gstvision:latest .
 
 gpu-kit: ## build .gpu/ for the GPU machine (see ../shared/gpu/README.md)
 	bash ../shared/gpu/make-kit.sh
 
+# package:name pairs; .gpu/NAME.test.bin.xz unpacks (.gpu/env.sh) to NAME.test, the name
+# scripts/gpu-suite.sh runs (it knows cuda-gpu inference-gpu ortgpu gpu-e2e; add
+# inference/ortgpu:ortgpu if the 64 MiB that travels to the GPU machine allows).
+GPU_TESTS ?= cuda:cuda-gpu inference:inference-gpu gpu:gpu-e2e
 gpu-build: ## put stripped binaries (gstvision and the gpu-tagged tests) into .gpu/
 	mkdir -p .gpu/extra && cp -L /usr/lib/x86_64-linux-gnu/libgstcontroller-1.0.so.0 .gpu/extra/
 	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o /tmp/gstvision ./cmd/gstvision
 	xz -T2 -9 -c /tmp/gstvision > .gpu/gstvision.bin.xz
-	for p in cuda inference gpu; do \
+	rm -f .gpu/gpu-cuda.bin.xz .gpu/gpu-inference.bin.xz .gpu/gpu-gpu.bin.xz
+	for t in $(GPU_TESTS); do p=$${t%%:*}; n=$${t##*:}; \
 	  if ls ./$$p/*_test.go >/dev/null 2>&1; then \
-	    $(GO) test -c -tags gpu -ldflags '-s -w' -o /tmp/gpu-$$p.test ./$$p && xz -T2 -9 -c /tmp/gpu-$$p.test > .gpu/gpu-$$p.bin.xz; fi; done
+	    $(GO) test -c -tags gpu -ldflags '-s -w' -o /tmp/$$n.test ./$$p && xz -T2 -9 -c /tmp/$$n.test > .gpu/$$n.test.bin.xz || exit 1; fi; done
+	@echo "gpu-build: .gpu/ holds $$(( $$(du -cb .gpu/* | tail -1 | cut -f1) / 1048576 )) MiB (at most 64 MiB travels)"
 
-clean:
+gpu-test: gpu-build ## build for the GPU machine, then print the command that runs the GPU tests there
+	@echo "On the GPU machine, from the checkout root (the kit in .gpu/ comes from make gpu-kit):"
+	@echo "  source .gpu/env.sh && bash scripts/gpu-suite.sh tests"
+	@echo "Results: \$$OUT/tests.txt and \$$OUT/tests-summary.txt (OUT defaults to /tmp/gpu-out)."
+
+clean: ## remove bin/
 	rm -rf bin

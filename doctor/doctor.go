@@ -54,7 +54,6 @@ func needOrWarn(need bool) Status {
 	return Warn
 }
 
-const aptGst = "apt-get install gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav (or scripts/install-deps.sh)"
 
 // Run performs every check for cfg.
 func Run(cfg *config.Config) *Report {

@@ -71,8 +71,6 @@ func scoreByIndex(rs []results.Result, scene *simulate.Scene, maxOff int) (float
 	return best, bestOff
 }
 
-
-
 // TestEveryNFrames: with inference.every_n_frames = 3 only every third decoded frame is
 // analysed, and those results still match the ground truth.
 func TestEveryNFrames(t *testing.T) {

@@ -29,7 +29,6 @@ type fakeBackend struct {
 	overlap atomic.Int32
 	ids     []float32
 	out     []float32
-	shape   []int64
 	log     *eventLog
 }
 

@@ -23,8 +23,8 @@ type Detector struct {
 	iou    float32
 	maxDet int
 
-	decs []*Decoder // one per decoding worker
-	lbs []Letterbox // DetectBatch's per-slot letterboxes
+	decs []*Decoder  // one per decoding worker
+	lbs  []Letterbox // DetectBatch's per-slot letterboxes
 }
 
 // NewDetector wraps b, which must run the model info describes. labels name the classes (a

@@ -120,7 +120,7 @@ func TestAppendJSONNoAllocs(t *testing.T) {
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("cam1", uint64(123), int64(4100000000), int64(1795640584123456789), 640, 360, 0, "red block", float32(0.93), float32(10), float32(20), float32(30), float32(40), 1)
 	f.Add("", uint64(0), int64(0), int64(0), 0, 0, 0, "", float32(0), float32(0), float32(0), float32(0), float32(0), 0)
-	f.Add("\xff\u2028\"\\\x00", uint64(math.MaxUint64), int64(math.MinInt64), int64(-62135596800000000000/10), -1, -2, -3, "\n\t<>&", float32(1e-7), float32(1e21), float32(-0.0), float32(math.NaN()), float32(math.Inf(1)), 3)
+	f.Add("\xff\u2028\"\\\x00", uint64(math.MaxUint64), int64(math.MinInt64), int64(-62135596800000000000/10), -1, -2, -3, "\n\t<>&", float32(1e-7), float32(1e21), float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), 3)
 	f.Fuzz(func(t *testing.T, camera string, frame uint64, pts, unixNano int64, w, h, class int, label string, score, x1, y1, x2, y2 float32, n int) {
 		r := Result{
 			Camera: camera, Frame: frame, PTS: time.Duration(pts),

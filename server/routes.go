@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	s.mustHandle("GET /api/cameras/{id}", s.handleGetCamera, false)
 	s.mustHandle("POST /api/cameras", s.handleAddCamera, false)
 	s.mustHandle("PUT /api/cameras/{id}", s.handleUpdateCamera, false)
+	s.mustHandle("PATCH /api/cameras/{id}", s.handlePatchCamera, false) // patch.go
 	s.mustHandle("DELETE /api/cameras/{id}", s.handleRemoveCamera, false)
 	s.mustHandle("GET /api/stats", s.handleStats, false)
 	s.mustHandle("GET /ws", s.handleWS, false)

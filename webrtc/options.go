@@ -113,7 +113,7 @@ func (o *Options) validate() error {
 		for _, u := range s.URLs {
 			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") &&
 				!strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-				return fmt.Errorf("%w: ice server URL %q: want stun:, stuns:, turn: or turns:", ErrBadOptions, u)
+				return fmt.Errorf("%w: ice server URL %q must start with stun, stuns, turn or turns", ErrBadOptions, u)
 			}
 		}
 	}

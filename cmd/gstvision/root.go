@@ -31,7 +31,7 @@ func execute(args []string, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newSimulateCmd(), newVersionCmd(), newBenchCmd(), newDoctorCmd())
+	root.AddCommand(newServeCmd(), newSimulateCmd(), newVersionCmd(), newBenchCmd(), newDoctorCmd(), newBenchViewersCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.SetArgs(args)
 
@@ -58,7 +58,7 @@ func signalContext() (context.Context, func()) {
 		s := <-ch
 		slog.Info("shutting down", "signal", s.String())
 		cancel()
-		s = <-ch
+		<-ch
 		fmt.Fprintln(os.Stderr, "gstvision: second signal, exiting now")
 		os.Exit(1)
 	}()

@@ -91,14 +91,13 @@ func TestParamsValidate(t *testing.T) {
 
 // frame is one letterboxed picture with its ground truth in source pixels.
 type frame struct {
-	name        string
-	w, h        int
-	input       []float32 // [3, imgsz, imgsz]
-	scale       float64
-	padX, padY  int
-	truth       []simulate.Object
-	minIoU      float64
-	degradation string
+	name       string
+	w, h       int
+	input      []float32 // [3, imgsz, imgsz]
+	scale      float64
+	padX, padY int
+	truth      []simulate.Object
+	minIoU     float64
 }
 
 // detection is one decoded box in source pixels.
