@@ -31,14 +31,19 @@ type health struct {
 	Status  string `json:"status"`
 	Cameras int    `json:"cameras"`
 	Running int    `json:"running"`
+
+	disabled int // cameras switched off: readiness does not wait for them
 }
 
 func (s *Server) health() health {
 	list := s.cams.List()
 	h := health{Cameras: len(list)}
 	for i := range list {
-		if list[i].State == camera.StateRunning {
+		switch list[i].State {
+		case camera.StateRunning:
 			h.Running++
+		case camera.StateDisabled:
+			h.disabled++
 		}
 	}
 	return h
@@ -58,7 +63,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case s.shuttingDown():
 		h.Status = "shutting down"
-	case h.Cameras == 0 || h.Running > 0:
+	case h.Cameras == h.disabled || h.Running > 0: // nothing to wait for, or something runs
 		h.Status = "ready"
 		WriteJSON(w, http.StatusOK, h)
 		return
