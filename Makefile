@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps build run test test-short lint bench fuzz model docker gpu-kit gpu-build gpu-test clean
+.PHONY: help deps deps-test build run test test-short lint bench fuzz model docker gpu-kit gpu-build gpu-test clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ build: deps ## build bin/gstvision
 run: build ## run the demo: 2 simulated cameras + gstvision serve (config.json)
 	@BIN=$(BIN) scripts/run-demo.sh
 
-test: deps ## run all tests (unit, end to end, short fuzzing)
+deps-test: ## deps, plus Chromium for the browser tests
+	@scripts/install-deps.sh --with-browser
+
+test: deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
@@ -56,7 +59,8 @@ model: ## regenerate models/blocks.onnx (the shipped test detector)
 	$(GO) run ./tools/mkdetector -out models
 
 bench: build ## CPU benchmark: 2 simulated cameras, unified vs decoupled
-	$(BIN) bench --simulate 2 --duration 30s
+	$(BIN) bench --simulate --cameras 2 --mode unified --duration 30s
+	$(BIN) bench --simulate --cameras 2 --mode decoupled --max-batch 2 --duration 30s
 
 DOCKER_BUILD_ARGS = $(foreach v,GO_IMAGE_TAG CUDA_IMAGE_TAG ONNXRUNTIME_VERSION ORT_CUDA_PROVIDER_PACKAGE \
   ORT_CUDA_PROVIDER_VERSION ORT_CUDA_MAJOR,--build-arg $(v)=$($(v))) --build-arg VERSION=$(VERSION)
