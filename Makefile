@@ -28,7 +28,7 @@ run: build ## run the demo: 2 simulated cameras + gstvision serve (config.json)
 deps-test: ## deps, plus Chromium for the browser tests
 	@scripts/install-deps.sh --with-browser
 
-test: deps-test ## run all tests (unit, end to end, browser, short fuzzing)
+test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
