@@ -31,7 +31,8 @@ func (a *App) initViewers() error {
 	}
 	a.rtc = rtc
 	a.viewers = viewer.NewManager(viewer.Options{Encoder: encoder, MaxWidth: cfg.WebRTC.MaxWidth,
-		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.engine.CUDA(), Latest: a.hub.Latest, Logger: a.log}, rtc)
+		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.engine.CUDA(), Latest: a.hub.Latest, Subscribe: a.hub.Subscribe,
+		Logger: a.log}, rtc)
 	a.cameras.SetViewerHooks(a.viewers.Add, a.viewers.Remove)
 	a.log.Info("viewer video", "encoder", encoder, "max_width", cfg.WebRTC.MaxWidth)
 

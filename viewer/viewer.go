@@ -34,7 +34,10 @@ type Options struct {
 	BitrateKbps int
 	CUDA        *cuda.Context // non-nil in cuda mode: frames arrive in CUDA memory
 	Latest      func(camera string) (results.Result, bool)
-	Logger      *slog.Logger
+	// Subscribe, when set, feeds each viewer the camera's results so that every frame gets its
+	// own detections (not merely the latest); Latest is the fallback.
+	Subscribe func(camera string, queueLen int) *results.Subscription
+	Logger    *slog.Logger
 }
 
 // Manager owns the viewers of all cameras.
@@ -64,6 +67,10 @@ func (m *Manager) Add(camera string) uint64 {
 	}
 	v := &Viewer{camera: camera, opts: m.opts, log: m.log.With("camera", camera), snapCond: make(chan struct{})}
 	v.handlerID = elements.AddHandler(v)
+	if m.opts.Subscribe != nil {
+		v.sub = m.opts.Subscribe(camera, 64)
+		go v.follow(v.sub)
+	}
 	if m.rtc != nil {
 		v.b = m.rtc.Broadcaster(camera)
 		v.b.OnViewersChanged(v.viewersChanged)
@@ -83,6 +90,9 @@ func (m *Manager) Remove(camera string) {
 		return
 	}
 	elements.RemoveHandler(v.handlerID)
+	if v.sub != nil {
+		v.sub.Close()
+	}
 	if m.rtc != nil {
 		m.rtc.Remove(camera)
 	}
@@ -147,6 +157,47 @@ type Viewer struct {
 	snapCond chan struct{} // closed and replaced when a snapshot frame is stored
 	gpu      *gpuDraw
 	closed   bool
+
+	sub     *results.Subscription
+	histMu  sync.Mutex
+	hist    [historyLen]results.Result // recent results by frame index (ring)
+	histMax uint64                     // highest frame index seen, +1 (0: none yet)
+}
+
+// historyLen is how many recent results a viewer keeps to match frames with their detections.
+const historyLen = 32
+
+// follow records the camera's results until the subscription ends.
+func (v *Viewer) follow(sub *results.Subscription) {
+	for {
+		select {
+		case r := <-sub.C():
+			v.histMu.Lock()
+			v.hist[r.Frame%historyLen] = r
+			v.histMax = max(v.histMax, r.Frame+1)
+			v.histMu.Unlock()
+		case <-sub.Done():
+			return
+		}
+	}
+}
+
+// fromHistory returns the result of the latest analysed frame at or before index, and whether
+// a result for a frame at or after index has arrived (so waiting longer is pointless).
+func (v *Viewer) fromHistory(index uint64) (results.Result, bool, bool) {
+	v.histMu.Lock()
+	defer v.histMu.Unlock()
+	if v.histMax == 0 {
+		return results.Result{}, false, false
+	}
+	caughtUp := v.histMax > index
+	for back := uint64(0); back < historyLen && back <= index; back++ {
+		r := v.hist[(index-back)%historyLen]
+		if r.Frame == index-back && r.Width > 0 {
+			return r, true, caughtUp
+		}
+	}
+	return results.Result{}, false, caughtUp
 }
 
 func (v *Viewer) viewersChanged(n int) {
@@ -239,10 +290,21 @@ func (v *Viewer) detectionsFor(index uint64, w, h int) []detection {
 	if v.opts.Latest == nil {
 		return nil
 	}
-	r, ok := v.opts.Latest(v.camera)
-	deadline := time.Now().Add(SyncWait)
-	for ok && r.Frame < index && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
+	var r results.Result
+	ok := false
+	if v.sub != nil {
+		// this frame's own result (or the last analysed frame before it), once it has come
+		deadline := time.Now().Add(SyncWait)
+		for {
+			res, found, caughtUp := v.fromHistory(index)
+			r, ok = res, found
+			if caughtUp || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if !ok {
 		r, ok = v.opts.Latest(v.camera)
 	}
 	if !ok || r.Width == 0 || r.Height == 0 {
