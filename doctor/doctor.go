@@ -54,7 +54,6 @@ func needOrWarn(need bool) Status {
 	return Warn
 }
 
-
 // Run performs every check for cfg.
 func Run(cfg *config.Config) *Report {
 	r := &Report{OK: true}
