@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,11 @@ func (a *App) initOps() error {
 		},
 		Hub: func() metrics.Hub {
 			s := a.hub.Stats()
-			return metrics.Hub{Published: s.Published, Dropped: s.Dropped, Subscribers: s.Subscribers}
+			return metrics.Hub{Published: s.Published, Dropped: s.Dropped}
+		},
+		WebSocket: func() metrics.WebSocket {
+			n, q := a.server.WSClients()
+			return metrics.WebSocket{Clients: n, Queued: q}
 		},
 		WebRTCViewers: a.webrtcViewers,
 		Info:          map[string]string{"device": a.cfg.Device, "mode": a.stage.Mode()},
@@ -123,11 +128,9 @@ func (a *App) watchGPU(ctx context.Context) {
 	if _, _, ok := a.engine.MemInfo(); !ok {
 		return
 	}
-	every := uint64(max(1, a.cfg.Processing.StatsEveryFrames))
-	warnMB := uint64(max(0, a.cfg.Processing.GPUMemoryWarnMB))
+	g := newGPULog(a.log, a.cfg.Processing.StatsEveryFrames, a.cfg.Processing.GPUMemoryWarnMB, a.engine.MemInfo)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	next, last := every, uint64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -138,23 +141,46 @@ func (a *App) watchGPU(ctx context.Context) {
 		for _, st := range a.cameras.List() {
 			frames += st.Frames
 		}
-		if frames < last {
-			next = frames // a removed camera took its frames with it: count from here
-		}
-		last = frames
-		if frames < next {
-			continue
-		}
-		next = frames + every
-		free, total, ok := a.engine.MemInfo()
-		if !ok {
-			continue
-		}
-		usedMB := (total - free) >> 20
-		if warnMB > 0 && usedMB > warnMB {
-			a.log.Warn("gpu memory high", "used_mb", usedMB, "total_mb", total>>20, "warn_mb", warnMB, "frames", frames)
-		} else {
-			a.log.Info("gpu memory", "used_mb", usedMB, "total_mb", total>>20, "frames", frames)
-		}
+		g.step(frames)
 	}
+}
+
+// gpuLog writes the periodic GPU memory line. Frames are counted from the cameras' decoded
+// counters, read once a second (not on the frame path).
+type gpuLog struct {
+	log     *slog.Logger
+	every   uint64
+	warnMB  uint64 // 0: never warn
+	memInfo func() (free, total uint64, ok bool)
+	next    uint64 // log when the frame total reaches this
+	last    uint64
+}
+
+func newGPULog(log *slog.Logger, every, warnMB int, memInfo func() (uint64, uint64, bool)) *gpuLog {
+	e := uint64(max(1, every))
+	return &gpuLog{log: log, every: e, warnMB: uint64(max(0, warnMB)), memInfo: memInfo, next: e}
+}
+
+// step takes the current frame total and logs if another `every` frames went by. It reports
+// whether it logged.
+func (g *gpuLog) step(frames uint64) bool {
+	if frames < g.last {
+		g.next = frames + g.every // a removed camera took its frames with it: count from here
+	}
+	g.last = frames
+	if frames < g.next {
+		return false
+	}
+	g.next = frames + g.every
+	free, total, ok := g.memInfo()
+	if !ok {
+		return false
+	}
+	usedMB := (total - free) >> 20
+	if g.warnMB > 0 && usedMB > g.warnMB {
+		g.log.Warn("gpu memory high", "used_mb", usedMB, "total_mb", total>>20, "warn_mb", g.warnMB, "frames", frames)
+	} else {
+		g.log.Info("gpu memory", "used_mb", usedMB, "total_mb", total>>20, "frames", frames)
+	}
+	return true
 }

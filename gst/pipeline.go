@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -62,7 +63,18 @@ type CameraPipeline struct {
 	stopBus chan struct{}
 	busDone chan struct{}
 	stopped bool
+
+	padTarget uint64 // key in padTargets
 }
+
+// padTargets maps a pad-added handler to its pipeline while the pipeline lives. go-glib never
+// frees a connected Go closure (its cgo handle stays registered for good), so a closure that
+// held p would keep p, and through it the whole GStreamer pipeline (decoder, sockets, buffers),
+// alive forever: two sockets and megabytes leaked per reconnect. The closure holds only an id.
+var (
+	padTargets   sync.Map // uint64 → *CameraPipeline
+	padTargetSeq atomic.Uint64
+)
 
 // enumArg is a property value given in gst_util_set_object_arg's string syntax (enums, flags).
 type enumArg string
@@ -178,9 +190,16 @@ func (p *CameraPipeline) addRTSPSource() error {
 	if err := p.pipeline.Add(src); err != nil {
 		return fmt.Errorf("%w: %v", ErrPipeline, err)
 	}
-	if _, err := src.Connect("pad-added", p.onPadAdded); err != nil {
+	id := padTargetSeq.Add(1)
+	if _, err := src.Connect("pad-added", func(e *gogst.Element, pad *gogst.Pad) {
+		if v, ok := padTargets.Load(id); ok {
+			v.(*CameraPipeline).onPadAdded(e, pad)
+		}
+	}); err != nil {
 		return fmt.Errorf("%w: pad-added: %v", ErrPipeline, err)
 	}
+	padTargets.Store(id, p)
+	p.padTarget = id
 	return nil
 }
 
@@ -234,6 +253,7 @@ func (p *CameraPipeline) Stop() {
 	p.stopped = true
 	p.mu.Unlock()
 	_ = p.pipeline.SetState(gogst.StateNull)
+	padTargets.Delete(p.padTarget) // lets p, and with it the pipeline, be collected
 	close(p.stopBus)
 	<-p.busDone
 	// The counter stays until p is unreachable: Status readers may still hold p.

@@ -85,6 +85,9 @@ func (f *feeder) run() {
 	defer timer.Stop()
 	start, base := time.Now(), 0
 	for n := 0; ; n++ {
+		if h := f.srv.o.OnFrame; h != nil {
+			h(f.cam, n, time.Now())
+		}
 		if err := f.src.push(f.scene, n, frameTime(n, f.fps), frameTime(n+1, f.fps)-frameTime(n, f.fps)); err != nil {
 			if !errors.Is(err, errFlushing) {
 				f.srv.log.Warn("client media stopped", "camera", f.cam, "frame", n, "err", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options configure a simulated camera server. The zero value of every field selects its
@@ -38,6 +39,12 @@ type Options struct {
 	JumpEverySec int
 	// Logger receives the server's events (default: discarded).
 	Logger *slog.Logger
+	// OnFrame, when set, is called by every client's frame feeder with the camera (1-based),
+	// the frame index n in that client's stream and the time the feeder starts producing
+	// frame n on its real-time schedule, just before rendering it and pushing it to the
+	// encoder (benchmarks measure glass-to-glass latency from it). It runs on the feeder's
+	// goroutine and must return quickly.
+	OnFrame func(camera, n int, at time.Time)
 }
 
 // JumpStep is how far the timestamps jump when Options.JumpEverySec is set.

@@ -24,7 +24,7 @@ func newBenchViewersCmd() *cobra.Command {
 			"simulator producing a frame to a viewer receiving and decoding the picture showing it, (2) the CPU\n" +
 			"cost of drawing and encoding one camera for one viewer, (3) many viewers of one camera on one encoder.",
 		Example: "  gstvision bench-viewers\n" +
-			"  gstvision bench-viewers --only latency --latency-ms 200,50,0 --latency-duration 15s\n" +
+			"  gstvision bench-viewers --only latency --latency-ms 200,50,0 --latency-rounds 3 --latency-duration 5s\n" +
 			"  gstvision bench-viewers --only cpu,fanout --cpu-cases 1x640x360,2x640x360,1x1280x720 --json out.json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -84,10 +84,12 @@ func newBenchViewersCmd() *cobra.Command {
 	f.StringVar(&latencies, "latency-ms", "200,50,0", "cameras' latency_ms (rtspsrc jitter buffer) values to measure")
 	f.IntVar(&o.LatencyWidth, "latency-width", 1280, "latency: simulated picture width")
 	f.IntVar(&o.LatencyHeight, "latency-height", 720, "latency: simulated picture height")
-	f.DurationVar(&o.LatencyDuration, "latency-duration", 15*time.Second, "latency: measured time per latency_ms value")
+	f.DurationVar(&o.LatencyDuration, "latency-duration", 15*time.Second, "latency: measured time per latency_ms value and round")
+	f.IntVar(&o.LatencyRounds, "latency-rounds", 1, "latency: rounds over the latency_ms values (pooled; spreads the machine's load changes over all values)")
 	f.IntVar(&o.SimBFrames, "sim-bframes", 0, "simulated cameras' B-frames (0: the simulator's default, 2; -1: none)")
 	f.StringVar(&cpuCases, "cpu-cases", "1x640x360,2x640x360,1x1280x720", "CPU cases, CAMERASxWIDTHxHEIGHT, comma-separated")
 	f.DurationVar(&o.CPUDuration, "cpu-duration", 20*time.Second, "CPU: each measured window")
+	f.IntVar(&o.CPURounds, "cpu-rounds", 1, "CPU: viewer windows per case, each between two no-viewer windows")
 	f.IntVar(&o.FanoutViewers, "viewers", 20, "fanout: viewers of cam1")
 	f.IntVar(&o.FanoutWidth, "fanout-width", 640, "fanout: simulated picture width")
 	f.IntVar(&o.FanoutHeight, "fanout-height", 360, "fanout: simulated picture height")
