@@ -37,6 +37,7 @@ FUZZTIME ?= 30s
 fuzz: ## run the fuzz targets briefly
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME) ./results/
+	$(GO) test -run '^$$' -fuzz '^FuzzAddCamera$$' -fuzztime $(FUZZTIME) ./app/
 
 test-short: deps ## go vet and the unit tests in -short mode (no fuzzing)
 	$(GO) vet ./...
