@@ -21,7 +21,7 @@ import (
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/camera"
 	"github.com/gstvision/gstvision/config"
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/simulate"
 )
@@ -141,55 +141,6 @@ func collect(t testing.TB, base string, want int, timeout time.Duration, cams ..
 	return got
 }
 
-// frameOK tells whether the detections match the ground truth: every object found with its
-// class at IoU >= 0.5, and nothing else reported.
-func frameOK(dets []inference.Detection, truth []simulate.Object) bool {
-	used := make([]bool, len(dets))
-	for _, o := range truth {
-		gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
-		found := false
-		for i, d := range dets {
-			if !used[i] && d.ClassID == o.ClassID && inference.IoU(d.Box, gt) >= 0.5 {
-				used[i], found = true, true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	for _, u := range used {
-		if !u {
-			return false
-		}
-	}
-	return true
-}
-
-// score returns the fraction of results matching the ground truth under the best constant
-// frame offset in [-maxOff, maxOff] (the only alignment allowed between the simulator's frame
-// numbers and the stream as received: the client joins mid-GOP and decoding starts at the
-// first keyframe), and that offset. A result's position in the stream comes from its PTS, so
-// frames dropped on the way (leaky queues under CPU load) do not shift the ones after them.
-func score(rs []results.Result, scene *simulate.Scene, maxOff int) (float64, int) {
-	best, bestOff := -1.0, 0
-	frameDur := time.Second / time.Duration(scene.FPS)
-	pts0 := rs[0].PTS
-	for off := -maxOff; off <= maxOff; off++ {
-		ok := 0
-		for _, r := range rs {
-			n := int((r.PTS-pts0+frameDur/2)/frameDur) + off
-			if n >= 0 && frameOK(r.Detections, scene.Objects(n)) {
-				ok++
-			}
-		}
-		if f := float64(ok) / float64(len(rs)); f > best {
-			best, bestOff = f, off
-		}
-	}
-	return best, bestOff
-}
-
 // TestServeEndToEnd: simulate with 2 cameras → serve (cpu) → a WebSocket client receives
 // detections for both cameras matching the ground truth, in both processing modes.
 func TestServeEndToEnd(t *testing.T) {
@@ -212,7 +163,7 @@ func TestServeEndToEnd(t *testing.T) {
 						t.Fatalf("%s: result size %dx%d, want 640x360", cam, r.Width, r.Height)
 					}
 				}
-				frac, off := score(rs, sim.Scene(i+1), 150)
+				frac, off := groundtruth.Score(rs, sim.Scene(i+1), 150, groundtruth.ByPTS(rs, sim.Scene(i+1).FPS))
 				t.Logf("%s (%s): %d results, %.1f%% match the ground truth (frame offset %d)", cam, mode.name, len(rs), 100*frac, off)
 				if frac < 0.9 {
 					r := rs[len(rs)/2]

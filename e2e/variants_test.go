@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/results"
+	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -43,32 +43,13 @@ func TestServeStreamVariants(t *testing.T) {
 			if rs[0].Width != w || rs[0].Height != h {
 				t.Fatalf("result size %dx%d, want %dx%d", rs[0].Width, rs[0].Height, w, h)
 			}
-			frac, off := scoreByIndex(rs, sim.Scene(1), 150)
+			frac, off := groundtruth.Score(rs, sim.Scene(1), 150, groundtruth.ByIndex)
 			t.Logf("%s: %d results, %.1f%% match the ground truth (frame offset %d)", c.name, len(rs), 100*frac, off)
 			if frac < 0.9 {
 				t.Errorf("only %.1f%% of frames match the ground truth", 100*frac)
 			}
 		})
 	}
-}
-
-// scoreByIndex scores with the decoded-frame index instead of the PTS (which jumps in one of
-// the variants); the index is stamped at the decoder's output, before any queue drops frames.
-func scoreByIndex(rs []results.Result, scene *simulate.Scene, maxOff int) (float64, int) {
-	best, bestOff := -1.0, 0
-	for off := -maxOff; off <= maxOff; off++ {
-		ok := 0
-		for _, r := range rs {
-			n := int(r.Frame) + off
-			if n >= 0 && frameOK(r.Detections, scene.Objects(n)) {
-				ok++
-			}
-		}
-		if f := float64(ok) / float64(len(rs)); f > best {
-			best, bestOff = f, off
-		}
-	}
-	return best, bestOff
 }
 
 // TestEveryNFrames: with inference.every_n_frames = 3 only every third decoded frame is
@@ -90,7 +71,7 @@ func TestEveryNFrames(t *testing.T) {
 	if span := rs[len(rs)-1].Frame - rs[0].Frame; span < uint64(3*(len(rs)-1)) {
 		t.Fatalf("%d results over %d frames: more than one in three analysed", len(rs), span)
 	}
-	if frac, _ := scoreByIndex(rs, sim.Scene(1), 150); frac < 0.9 {
+	if frac, _ := groundtruth.Score(rs, sim.Scene(1), 150, groundtruth.ByIndex); frac < 0.9 {
 		t.Errorf("only %.1f%% of frames match the ground truth", 100*frac)
 	}
 }

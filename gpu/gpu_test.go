@@ -18,6 +18,7 @@ import (
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/simulate"
 )
@@ -73,47 +74,6 @@ func run(t testing.TB, cfg *config.Config) (*app.App, func()) {
 	}
 }
 
-func frameOK(dets []inference.Detection, truth []simulate.Object) bool {
-	used := make([]bool, len(dets))
-	for _, o := range truth {
-		gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
-		found := false
-		for i, d := range dets {
-			if !used[i] && d.ClassID == o.ClassID && inference.IoU(d.Box, gt) >= 0.5 {
-				used[i], found = true, true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	for _, u := range used {
-		if !u {
-			return false
-		}
-	}
-	return true
-}
-
-func score(rs []results.Result, scene *simulate.Scene, maxOff int) (float64, int) {
-	best, bestOff := -1.0, 0
-	dur := time.Second / time.Duration(scene.FPS)
-	for off := -maxOff; off <= maxOff; off++ {
-		ok := 0
-		for _, r := range rs {
-			n := int((r.PTS-rs[0].PTS+dur/2)/dur) + off
-			if n >= 0 && frameOK(r.Detections, scene.Objects(n)) {
-				ok++
-			}
-		}
-		if f := float64(ok) / float64(len(rs)); f > best {
-			best, bestOff = f, off
-		}
-	}
-	return best, bestOff
-}
-
 // TestCUDAPathEndToEnd: simulated cameras → NVDEC into CUDA memory → our kernel → ORT CUDA with
 // device binding → detections matching the ground truth, in both modes, with no frame ever
 // mapped in host memory.
@@ -147,7 +107,7 @@ func TestCUDAPathEndToEnd(t *testing.T) {
 				got[r.Camera] = append(got[r.Camera], r)
 			}
 			for i, cam := range []string{"cam1", "cam2"} {
-				frac, off := score(got[cam], sim.Scene(i+1), 150)
+				frac, off := groundtruth.Score(got[cam], sim.Scene(i+1), 150, groundtruth.ByPTS(got[cam], sim.Scene(i+1).FPS))
 				t.Logf("%s: %d results, %.1f%% match the ground truth (offset %d)", cam, len(got[cam]), 100*frac, off)
 				if frac < 0.9 {
 					t.Errorf("%s: %.1f%% match, want >= 90%%", cam, 100*frac)
