@@ -9,11 +9,15 @@ CAMERAS="${CAMERAS:-2}"
 sim=$!
 serve=""
 cleanup() {
-  [ -n "$serve" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null
+  if [ -n "$serve" ]; then kill "$serve" 2>/dev/null; wait "$serve" 2>/dev/null || true; fi
   kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/8554) 2>/dev/null && break; sleep 0.2; done
+if ! kill -0 "$sim" 2>/dev/null; then
+  echo "run-demo: the simulated cameras did not start (is port 8554 already in use?)" >&2
+  exit 1
+fi
 cat <<MSG
 
   gstvision is starting on simulated cameras (rtsp://127.0.0.1:8554/cam1..cam$CAMERAS)
