@@ -70,62 +70,48 @@ func NewEncoder(o EncoderOptions) (*Encoder, error) {
 	}
 	e := &Encoder{pipeline: pl, frameLen: o.Width * o.Height * 3 / 2}
 	e.OutW, e.OutH = ScaledSize(o.Width, o.Height, o.MaxWidth)
-	mk := func(factory, name string, props map[string]any) (*gogst.Element, error) {
-		el, err := makeElement(factory, name)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range props {
-			if a, ok := v.(enumArg); ok {
-				el.SetArg(k, string(a))
-			} else if err := el.SetProperty(k, v); err != nil {
-				return nil, fmt.Errorf("%w: %s.%s: %v", ErrPipeline, factory, k, err)
-			}
-		}
-		return el, nil
-	}
 	inCaps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=0/1", o.Width, o.Height)
-	src, err := mk("appsrc", "src", map[string]any{"caps": gogst.NewCapsFromString(inCaps), "is-live": true,
+	src, err := makeElementWith("appsrc", "src", map[string]any{"caps": gogst.NewCapsFromString(inCaps), "is-live": true,
 		"format": enumArg("time"), "max-bytes": uint64(3 * e.frameLen), "block": false})
 	if err != nil {
 		return nil, err
 	}
 	src.SetArg("leaky-type", "downstream") // (1.20+) drop old frames, never block the camera
-	scale, err := mk("videoscale", "scale", nil)
+	scale, err := makeElementWith("videoscale", "scale", nil)
 	if err != nil {
 		return nil, err
 	}
-	scaled, err := mk("capsfilter", "scaled", map[string]any{"caps": gogst.NewCapsFromString(
+	scaled, err := makeElementWith("capsfilter", "scaled", map[string]any{"caps": gogst.NewCapsFromString(
 		fmt.Sprintf("video/x-raw,width=%d,height=%d", e.OutW, e.OutH))})
 	if err != nil {
 		return nil, err
 	}
 	var enc *gogst.Element
 	if o.Encoder == "nvh264enc" {
-		enc, err = mk("nvh264enc", "enc", map[string]any{"bitrate": uint(o.BitrateKbps), "bframes": uint(0),
+		enc, err = makeElementWith("nvh264enc", "enc", map[string]any{"bitrate": uint(o.BitrateKbps), "bframes": uint(0),
 			"zerolatency": true, "gop-size": 60, "preset": enumArg("low-latency-hq")})
 	} else {
-		enc, err = mk("x264enc", "enc", map[string]any{"bitrate": uint(o.BitrateKbps), "tune": enumArg("zerolatency"),
+		enc, err = makeElementWith("x264enc", "enc", map[string]any{"bitrate": uint(o.BitrateKbps), "tune": enumArg("zerolatency"),
 			"speed-preset": enumArg("ultrafast"), "key-int-max": uint(60), "bframes": uint(0), "byte-stream": true})
 	}
 	if err != nil {
 		return nil, err
 	}
-	profile, err := mk("capsfilter", "profile", map[string]any{"caps": gogst.NewCapsFromString(
+	profile, err := makeElementWith("capsfilter", "profile", map[string]any{"caps": gogst.NewCapsFromString(
 		"video/x-h264,profile=constrained-baseline")})
 	if err != nil {
 		return nil, err
 	}
-	parse, err := mk("h264parse", "parse", map[string]any{"config-interval": -1})
+	parse, err := makeElementWith("h264parse", "parse", map[string]any{"config-interval": -1})
 	if err != nil {
 		return nil, err
 	}
-	out, err := mk("capsfilter", "au", map[string]any{"caps": gogst.NewCapsFromString(
+	out, err := makeElementWith("capsfilter", "au", map[string]any{"caps": gogst.NewCapsFromString(
 		"video/x-h264,stream-format=byte-stream,alignment=au")})
 	if err != nil {
 		return nil, err
 	}
-	sink, err := mk("appsink", "sink", map[string]any{"sync": false, "max-buffers": uint(30), "drop": true,
+	sink, err := makeElementWith("appsink", "sink", map[string]any{"sync": false, "max-buffers": uint(30), "drop": true,
 		"enable-last-sample": false})
 	if err != nil {
 		return nil, err

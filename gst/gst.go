@@ -61,3 +61,20 @@ func makeElement(factory, name string) (*gogst.Element, error) {
 	}
 	return e, nil
 }
+
+// makeElementWith creates an element and sets its properties; enumArg values go through
+// gst_util_set_object_arg (enums, flags), the rest through the typed setter.
+func makeElementWith(factory, name string, props map[string]any) (*gogst.Element, error) {
+	e, err := makeElement(factory, name)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range props {
+		if a, ok := v.(enumArg); ok {
+			e.SetArg(k, string(a))
+		} else if err := e.SetProperty(k, v); err != nil {
+			return nil, fmt.Errorf("%w: %s.%s: %v", ErrPipeline, factory, k, err)
+		}
+	}
+	return e, nil
+}

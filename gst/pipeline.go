@@ -103,7 +103,7 @@ func decoderChoice(codec string, cuda bool) []string {
 // the stream's caps are known.
 func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.Default().With("camera", o.Camera)
 	}
 	if o.QueueFrames <= 0 {
 		o.QueueFrames = 4
@@ -293,7 +293,7 @@ func (p *CameraPipeline) readBus() {
 		case gogst.MessageError:
 			gerr := msg.ParseError()
 			err := fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), redact(gerr.Error(), p.opts))
-			p.log.Debug("pipeline error", "camera", p.opts.Camera, "debug", redact(gerr.DebugString(), p.opts))
+			p.log.Debug("pipeline error", "debug", redact(gerr.DebugString(), p.opts))
 			p.fail(err)
 		case gogst.MessageEOS:
 			p.fail(ErrEOS)
@@ -305,7 +305,7 @@ func (p *CameraPipeline) readBus() {
 				p.fail(fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), text))
 				continue
 			}
-			p.log.Warn("pipeline warning", "camera", p.opts.Camera, "source", msg.Source(), "warning", text)
+			p.log.Warn("pipeline warning", "source", msg.Source(), "warning", text)
 		}
 	}
 }
@@ -384,18 +384,9 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	}
 	var chain []*gogst.Element
 	add := func(factory, name string, props map[string]any) (*gogst.Element, error) {
-		e, err := makeElement(factory, name)
+		e, err := makeElementWith(factory, name, props)
 		if err != nil {
 			return nil, err
-		}
-		for k, v := range props {
-			if a, ok := v.(enumArg); ok {
-				e.SetArg(k, string(a))
-				continue
-			}
-			if err := e.SetProperty(k, v); err != nil {
-				return nil, fmt.Errorf("%w: %s.%s: %v", ErrPipeline, factory, k, err)
-			}
 		}
 		chain = append(chain, e)
 		return e, nil
@@ -501,6 +492,6 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	p.mu.Lock()
 	p.info = StreamInfo{Codec: codec, Decoder: decName}
 	p.mu.Unlock()
-	p.log.Info("camera stream", "camera", p.opts.Camera, "codec", codec, "decoder", decName)
+	p.log.Info("camera stream", "codec", codec, "decoder", decName)
 	return nil
 }
