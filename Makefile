@@ -25,7 +25,7 @@ build: deps ## build bin/gstvision
 run: build ## run the demo: 2 simulated cameras + gstvision serve (config.json)
 	@BIN=$(BIN) scripts/run-demo.sh
 
-deps-test: ## deps, plus Chromium for the browser tests
+deps-test: ## deps, plus Chromium and Firefox for the browser tests
 	@scripts/install-deps.sh --with-browser
 
 test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)

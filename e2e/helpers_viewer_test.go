@@ -2,10 +2,9 @@ package e2e
 
 // Helpers of the browser-path tests (viewer_test.go): an in-process gstvision with a log
 // recorder, a pion WHEP client, H.264 bitstream checks, GStreamer decoding, matching pictures
-// against the simulator's ground truth, and a minimal DevTools-protocol client for Chromium.
+// against the simulator's ground truth. The browsers come from internal/browsertest.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,11 +22,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
@@ -498,194 +495,4 @@ func waitGoroutinesBelow(t *testing.T, n int, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// ---- headless Chromium over the DevTools protocol ----
-
-// chromiumBinary returns Chromium's path, skipping the test when there is none.
-func chromiumBinary(t *testing.T) string {
-	path := os.Getenv("GSTVISION_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("browser test skipped: no Chromium at %s (apt-get install chromium, or set GSTVISION_CHROMIUM)", path)
-	}
-	return path
-}
-
-// cdpPage is a minimal Chrome DevTools Protocol client for one page.
-type cdpPage struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	id   int
-}
-
-func (c *cdpPage) call(ctx context.Context, method string, params any) (json.RawMessage, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.id++
-	req, err := json.Marshal(map[string]any{"id": c.id, "method": method, "params": params})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.conn.Write(ctx, websocket.MessageText, req); err != nil {
-		return nil, err
-	}
-	for {
-		_, data, err := c.conn.Read(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var resp struct {
-			ID     int             `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(data, &resp); err != nil || resp.ID != c.id {
-			continue // an event, or another reply
-		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("%s: %s", method, resp.Error.Message)
-		}
-		return resp.Result, nil
-	}
-}
-
-// evaluate runs a JavaScript expression in the page (awaiting a promise) and decodes its value.
-func (c *cdpPage) evaluate(ctx context.Context, expr string, out any) error {
-	raw, err := c.call(ctx, "Runtime.evaluate", map[string]any{
-		"expression": expr, "awaitPromise": true, "returnByValue": true})
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Result struct {
-			Value json.RawMessage `json:"value"`
-		} `json:"result"`
-		ExceptionDetails *struct {
-			Text      string `json:"text"`
-			Exception struct {
-				Description string `json:"description"`
-			} `json:"exception"`
-		} `json:"exceptionDetails"`
-	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
-	}
-	if e := res.ExceptionDetails; e != nil {
-		return fmt.Errorf("%s %s", e.Text, e.Exception.Description)
-	}
-	if out == nil || len(res.Result.Value) == 0 {
-		return nil
-	}
-	return json.Unmarshal(res.Result.Value, out)
-}
-
-// screenshot saves the page as a PNG.
-func (c *cdpPage) screenshot(ctx context.Context, path string) error {
-	raw, err := c.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"})
-	if err != nil {
-		return err
-	}
-	var res struct{ Data []byte }
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
-	}
-	return os.WriteFile(path, res.Data, 0o644)
-}
-
-// openChromium opens url in headless Chromium (its own process group, stopped in a cleanup)
-// and connects to the page.
-func openChromium(t *testing.T, ctx context.Context, url string) *cdpPage {
-	t.Helper()
-	bin := chromiumBinary(t)
-	// Not t.TempDir: its removal races with Chromium's helper processes still writing there.
-	dir, err := os.MkdirTemp("", "gstvision-e2e-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-default-apps", "--disable-extensions", "--mute-audio", "--password-store=basic",
-		"--user-data-dir="+dir, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		// Nothing but loopback: no name resolution, loopback ICE candidates with real addresses.
-		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-		"--autoplay-policy=no-user-gesture-required", "--window-size=1280,900",
-		url)
-	logPath := filepath.Join(dir, "chromium.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM) // Chromium shuts down cleanly on SIGTERM
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		}
-		_ = logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("Chromium log:\n%s", b)
-			}
-		}
-		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
-			time.Sleep(100 * time.Millisecond) // helpers may outlive the main process for a moment
-		}
-	})
-
-	// Chromium writes its DevTools port to DevToolsActivePort in the profile directory.
-	var port string
-	pollCond(t, 30*time.Second, "Chromium's DevTools port", func() bool {
-		f, err := os.Open(filepath.Join(dir, "DevToolsActivePort"))
-		if err != nil {
-			return false
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		if sc.Scan() {
-			port = strings.TrimSpace(sc.Text())
-		}
-		return port != ""
-	})
-	var wsURL string
-	pollCond(t, 15*time.Second, "a page target in Chromium", func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/json/list")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var targets []struct{ Type, URL, WebSocketDebuggerURL string }
-		if err := json.NewDecoder(resp.Body).Decode(&targets); err != nil {
-			return false
-		}
-		for _, tg := range targets {
-			if tg.Type == "page" && strings.HasPrefix(tg.URL, url) {
-				wsURL = tg.WebSocketDebuggerURL
-			}
-		}
-		return wsURL != ""
-	})
-	conn, _, err := websocket.Dial(ctx, wsURL, nil)
-	if err != nil {
-		t.Fatalf("connecting to the page: %v", err)
-	}
-	conn.SetReadLimit(64 << 20)
-	t.Cleanup(func() { conn.CloseNow() })
-	return &cdpPage{conn: conn}
 }

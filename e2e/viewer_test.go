@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/internal/browsertest"
 	"github.com/gstvision/gstvision/overlay"
 	"github.com/gstvision/gstvision/simulate"
 	"github.com/gstvision/gstvision/viewer"
@@ -521,7 +522,25 @@ const browserPageJS = `(async () => {
 // simulated cameras; every tile plays its camera's video and lists its detections; leaving the
 // page ends the WHEP sessions and the encoders stop.
 func TestViewerBrowser(t *testing.T) {
-	chromiumBinary(t)
+	browsertest.ChromiumPath(t)
+	testViewerBrowser(t, true, func(ctx context.Context, url string) browsertest.Page {
+		return browsertest.OpenChromium(t, ctx, url)
+	})
+}
+
+// TestViewerBrowserFirefox: the same in headless Firefox, which has no OpenH264 plugin offline
+// and decodes the H.264 with the system's libavcodec instead (browsertest.FirefoxPlatformH264).
+func TestViewerBrowserFirefox(t *testing.T) {
+	browsertest.FirefoxPath(t)
+	testViewerBrowser(t, false, func(ctx context.Context, url string) browsertest.Page {
+		return browsertest.OpenFirefox(t, ctx, url, browsertest.FirefoxPlatformH264)
+	})
+}
+
+// testViewerBrowser opens the page with open. playbackQuality: the browser counts a
+// MediaStream's frames in getVideoPlaybackQuality (Chromium does, Firefox reports 0; the frame
+// callbacks and the decoder's count stand for it there).
+func testViewerBrowser(t *testing.T, playbackQuality bool, open func(ctx context.Context, url string) browsertest.Page) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
@@ -536,7 +555,7 @@ func TestViewerBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	page := openChromium(t, ctx, base+"/")
+	page := open(ctx, base+"/")
 	w, h := gst.ScaledSize(640, 360, cfg.WebRTC.MaxWidth)
 	var st browserPage
 	ready := func() bool {
@@ -544,14 +563,14 @@ func TestViewerBrowser(t *testing.T) {
 			return false
 		}
 		for _, tl := range st.Tiles {
-			if tl.VideoFrames <= 10 || tl.Callbacks <= 10 || tl.Decoded <= 10 || len(tl.Detections) < 3 {
+			if playbackQuality && tl.VideoFrames <= 10 || tl.Callbacks <= 10 || tl.Decoded <= 10 || len(tl.Detections) < 3 {
 				return false
 			}
 		}
 		return true
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		if err := page.evaluate(ctx, browserPageJS, &st); err != nil {
+		if err := page.Evaluate(ctx, browserPageJS, &st); err != nil {
 			t.Fatalf("evaluating in the page: %v", err)
 		}
 		if ready() {
@@ -563,7 +582,7 @@ func TestViewerBrowser(t *testing.T) {
 	}
 	t.Logf("page: %+v", st)
 	if path := os.Getenv("GSTVISION_SCREENSHOT"); path != "" {
-		if err := page.screenshot(ctx, path); err != nil {
+		if err := page.Screenshot(ctx, path); err != nil {
 			t.Errorf("screenshot: %v", err)
 		} else {
 			t.Logf("screenshot saved to %s", path)
@@ -601,7 +620,7 @@ func TestViewerBrowser(t *testing.T) {
 	}
 
 	// Leaving the page DELETEs both sessions: nobody watches, the encoders stop.
-	if err := page.evaluate(ctx, `location.href = 'about:blank'`, nil); err != nil {
+	if err := page.Evaluate(ctx, `location.href = 'about:blank'`, nil); err != nil {
 		t.Fatal(err)
 	}
 	pollCond(t, 10*time.Second, "both encoders to stop after the page was left", func() bool {

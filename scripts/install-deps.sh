@@ -18,7 +18,7 @@ usage: scripts/install-deps.sh [options]
   --runtime-only         runtime packages only (no compiler, no -dev packages)
   --with-cuda-provider   also place ONNX Runtime's CUDA provider libraries next to the core
   --no-onnxruntime       skip ONNX Runtime (apt packages only)
-  --with-browser         also install chromium (the viewer page's browser test; Debian only)
+  --with-browser         also install chromium and firefox-esr (the viewer page's browser tests; Debian only)
   --extra-packages LIST  also install these apt packages (comma or space separated)
   --dry-run              print what would be installed or fetched, change nothing
   -h, --help             this text
@@ -75,14 +75,14 @@ RUNTIME_PKGS="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-
 gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp libgstrtspserver-1.0-0 ca-certificates"
 DEV_PKGS="pkg-config gcc libc6-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev"
-BROWSER_PKGS="chromium"
+BROWSER_PKGS="chromium firefox-esr"
 
 want="$RUNTIME_PKGS"
 [ "$RUNTIME_ONLY" = 1 ] || want="$want $DEV_PKGS"
 if [ "$WITH_BROWSER" = 1 ]; then
   if [ "$OS_ID" = ubuntu ]; then
-    # Ubuntu's chromium package only installs a snap, which does not work in containers or CI.
-    echo "install-deps: note: --with-browser is skipped on Ubuntu (chromium is a snap there)" >&2
+    # Ubuntu's chromium and firefox packages only install snaps, which do not work in containers or CI.
+    echo "install-deps: note: --with-browser is skipped on Ubuntu (chromium and firefox are snaps there)" >&2
   else
     want="$want $BROWSER_PKGS"
   fi

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,33 +10,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/gstvision/gstvision/internal/browsertest"
 	"github.com/gstvision/gstvision/webrtc"
 )
 
-// The browser test drives headless Chromium through the DevTools protocol (a few lines over
-// the WebSocket library the server already uses, rather than a CDP client dependency) against
-// the real page, a real WHEP broadcaster fed with an H.264 clip, and fake /api/cameras and /ws.
-// It needs /usr/bin/chromium (or $GSTVISION_CHROMIUM) and gst-launch-1.0 with x264enc.
+// The browser tests open the real page in headless browsers (internal/browsertest: Chromium
+// over the DevTools protocol, Firefox over WebDriver BiDi) against a real WHEP broadcaster fed
+// with an H.264 clip, and fake /api/cameras and /ws. They need gst-launch-1.0 with x264enc, and
+// the browser: /usr/bin/chromium (or $GSTVISION_CHROMIUM), firefox-esr or firefox (or
+// $GSTVISION_FIREFOX); each test skips without its own.
 
 const browserToken = "s3cret"
-
-func chromiumPath(t *testing.T) string {
-	path := os.Getenv("GSTVISION_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("browser test skipped: no Chromium at %s (apt-get install chromium, or set GSTVISION_CHROMIUM)", path)
-	}
-	return path
-}
 
 // makeClip encodes 3 s of 320×240 test pattern to H.264 access units.
 func makeClip(t *testing.T) [][]byte {
@@ -115,182 +102,6 @@ func fakeWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cdp is a minimal Chrome DevTools Protocol client for one page.
-type cdp struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	id   int
-}
-
-// call sends a CDP command and returns its result.
-func (c *cdp) call(ctx context.Context, method string, params any) (json.RawMessage, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.id++
-	req, err := json.Marshal(map[string]any{"id": c.id, "method": method, "params": params})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.conn.Write(ctx, websocket.MessageText, req); err != nil {
-		return nil, err
-	}
-	for {
-		_, data, err := c.conn.Read(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var resp struct {
-			ID     int             `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(data, &resp); err != nil || resp.ID != c.id {
-			continue // an event, or another reply
-		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("%s: %s", method, resp.Error.Message)
-		}
-		return resp.Result, nil
-	}
-}
-
-// evaluate runs a JavaScript expression in the page (awaiting a promise) and decodes its value.
-func (c *cdp) evaluate(ctx context.Context, expr string, out any) error {
-	raw, err := c.call(ctx, "Runtime.evaluate", map[string]any{
-		"expression": expr, "awaitPromise": true, "returnByValue": true})
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Result struct {
-			Value json.RawMessage `json:"value"`
-		} `json:"result"`
-		ExceptionDetails *struct {
-			Text      string `json:"text"`
-			Exception struct {
-				Description string `json:"description"`
-			} `json:"exception"`
-		} `json:"exceptionDetails"`
-	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
-	}
-	if e := res.ExceptionDetails; e != nil {
-		return fmt.Errorf("%s %s", e.Text, e.Exception.Description)
-	}
-	if out == nil || len(res.Result.Value) == 0 {
-		return nil
-	}
-	return json.Unmarshal(res.Result.Value, out)
-}
-
-// screenshot saves the page as a PNG.
-func (c *cdp) screenshot(ctx context.Context, path string) error {
-	raw, err := c.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"})
-	if err != nil {
-		return err
-	}
-	var res struct{ Data []byte }
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
-	}
-	return os.WriteFile(path, res.Data, 0o644)
-}
-
-// startChromium opens url in headless Chromium and connects to its page.
-func startChromium(t *testing.T, ctx context.Context, url string) *cdp {
-	// Not t.TempDir: its removal races with Chromium's helper processes still writing there.
-	dir, err := os.MkdirTemp("", "gstvision-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(chromiumPath(t),
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-default-apps", "--disable-extensions", "--mute-audio", "--password-store=basic",
-		"--user-data-dir="+dir, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		// Nothing but loopback: no name resolution, loopback ICE candidates with real addresses.
-		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-		"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-		"--autoplay-policy=no-user-gesture-required", "--window-size=1280,800",
-		url)
-	logPath := filepath.Join(dir, "chromium.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so that the browser and its helpers can be stopped together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM) // Chromium shuts down cleanly on SIGTERM
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		}
-		_ = logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("Chromium log:\n%s", b)
-			}
-		}
-		// Helpers may outlive the main process for a moment.
-		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-
-	// Chromium writes its DevTools port to DevToolsActivePort in the profile directory.
-	var port string
-	for deadline := time.Now().Add(30 * time.Second); port == ""; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Chromium did not open its DevTools port")
-		}
-		if f, err := os.Open(filepath.Join(dir, "DevToolsActivePort")); err == nil {
-			sc := bufio.NewScanner(f)
-			if sc.Scan() {
-				port = strings.TrimSpace(sc.Text())
-			}
-			f.Close()
-		}
-	}
-	var wsURL string
-	for deadline := time.Now().Add(15 * time.Second); wsURL == ""; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no page target in Chromium")
-		}
-		resp, err := http.Get("http://127.0.0.1:" + port + "/json/list")
-		if err != nil {
-			continue
-		}
-		var targets []struct{ Type, URL, WebSocketDebuggerURL string }
-		err = json.NewDecoder(resp.Body).Decode(&targets)
-		resp.Body.Close()
-		for _, tg := range targets {
-			if err == nil && tg.Type == "page" && strings.HasPrefix(tg.URL, url[:strings.Index(url, "?")]) {
-				wsURL = tg.WebSocketDebuggerURL
-			}
-		}
-	}
-	conn, _, err := websocket.Dial(ctx, wsURL, nil)
-	if err != nil {
-		t.Fatalf("connecting to the page: %v", err)
-	}
-	conn.SetReadLimit(64 << 20)
-	t.Cleanup(func() { conn.CloseNow() })
-	return &cdp{conn: conn}
-}
-
 // requireToken mimics the server's auth: Bearer header or ?token=, page and assets public.
 func requireToken(public http.Handler, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -313,6 +124,7 @@ type pageState struct {
 	Width      int      `json:"width"`
 	Height     int      `json:"height"`
 	Detections []string `json:"detections"`
+	Cam1       string   `json:"cam1"` // the tile's message
 	Cam2       string   `json:"cam2"`
 	Live       string   `json:"live"`
 	Banner     string   `json:"banner"`
@@ -335,29 +147,33 @@ const pageStateJS = `(async () => {
     width: v ? v.videoWidth : 0,
     height: v ? v.videoHeight : 0,
     detections: tile('cam1') ? [...tile('cam1').querySelectorAll('li.det')].map((e) => e.textContent) : [],
+    cam1: tile('cam1') ? tile('cam1').querySelector('.message').textContent : '',
     cam2: tile('cam2') ? tile('cam2').querySelector('.message').textContent : '',
     live: document.getElementById('live').textContent,
     banner: document.getElementById('banner').textContent,
   };
 })()`
 
-func TestBrowser(t *testing.T) {
-	chromiumPath(t)
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	aus := makeClip(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+// viewerServer is the page's server: the page and its assets, a real WHEP broadcaster playing a
+// clip as cam1 (cam2 is known but sends nothing), a camera list where cam2 is reconnecting,
+// and a /ws that sends cam1's detections every 100 ms. Everything but the page needs the token.
+type viewerServer struct {
+	URL  string // base URL, without the token
+	m    *webrtc.Manager
+	cam1 *webrtc.Broadcaster
+}
 
+func startViewerServer(t *testing.T, ctx context.Context) *viewerServer {
+	t.Helper()
+	aus := makeClip(t)
 	m, err := webrtc.NewManager(webrtc.Options{LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { _ = m.Close() })
 	b := m.Broadcaster("cam1")
 	feedCtx, stopFeed := context.WithCancel(ctx)
-	defer stopFeed()
+	t.Cleanup(stopFeed)
 	go feed(feedCtx, b, aus)
 
 	cameras := `[{"id":"cam1","state":"running","fps":30,"frames":1234},` +
@@ -380,24 +196,45 @@ func TestBrowser(t *testing.T) {
 	}
 	srv.Listener = ln
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return &viewerServer{URL: srv.URL, m: m, cam1: b}
+}
 
-	page := startChromium(t, ctx, srv.URL+"/?token="+browserToken)
+// waitPage polls the page's state until ready holds, failing the test after timeout.
+func waitPage(t *testing.T, ctx context.Context, page browsertest.Page, timeout time.Duration, ready func(pageState) bool) pageState {
+	t.Helper()
 	var st pageState
-	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		if err := page.evaluate(ctx, pageStateJS, &st); err != nil {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
+		if err := page.Evaluate(ctx, pageStateJS, &st); err != nil {
 			t.Fatalf("evaluating in the page: %v", err)
 		}
-		if st.Frames > 10 && st.VideoFrame > 10 && len(st.Detections) > 0 && strings.Contains(st.Cam2, "refused") {
-			break
+		if ready(st) {
+			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("page state after 45 s: %+v (viewers %d)", st, b.Viewers())
+			t.Fatalf("page state after %v: %+v", timeout, st)
 		}
 	}
+}
+
+// testPagePlays opens the page with open: cam1's video plays at its size, its detections are
+// listed, cam2 says why it has no video; leaving the page ends both WHEP sessions.
+func testPagePlays(t *testing.T, open func(ctx context.Context, url string) browsertest.Page) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startViewerServer(t, ctx)
+	b, m := srv.cam1, srv.m
+
+	page := open(ctx, srv.URL+"/?token="+browserToken)
+	st := waitPage(t, ctx, page, 45*time.Second, func(st pageState) bool {
+		return st.Frames > 10 && st.VideoFrame > 10 && len(st.Detections) > 0 && strings.Contains(st.Cam2, "refused")
+	})
 	t.Logf("page: %+v", st)
 	if path := os.Getenv("GSTVISION_SCREENSHOT"); path != "" {
-		if err := page.screenshot(ctx, path); err != nil {
+		if err := page.Screenshot(ctx, path); err != nil {
 			t.Errorf("screenshot: %v", err)
 		}
 	}
@@ -406,6 +243,9 @@ func TestBrowser(t *testing.T) {
 	}
 	if strings.Join(st.Tiles, ",") != "cam1,cam2" {
 		t.Errorf("tiles %v", st.Tiles)
+	}
+	if st.Cam1 != "" {
+		t.Errorf("cam1 message %q, want none", st.Cam1)
 	}
 	if !strings.Contains(st.Detections[0], "person") && !strings.Contains(st.Detections[0], "car") ||
 		!strings.Contains(strings.Join(st.Detections, " "), "87%") {
@@ -419,7 +259,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Leaving the page DELETEs the WHEP sessions (cam1, and cam2's, which gets no video).
-	if err := page.evaluate(ctx, `location.href = 'about:blank'`, nil); err != nil {
+	if err := page.Evaluate(ctx, `location.href = 'about:blank'`, nil); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); b.Viewers() > 0 || m.Broadcaster("cam2").Viewers() > 0; time.Sleep(50 * time.Millisecond) {
@@ -427,4 +267,12 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("viewers after leaving the page: cam1 %d, cam2 %d", b.Viewers(), m.Broadcaster("cam2").Viewers())
 		}
 	}
+}
+
+// TestBrowser plays the page in headless Chromium.
+func TestBrowser(t *testing.T) {
+	browsertest.ChromiumPath(t)
+	testPagePlays(t, func(ctx context.Context, url string) browsertest.Page {
+		return browsertest.OpenChromium(t, ctx, url)
+	})
 }

@@ -76,6 +76,18 @@
     });
   }
 
+  // The server sends H.264 only (constrained baseline). Firefox receives it only with its OpenH264
+  // plugin, which it downloads by itself once online: without it (offline, or not fetched yet) its
+  // offers carry no H.264, and the server could only refuse them.
+  function canReceiveH264() {
+    if (typeof RTCRtpReceiver === 'undefined' || !RTCRtpReceiver.getCapabilities) return true; // the server will tell
+    const caps = RTCRtpReceiver.getCapabilities('video');
+    return !caps || caps.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264');
+  }
+  const NO_H264 = 'The video is H.264 over WebRTC, which this browser does not offer to receive. Firefox plays it '
+    + 'with its OpenH264 plugin (about:addons → Plugins), downloaded by itself when online; Chrome, Edge and '
+    + 'Safari play it out of the box.';
+
   function deleteSession(url) {
     // keepalive lets the DELETE outlive the page on unload.
     fetch(url, { method: 'DELETE', headers: authHeaders(), keepalive: true }).catch(() => {});
@@ -97,6 +109,12 @@
     async start() {
       clearTimeout(this.retryTimer);
       if (this.closed) return;
+      if (!canReceiveH264()) {
+        // No offer to make; look again now and then, in case the plugin arrives meanwhile.
+        this.onStatus('unsupported', NO_H264);
+        this.retryTimer = setTimeout(() => this.start(), MAX_BACKOFF_MS);
+        return;
+      }
       this.onStatus('connecting');
       const servers = await initialIceServers(this.camera);
       if (this.closed) return;
@@ -233,6 +251,9 @@
         detail = cam.last_error || '';
       } else if (this.videoStatus.kind === 'connecting') {
         title = 'Connecting video…';
+      } else if (this.videoStatus.kind === 'unsupported') {
+        title = 'This browser cannot play the video (no H.264)';
+        detail = this.videoStatus.reason;
       } else if (this.videoStatus.kind === 'retrying') {
         title = `Video unavailable, retrying in ${Math.round(this.videoStatus.delay / 1000)} s`;
         detail = this.videoStatus.reason || '';
