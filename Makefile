@@ -71,19 +71,19 @@ docker: ## build the NVIDIA image gstvision:VERSION (needs a Docker engine; docs
 gpu-kit: ## build .gpu/ for the GPU machine (see ../shared/gpu/README.md)
 	bash ../shared/gpu/make-kit.sh
 
-# package:name pairs; .gpu/NAME.test.bin.xz unpacks (.gpu/env.sh) to NAME.test, the name
-# scripts/gpu-suite.sh runs (it knows cuda-gpu inference-gpu ortgpu gpu-e2e; add
-# inference/ortgpu:ortgpu if the 64 MiB that travels to the GPU machine allows).
+# package:name pairs of the gpu-tagged test binaries, built as NAME.test; scripts/gpu-suite.sh
+# runs those it knows (cuda-gpu inference-gpu ortgpu gpu-e2e e2e).
 GPU_TESTS ?= cuda:cuda-gpu inference:inference-gpu gpu:gpu-e2e
-gpu-build: ## put stripped binaries (gstvision and the gpu-tagged tests) into .gpu/
-	mkdir -p .gpu/extra && cp -L /usr/lib/x86_64-linux-gnu/libgstcontroller-1.0.so.0 .gpu/extra/
-	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o /tmp/gstvision ./cmd/gstvision
-	xz -T2 -9 -c /tmp/gstvision > .gpu/gstvision.bin.xz
-	rm -f .gpu/gpu-cuda.bin.xz .gpu/gpu-inference.bin.xz .gpu/gpu-gpu.bin.xz
+GPU_BINS = /tmp/gstvision-gpu-bins
+gpu-build: ## put gstvision and the gpu-tagged tests into .gpu/bins.tar.xz (one solid archive)
+	mkdir -p .gpu/extra $(GPU_BINS) && rm -f $(GPU_BINS)/* .gpu/*.test.bin.xz .gpu/gstvision.bin.xz
+	cp -L /usr/lib/x86_64-linux-gnu/libgstcontroller-1.0.so.0 .gpu/extra/
+	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o $(GPU_BINS)/gstvision ./cmd/gstvision
 	for t in $(GPU_TESTS); do p=$${t%%:*}; n=$${t##*:}; \
-	  if ls ./$$p/*_test.go >/dev/null 2>&1; then \
-	    $(GO) test -c -tags gpu -ldflags '-s -w' -o /tmp/$$n.test ./$$p && xz -T2 -9 -c /tmp/$$n.test > .gpu/$$n.test.bin.xz || exit 1; fi; done
-	@echo "gpu-build: .gpu/ holds $$(( $$(du -cb .gpu/* | tail -1 | cut -f1) / 1048576 )) MiB (at most 64 MiB travels)"
+	  $(GO) test -c -tags gpu -ldflags '-s -w' -o $(GPU_BINS)/$$n.test ./$$p || exit 1; done
+	# one solid archive: the binaries share most of their code (about half the size of one by one)
+	tar -C $(GPU_BINS) -cf - . | xz -T1 -9e > .gpu/bins.tar.xz
+	@echo "gpu-build: .gpu/ holds $$(( $$(du -cb .gpu/* | tail -1 | cut -f1) / 1048576 )) MiB (at most 64 MiB travels with the checkout)"
 
 gpu-test: gpu-build ## build for the GPU machine, then print the command that runs the GPU tests there
 	@echo "On the GPU machine, from the checkout root (the kit in .gpu/ comes from make gpu-kit):"

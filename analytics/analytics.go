@@ -58,8 +58,13 @@ type inline struct {
 // ErrStage wraps failures to set up the stage.
 var ErrStage = errors.New("inference stage")
 
-// New starts the stage. In decoupled mode it creates two detectors of MaxBatch slots each, so
-// that one batch fills while the previous one runs.
+// batchSets is the number of detectors (input slots, session, output buffers) of the decoupled
+// stage: one batch fills while the previous one runs on the device and the one before that is
+// turned into detections on the host (inference.Batcher).
+const batchSets = 3
+
+// New starts the stage. In decoupled mode it creates batchSets detectors of MaxBatch slots
+// each.
 func New(o Options) (*Stage, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -72,7 +77,7 @@ func New(o Options) (*Stage, error) {
 		s.log.Info("inference stage started", "mode", "unified", "batch", 1)
 		return s, nil
 	}
-	for i := 0; i < 2; i++ {
+	for range batchSets {
 		d, err := o.NewDetector(o.MaxBatch)
 		if err != nil {
 			s.Close()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -63,6 +64,8 @@ type Report struct {
 	LatencyP99ms  float64        `json:"latency_p99_ms"`
 	BatchHist     map[int]uint64 `json:"batch_hist,omitempty"`
 	MeanBatch     float64        `json:"mean_batch,omitempty"`
+	DeviceHalfMS  float64        `json:"device_half_ms,omitempty"` // mean per batch: model run and copy back
+	HostHalfMS    float64        `json:"host_half_ms,omitempty"`   // mean per batch: decoding, NMS, results
 	Errors        uint64         `json:"errors"`
 	Dropped       uint64         `json:"dropped"` // frames dropped by the leaky queues
 	GPUMemStartMB float64        `json:"gpu_mem_start_mb,omitempty"`
@@ -183,8 +186,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.RSSStartMB = rssMB()
 	droppedStart := totalDropped(a)
 	var batchStart []uint64
+	var statsStart inference.BatcherStats
 	if b := a.Stage().Batcher(); b != nil {
-		batchStart = slices.Clone(b.Stats().SizeHist)
+		statsStart = b.Stats()
+		batchStart = slices.Clone(statsStart.SizeHist)
 	}
 	cpuStart := cpuTime()
 	rec.mu.Lock()
@@ -221,7 +226,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	sort.Slice(rec.lat, func(i, j int) bool { return rec.lat[i] < rec.lat[j] })
 	rep.LatencyP50ms, rep.LatencyP95ms, rep.LatencyP99ms = pct(rec.lat, 0.50), pct(rec.lat, 0.95), pct(rec.lat, 0.99)
 	if b := a.Stage().Batcher(); b != nil {
-		hist := b.Stats().SizeHist
+		st := b.Stats()
+		if n := st.Batches - statsStart.Batches; n > 0 {
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+			rep.DeviceHalfMS, rep.HostHalfMS = ms(st.DeviceTime-statsStart.DeviceTime), ms(st.HostTime-statsStart.HostTime)
+		}
+		hist := st.SizeHist
 		rep.BatchHist = map[int]uint64{}
 		var n, sum uint64
 		for k, v := range hist {
@@ -295,6 +305,7 @@ func (r *Report) WriteTable(w io.Writer) {
 			keys = append(keys, k)
 		}
 		sort.Ints(keys)
+		fmt.Fprintf(tw, "batch: device / host half\t%.1f / %.1f ms (mean)\n", r.DeviceHalfMS, r.HostHalfMS)
 		fmt.Fprintf(tw, "mean batch\t%.1f\nbatch sizes\t", r.MeanBatch)
 		for _, k := range keys {
 			fmt.Fprintf(tw, "%d:%d ", k, r.BatchHist[k])

@@ -271,3 +271,67 @@ func (s *Stream) Destroy() error {
 	}
 	return check("cuStreamDestroy_v2", C.gv_stream_destroy(s.ctx.h, s.s))
 }
+
+// Worker runs functions on one OS thread of its own, with the context current there. Libraries
+// that keep state per calling thread need it: ONNX Runtime's CUDA provider creates cuBLAS and
+// cuDNN handles, with their device workspaces, for every thread that runs a session, so a
+// goroutine that migrates between threads would make GPU memory grow with each new thread.
+type Worker struct {
+	jobs chan func()
+	done chan struct{}
+
+	mu     sync.Mutex // held by a Do call for its whole run: calls take turns
+	closed bool
+}
+
+// NewWorker starts a Worker on c. Close it when done.
+func (c *Context) NewWorker() (*Worker, error) {
+	if err := c.live(); err != nil {
+		return nil, err
+	}
+	w := &Worker{jobs: make(chan func()), done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		defer close(w.done)
+		// Locked for good: the thread ends with the goroutine, and nothing else runs on it.
+		runtime.LockOSThread()
+		if err := check("cuCtxPushCurrent_v2", C.gv_ctx_push(c.h)); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		for fn := range w.jobs {
+			fn()
+		}
+		C.gv_ctx_pop()
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("cuda: starting a worker thread: %w", err)
+	}
+	return w, nil
+}
+
+// Do runs fn on the worker's thread and returns its error; fn must not call Do itself. After
+// Close it fails with ErrClosed.
+func (w *Worker) Do(fn func() error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("cuda: worker: %w", ErrClosed)
+	}
+	res := make(chan error, 1)
+	w.jobs <- func() { res <- fn() }
+	return <-res
+}
+
+// Close stops the worker once the call in progress, if any, returns; its thread exits.
+// Idempotent.
+func (w *Worker) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.jobs)
+	}
+	w.mu.Unlock()
+	<-w.done
+}

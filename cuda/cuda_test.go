@@ -50,9 +50,9 @@ func TestNoNVRTC(t *testing.T) {
 func TestKernelSourceEntryPoints(t *testing.T) {
 	src := KernelSource()
 	for _, fn := range KernelEntryPoints() {
-		// entry points are extern "C" __global__, either directly or through LETTERBOX_ENTRY
+		// entry points are extern "C" __global__, either directly or through an *_ENTRY macro
 		direct := regexp.MustCompile(`extern "C" __global__ void ` + fn + `\(`)
-		macro := regexp.MustCompile(`LETTERBOX_ENTRY\(` + fn + `,`)
+		macro := regexp.MustCompile(`(LETTERBOX|CANDIDATES)_ENTRY\(` + fn + `,`)
 		if !direct.MatchString(src) && !macro.MatchString(src) {
 			t.Errorf("kernel source has no extern \"C\" entry point %s", fn)
 		}

@@ -182,6 +182,18 @@ type soakSample struct {
 	wsClients  int      // WebSocket clients the server has
 	inferDrop  uint64   // frames dropped before the detector (stable cameras), total
 	scrapeMS   float64  // time to scrape /metrics
+	gpuMB      float64  // GPU memory used on the device (nvidia-smi), 0 without a GPU
+}
+
+// gpuUsedMB is the memory used on GPU 0 as the driver reports it (the whole device: run
+// nothing else on it meanwhile), or 0 where there is no nvidia-smi.
+func gpuUsedMB() float64 {
+	out, err := exec.Command("nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0").Output()
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	return v
 }
 
 // procRSSMB reads this process's VmRSS in MB.
@@ -404,6 +416,7 @@ func TestSoak(t *testing.T) {
 	}
 	nCams := envInt("GSTVISION_SOAK_CAMERAS", 8)
 	everyN := envInt("GSTVISION_SOAK_EVERY_N", 1)
+	device := os.Getenv("GSTVISION_SOAK_DEVICE") // "cuda" on the GPU machine; default cpu
 	const (
 		interval  = 10 * time.Second
 		flapEvery = 30 * time.Second
@@ -431,6 +444,9 @@ func TestSoak(t *testing.T) {
 	cfg.Inference.EveryNFrames = everyN
 	cfg.Processing.MaxBatch = 8
 	cfg.Processing.StatsEveryFrames = 3000
+	if device != "" {
+		cfg.Device = device
+	}
 	a, base, stop := runApp(t, cfg, testLogger(t))
 	waitFor(t, 60*time.Second, "every camera running", func() bool {
 		for i := 1; i <= nCams; i++ {
@@ -536,6 +552,10 @@ func TestSoak(t *testing.T) {
 	}
 	first := frames()
 	prev, prevAt, prevCPU := first, time.Now(), procCPUTicks()
+	// Viewers come and go: one joins a stable camera (a different one each time) at every
+	// other sample and leaves at the next, after receiving video.
+	var viewer *whepClient
+	viewerJoins, viewerCam := 0, 0
 	const clk = 100.0 // USER_HZ on Linux
 	var rows []soakSample
 	var violations []string
@@ -556,8 +576,18 @@ func TestSoak(t *testing.T) {
 		hub := a.Hub().Stats()
 		wsClients, _ := a.Server().WSClients()
 		dt := now.Sub(prevAt).Seconds()
+		if viewer == nil {
+			viewerCam = viewerCam%(nCams-len(flapping)) + 1
+			viewer = dialWHEP(t, base, fmt.Sprintf("cam%d?token=tok", viewerCam), 30)
+		} else {
+			viewer.waitAUs(t, 10*time.Second) // 30 frames of video arrived while it watched
+			viewer.location += "?token=tok"
+			viewer.hangUp(t, base)
+			viewer = nil
+			viewerJoins++
+		}
 		row := soakSample{
-			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: float64(ms.HeapAlloc) / (1 << 20),
+			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: float64(ms.HeapAlloc) / (1 << 20), gpuMB: gpuUsedMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
 		}
@@ -590,6 +620,10 @@ func TestSoak(t *testing.T) {
 			row.at, row.rssMB, row.heapMB, row.goroutines, row.fds, row.cpuPct, row.minFPS, row.flapStates, row.reconnects,
 			row.wsFast, row.wsSlow, row.slowCuts, row.wsDropped)
 	}
+	if viewer != nil {
+		viewer.location += "?token=tok"
+		viewer.hangUp(t, base)
+	}
 	elapsed := time.Since(start)
 	final := frames()
 	subs, _ := a.Server().WSClients()
@@ -620,7 +654,7 @@ func TestSoak(t *testing.T) {
 
 	report := soakReport(rows, warmup, soakInfo{
 		mode: mode, cams: nCams, everyN: everyN, elapsed: elapsed, flaps: flaps.Load(), warmup: warmup,
-		churns: churns.Load(), final: final, first: first, flapping: flapping, subs: subs, lost: lostBy, slowIntervals: slowIntervals, slowCuts: slow.disconnects.Load(), slowErr: slow.lastErr.Load(),
+		churns: churns.Load(), viewers: viewerJoins, device: cfg.Device, final: final, first: first, flapping: flapping, subs: subs, lost: lostBy, slowIntervals: slowIntervals, slowCuts: slow.disconnects.Load(), slowErr: slow.lastErr.Load(),
 	})
 	t.Log("\n" + report)
 	if out := os.Getenv("GSTVISION_SOAK_OUT"); out != "" {
@@ -660,30 +694,33 @@ type soakInfo struct {
 	lost          map[string]int64
 	slowIntervals int
 	churns        int64
+	viewers       int // WHEP viewers that joined, received video and left
+	device        string
 }
 
 // soakReport renders the samples and the growth after warm-up as markdown.
 func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Soak: %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s); "+
-		"the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
-		info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
-	b.WriteString("| t | RSS MB | sim RSS MB | Go heap MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Soak: device %s, %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s), "+
+		"a WHEP viewer joining and leaving every 20 s; the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
+		info.device, info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
+	b.WriteString("| t | RSS MB | GPU MB | sim RSS MB | Go heap MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.1f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
-			r.at, r.rssMB, r.simRSSMB, r.heapMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
+		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.1f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
+			r.at, r.rssMB, r.gpuMB, r.simRSSMB, r.heapMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
 			r.reconnects, r.wsFast, r.wsSlow, r.slowCuts, r.wsClients, r.wsDropped, r.scrapeMS)
 	}
 	// Growth after warm-up: from the first sample at or past warmup to the last, and the
 	// least-squares slope over those samples, per hour.
-	var xs, rss, simRSS, heap, gor, fds []float64
+	var xs, rss, gpu, simRSS, heap, gor, fds []float64
 	for _, r := range rows {
 		if r.at < warmup {
 			continue
 		}
 		xs = append(xs, r.at.Hours())
 		rss = append(rss, r.rssMB)
+		gpu = append(gpu, r.gpuMB)
 		simRSS = append(simRSS, r.simRSSMB)
 		heap = append(heap, r.heapMB)
 		gor = append(gor, float64(r.goroutines))
@@ -697,7 +734,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		for _, m := range []struct {
 			name string
 			ys   []float64
-		}{{"RSS MB", rss}, {"Go heap MB", heap}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
+		}{{"RSS MB", rss}, {"GPU memory MB (device)", gpu}, {"Go heap MB", heap}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f | %+.1f |\n", m.name, m.ys[0], m.ys[last], m.ys[last]-m.ys[0], linearSlope(xs, m.ys))
 		}
 	}
@@ -715,7 +752,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %d | %d | %d | %s |\n", id, f.Frames-s.Frames,
 			float64(f.Frames-s.Frames)/info.elapsed.Seconds(), lost, f.Inferred-s.Inferred, f.Dropped-s.Dropped, f.Reconnects, f.State)
 	}
-	fmt.Fprintf(&b, "\nAPI churn: a camera added and deleted %d times.\n", info.churns)
+	fmt.Fprintf(&b, "\nAPI churn: a camera added and deleted %d times. Viewers: %d joined, received video and left.\n", info.churns, info.viewers)
 	fmt.Fprintf(&b, "Stable camera 10 s intervals under 28.5 fps (CPU contention): %d of %d.\n", info.slowIntervals, (info.cams-len(info.flapping))*len(rows))
 	fmt.Fprintf(&b, "WebSocket clients connected at the end (server side): %d; the slow client noticed being cut off %d times", info.subs, info.slowCuts)
 	if info.slowErr != nil {

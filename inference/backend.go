@@ -1,6 +1,9 @@
 package inference
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // PadValue is the grey that letterboxing pads with, as YOLO models are trained (114/255).
 const PadValue = float32(114.0 / 255.0)
@@ -53,4 +56,72 @@ type Backend interface {
 	// MaxBatch is the number of input slots allocated up front.
 	MaxBatch() int
 	Close() error
+}
+
+// CandidateBackend is a Backend that decodes the raw output where it lies (the CUDA backend,
+// on the GPU): instead of the whole output, only the candidates cross to the host. The
+// Detector uses it when the backend offers it.
+type CandidateBackend interface {
+	Backend
+	// RunCandidates runs slots [0, n) like Run and thresholds the output on the device with
+	// layout and conf; the batch it returns holds, per image, what Decoder.Decode would
+	// return. It is the backend's, valid until the next run.
+	RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error)
+}
+
+// candidateRecord mirrors a record of cuda.Kernels.Candidates (cuda.CandidateWords words).
+type candidateRecord struct {
+	Anchor, Class       int32
+	Score, CX, CY, W, H float32
+	_                   int32
+}
+
+// CandidateBatch is a batch's candidates as a CandidateBackend copied them back: per image,
+// the passing anchors' records in no set order. Images are read independently (Image), so
+// several goroutines can turn one batch into detections.
+type CandidateBatch struct {
+	counts  []int32           // per image
+	recs    []candidateRecord // image i's at [i*anchors, i*anchors+counts[i])
+	anchors int
+}
+
+// Images is the number of images in the batch.
+func (cb *CandidateBatch) Images() int { return len(cb.counts) }
+
+// Image returns image i's candidates in anchor order, as Decoder.Decode returns them, so that
+// NMS breaks score ties the same way on both paths. The slice is d's, valid until d's next
+// Decode or Image; d is one goroutine's.
+func (cb *CandidateBatch) Image(i int, d *Decoder) ([]Candidate, error) {
+	if i < 0 || i >= len(cb.counts) {
+		return nil, fmt.Errorf("%w: image %d of a batch of %d", ErrBatch, i, len(cb.counts))
+	}
+	n := int(cb.counts[i])
+	if n < 0 || n > cb.anchors {
+		return nil, fmt.Errorf("%w: the device counted %d candidates for image %d of %d anchors", ErrBadOutput, n, i, cb.anchors)
+	}
+	recs := cb.recs[i*cb.anchors : i*cb.anchors+n]
+	// Scatter each record to its anchor, then walk the anchors: linear, unlike a sort.
+	if len(d.byAnchor) < cb.anchors {
+		d.byAnchor = make([]int32, cb.anchors)
+		for a := range d.byAnchor {
+			d.byAnchor[a] = -1
+		}
+	}
+	at := d.byAnchor[:cb.anchors]
+	for k, r := range recs {
+		if r.Anchor < 0 || int(r.Anchor) >= cb.anchors {
+			return nil, fmt.Errorf("%w: the device returned anchor %d of %d", ErrBadOutput, r.Anchor, cb.anchors)
+		}
+		at[r.Anchor] = int32(k)
+	}
+	d.cands = d.cands[:0]
+	for a, k := range at {
+		if k < 0 {
+			continue
+		}
+		r := &recs[k]
+		d.cands = append(d.cands, Candidate{Box: xywh(r.CX, r.CY, r.W, r.H), Score: r.Score, ClassID: int(r.Class)})
+		at[a] = -1
+	}
+	return d.cands, nil
 }

@@ -22,6 +22,7 @@ type cudaBackend struct {
 	ctx      *cuda.Context
 	k        *cuda.Kernels
 	stream   *cuda.Stream
+	worker   *cuda.Worker // the one thread every call into the session runs on
 	sess     *ortgpu.Session
 	maxBatch int // slots (exactly FixedBatch for a fixed-batch model)
 
@@ -34,13 +35,21 @@ type cudaBackend struct {
 	host           []byte         // pinned, maxBatch*perOut float32
 	hostF          []float32      // host viewed as floats
 
+	// Decoding on the device (RunCandidates): per-image counts and records of the candidates
+	// kernel, their pinned host copies, and the per-image candidate slices handed out.
+	classes, anchors int
+	counts, recs     cuda.DevicePtr
+	hostCounts       []int32
+	hostRecs         []candidateRecord
+	batch            CandidateBatch // what RunCandidates returns, over hostCounts and hostRecs
+
 	bindings []*ortgpu.Binding // [n-1]: batch of n, created on first use
-	shapes   [][]int64         // [n-1]: output shape of a batch of n
+	shapes   [][]int64         // [n-1]: output shape of a batch of n (what Run returns)
 	closed   bool
 }
 
 var (
-	_ Backend          = (*cudaBackend)(nil)
+	_ CandidateBackend = (*cudaBackend)(nil)
 	_ ConcurrentFiller = (*cudaBackend)(nil)
 )
 
@@ -90,8 +99,14 @@ func (b *cudaBackend) setup() error {
 	if b.stream, err = b.ctx.NewStream(); err != nil {
 		return err
 	}
+	// ONNX Runtime's CUDA provider keeps cuBLAS/cuDNN handles and workspaces per calling
+	// thread: run the session on one thread only, or GPU memory grows with each OS thread the
+	// calling goroutine happens to land on.
+	if b.worker, err = b.ctx.NewWorker(); err != nil {
+		return err
+	}
 	b.sess, err = ortgpu.NewSession(b.info.Path, ortgpu.SessionOptions{
-		Device: b.ctx.Device(), Stream: b.stream.Handle(), Threads: 1, Do: b.ctx.Do,
+		Device: b.ctx.Device(), Stream: b.stream.Handle(), Threads: 1, Do: b.worker.Do,
 	})
 	if err != nil {
 		return err
@@ -143,6 +158,9 @@ func (b *cudaBackend) setup() error {
 	for _, d := range b.outTail {
 		b.perOut *= int(d)
 	}
+	for n := range b.shapes {
+		b.shapes[n] = append([]int64{int64(n + 1)}, b.outTail...)
+	}
 	outElems := b.maxBatch * b.perOut
 	if b.out, err = b.ctx.Alloc(outElems * elemSize(b.outF16)); err != nil {
 		return err
@@ -156,6 +174,48 @@ func (b *cudaBackend) setup() error {
 		return err
 	}
 	b.hostF = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b.host))), outElems)
+	if err := b.setupCandidates(); err != nil {
+		return err
+	}
+	return b.warmUp()
+}
+
+// setupCandidates sizes the device decoding buffers: room for every anchor of every image, so
+// the kernel never overflows (8,400 anchors × 32 images × 32 bytes = 8.6 MB each side).
+func (b *cudaBackend) setupCandidates() error {
+	if len(b.outTail) != 2 {
+		return nil // not a detector output RunCandidates can read; Run still works
+	}
+	switch b.info.Layout {
+	case LayoutYOLOv8:
+		b.classes, b.anchors = int(b.outTail[0])-4, int(b.outTail[1])
+	case LayoutYOLOv5:
+		b.anchors, b.classes = int(b.outTail[0]), int(b.outTail[1])-5
+	default:
+		return nil
+	}
+	if b.classes < 1 || b.anchors < 1 {
+		b.classes, b.anchors = 0, 0
+		return nil
+	}
+	recBytes := b.maxBatch * b.anchors * cuda.CandidateWords * 4
+	var err error
+	if b.counts, err = b.ctx.Alloc(b.maxBatch * 4); err != nil {
+		return err
+	}
+	if b.recs, err = b.ctx.Alloc(recBytes); err != nil {
+		return err
+	}
+	hc, err := b.ctx.AllocHost(b.maxBatch * 4)
+	if err != nil {
+		return err
+	}
+	b.hostCounts = unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(hc))), b.maxBatch)
+	hr, err := b.ctx.AllocHost(recBytes)
+	if err != nil {
+		return err
+	}
+	b.hostRecs = unsafe.Slice((*candidateRecord)(unsafe.Pointer(unsafe.SliceData(hr))), b.maxBatch*b.anchors)
 	return nil
 }
 
@@ -242,8 +302,41 @@ func (b *cudaBackend) binding(n int) (*ortgpu.Binding, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.bindings[n-1], b.shapes[n-1] = bd, shape
+	b.bindings[n-1] = bd
 	return bd, nil
+}
+
+// runSize is the batch actually run for n filled slots: the next power of two, at most
+// maxBatch (a fixed-batch model always runs all its slots). ONNX Runtime's device arena grows
+// for each new input shape it meets; with these few sizes, all run once at start-up (warmUp),
+// GPU memory is as large after the first frame as after months. The extra slots hold stale
+// frames whose outputs nobody reads; under load batches are full and nothing is wasted.
+func (b *cudaBackend) runSize(n int) int {
+	if b.info.FixedBatch > 0 {
+		return b.info.FixedBatch
+	}
+	s := 1
+	for s < n {
+		s *= 2
+	}
+	return min(s, b.maxBatch)
+}
+
+// warmUp runs every batch size runSize can pick once (on the zeroed input), so that ONNX
+// Runtime sizes its arena and picks its kernels before the first frame.
+func (b *cudaBackend) warmUp() error {
+	seen := map[int]bool{}
+	for n := 1; n <= b.maxBatch; n++ {
+		size := b.runSize(n)
+		if seen[size] {
+			continue
+		}
+		seen[size] = true
+		if _, err := b.infer(size); err != nil {
+			return fmt.Errorf("warming up: %w", err)
+		}
+	}
+	return b.stream.Synchronize()
 }
 
 // Run runs slots [0, n) (all slots for a fixed-batch model). The returned slice is the
@@ -256,15 +349,9 @@ func (b *cudaBackend) Run(n int) ([]float32, []int64, error) {
 	if n < 1 || n > b.maxBatch {
 		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
 	}
-	if b.info.FixedBatch > 0 {
-		n = b.info.FixedBatch
-	}
-	bd, err := b.binding(n)
+	n, err := b.infer(n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: binding a batch of %d: %w", b.info.Path, n, err)
-	}
-	if err := bd.Run(); err != nil {
-		return nil, nil, fmt.Errorf("%s: run batch of %d: %w", b.info.Path, n, err)
+		return nil, nil, err
 	}
 	count := n * b.perOut
 	src := b.out
@@ -281,6 +368,77 @@ func (b *cudaBackend) Run(n int) ([]float32, []int64, error) {
 		return nil, nil, err
 	}
 	return b.hostF[:count], b.shapes[n-1], nil
+}
+
+// infer runs the model on slots [0, runSize(n)) into the device output and returns the number
+// of images whose output is wanted: n, or all the slots of a fixed-batch model.
+func (b *cudaBackend) infer(n int) (int, error) {
+	size := b.runSize(n)
+	bd, err := b.binding(size)
+	if err != nil {
+		return 0, fmt.Errorf("%s: binding a batch of %d: %w", b.info.Path, size, err)
+	}
+	if err := bd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: run batch of %d: %w", b.info.Path, size, err)
+	}
+	if b.info.FixedBatch > 0 {
+		return size, nil
+	}
+	return n, nil
+}
+
+// RunCandidates runs slots [0, n) and thresholds on the GPU (cuda.Kernels.Candidates): only
+// the per-image counts and the passing anchors' records are copied back.
+func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error) {
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if n < 1 || n > b.maxBatch {
+		return nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
+	}
+	if b.anchors == 0 || layout != b.info.Layout {
+		return nil, fmt.Errorf("%w: %s: output %v cannot be decoded on the GPU as %v", ErrBadOutput, b.info.Path, b.outTail, layout)
+	}
+	n, err := b.infer(n)
+	if err != nil {
+		return nil, err
+	}
+	p := cuda.CandidateParams{Layout: cuda.YOLOv8, Half: b.outF16, Images: n, Classes: b.classes, Anchors: b.anchors, Conf: conf}
+	if layout == LayoutYOLOv5 {
+		p.Layout = cuda.YOLOv5
+	}
+	if err := b.k.Candidates(b.stream, b.out, p, b.counts, b.recs); err != nil {
+		return nil, err
+	}
+	if err := b.stream.CopyDtoH(int32Bytes(b.hostCounts[:n]), b.counts); err != nil {
+		return nil, err
+	}
+	if err := b.stream.Synchronize(); err != nil {
+		return nil, err
+	}
+	const recSize = int(unsafe.Sizeof(candidateRecord{}))
+	for i, c := range b.hostCounts[:n] {
+		if c < 0 || int(c) > b.anchors {
+			return nil, fmt.Errorf("%w: GPU decoding counted %d candidates for image %d of %d anchors", ErrBadOutput, c, i, b.anchors)
+		}
+		if c == 0 {
+			continue
+		}
+		region := b.hostRecs[i*b.anchors : i*b.anchors+int(c)]
+		dst := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(region))), len(region)*recSize)
+		if err := b.stream.CopyDtoH(dst, b.recs+cuda.DevicePtr(i*b.anchors*recSize)); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.stream.Synchronize(); err != nil {
+		return nil, err
+	}
+	b.batch = CandidateBatch{counts: b.hostCounts[:n], recs: b.hostRecs, anchors: b.anchors}
+	return &b.batch, nil
+}
+
+func int32Bytes(s []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*4)
 }
 
 // Close releases the session, bindings, stream and buffers (not the context); later calls fail
@@ -307,13 +465,24 @@ func (b *cudaBackend) Close() error {
 	if b.sess != nil {
 		keep(b.sess.Close())
 	}
+	if b.worker != nil {
+		b.worker.Close()
+	}
 	keep(b.ctx.Free(b.in))
 	keep(b.ctx.Free(b.out))
 	keep(b.ctx.Free(b.out32))
 	keep(b.ctx.FreeHost(b.host))
+	keep(b.ctx.Free(b.counts))
+	keep(b.ctx.Free(b.recs))
+	if b.hostCounts != nil {
+		keep(b.ctx.FreeHost(int32Bytes(b.hostCounts)))
+	}
+	if b.hostRecs != nil {
+		keep(b.ctx.FreeHost(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b.hostRecs))), len(b.hostRecs)*int(unsafe.Sizeof(candidateRecord{})))))
+	}
 	if b.stream != nil {
 		keep(b.stream.Destroy())
 	}
-	b.hostF = nil
+	b.hostF, b.hostCounts, b.hostRecs = nil, nil, nil
 	return first
 }

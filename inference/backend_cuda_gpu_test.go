@@ -496,33 +496,92 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 	if maxDiff > 2e-2*maxAbs {
 		t.Errorf("GPU output differs from CPU by %.4g (max |output| %.4g)", maxDiff, maxAbs)
 	}
-	for _, n := range []int{1, 8, 32} {
+	measureYOLOv8n(t, gpu, info, f, lb)
+}
+
+// The float16 variant of the test model (scripts/make_fp16_model.py makes it on the GPU
+// machine): the letterbox kernel writes float16, and the throughput that lifts the ceiling.
+func TestGPUBackendYOLOv8nFloat16(t *testing.T) {
+	path := os.Getenv("GPU_TEST_MODEL_FP16")
+	if path == "" {
+		t.Skip("GPU_TEST_MODEL_FP16 not set (scripts/gpu-suite.sh makes it)")
+	}
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	info, err := inference.Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.InputFloat16 {
+		t.Fatalf("%s: input is not float16: %+v", path, info)
+	}
+	gpu, err := inference.NewCUDABackend(info, 32, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	f := newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42)
+	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
+	measureYOLOv8n(t, gpu, info, f, lb)
+}
+
+// measureYOLOv8n logs images/s at batches 1, 8 and 32 of the backend alone (fill + run + raw
+// output copied back) and, at 32, of the whole detector (fill + run + GPU decoding + NMS).
+func measureYOLOv8n(t *testing.T, gpu inference.Backend, info inference.ModelInfo, f framePair, lb inference.Letterbox) {
+	fill := func(n int) time.Duration {
+		t0 := time.Now()
 		for i := 0; i < n; i++ {
 			if err := gpu.Fill(i, f.dev, lb); err != nil {
 				t.Fatal(err)
 			}
 		}
+		return time.Since(t0)
+	}
+	for _, n := range []int{1, 8, 32} {
+		fill(n)
 		if _, _, err := gpu.Run(n); err != nil { // warm-up (binding, cuDNN algorithms)
 			t.Fatal(err)
 		}
 		iters := max(5, 200/n)
 		start := time.Now()
-		var fill time.Duration
+		var filling time.Duration
 		for it := 0; it < iters; it++ {
-			t0 := time.Now()
-			for i := 0; i < n; i++ {
-				if err := gpu.Fill(i, f.dev, lb); err != nil {
-					t.Fatal(err)
-				}
-			}
-			fill += time.Since(t0)
+			filling += fill(n)
 			if _, _, err := gpu.Run(n); err != nil {
 				t.Fatal(err)
 			}
 		}
 		el := time.Since(start)
-		t.Logf("batch %2d: %.0f img/s including 1080p letterbox (fill %.0f µs/frame) and output copy-back",
-			n, float64(n*iters)/el.Seconds(), float64(fill.Microseconds())/float64(n*iters))
+		t.Logf("batch %2d: %.0f img/s including 1080p letterbox (fill %.0f µs/frame) and raw output copy-back",
+			n, float64(n*iters)/el.Seconds(), float64(filling.Microseconds())/float64(n*iters))
+	}
+	for _, conf := range []float32{0.25, 0.9} {
+		det := inference.NewDetector(gpu, info, nil, conf, 0.45)
+		const n = 32
+		lbs := make([]inference.Letterbox, n)
+		for i := range lbs {
+			lbs[i] = lb
+		}
+		fill(n)
+		if _, err := det.Run(lbs); err != nil {
+			t.Fatal(err)
+		}
+		const iters = 20
+		start := time.Now()
+		dets := 0
+		for it := 0; it < iters; it++ {
+			fill(n)
+			res, err := det.Run(lbs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				dets += len(r)
+			}
+		}
+		el := time.Since(start)
+		t.Logf("detector, batch 32, confidence %.2f: %.0f img/s (fill + run + GPU decoding + NMS), %.0f detections per image",
+			conf, float64(n*iters)/el.Seconds(), float64(dets)/float64(n*iters))
 	}
 }
 

@@ -21,8 +21,8 @@ type Job struct {
 	// an error. May be nil.
 	Release func()
 	// Done receives the frame's detections (or the batch's error). It is called exactly once
-	// if and only if Submit returned nil, from the Batcher's goroutine: it must be quick and
-	// must not call Submit. May be nil.
+	// if and only if Submit returned nil, from a goroutine of the Batcher, batches one at a
+	// time and in order: it must be quick and must not call Submit. May be nil.
 	Done func([]Detection, error)
 }
 
@@ -36,6 +36,10 @@ type BatcherStats struct {
 	SizeHist   []uint64      // SizeHist[k]: batches of k frames (k in 1..MaxBatch)
 	LastRun    time.Duration // duration of the latest run (backend + decoding)
 	TotalRun   time.Duration // sum of all runs
+	// The two halves of the runs, summed: the backend's (device work and copy back, one batch
+	// at a time) and the host's (decoding, NMS, mapping; overlapping the next batch's device
+	// half). Whichever is larger per batch bounds the throughput.
+	DeviceTime, HostTime time.Duration
 }
 
 // Batcher is the decoupled-mode stage: cameras Submit frames, which are written straight into
@@ -46,7 +50,11 @@ type BatcherStats struct {
 // Buffers: each Detector passed to NewBatcher is one set of input slots. With one, Submit
 // blocks while that set's batch runs (back-pressure: the leaky queue upstream drops old frames
 // meanwhile). With two or more (each on its own Backend), frames fill the next set while the
-// previous one runs: double buffering. Fills into a set are serialised (a Backend is used by
+// previous one runs. A run has two halves: the backend's (the device, one batch at a time, in
+// order) and the host's (decoding, NMS, delivering the results), which runs in its own
+// goroutine so that the next batch's device work starts at once; with three sets, filling,
+// device work and host work all overlap. Results are delivered in batch order. Fills into a
+// set are serialised (a Backend is used by
 // one goroutine at a time; a ConcurrentFiller backend, such as the CPU one, lets cameras fill
 // distinct slots in parallel) and a set only runs once its fills are done, so a Backend never
 // runs while it is being filled. The Batcher does not close the Detectors' backends.
@@ -62,6 +70,9 @@ type Batcher struct {
 
 	kick chan struct{} // wakes the batch goroutine (capacity 1)
 	done chan struct{} // closed when the batch goroutine has exited
+
+	finishing sync.WaitGroup // host halves of runs in progress
+	delivered chan struct{}  // closed when the latest batch's results are delivered (batch goroutine only)
 }
 
 // batchSet is one Detector's slots and the jobs occupying them.
@@ -181,14 +192,20 @@ func (b *Batcher) wake() {
 
 // loop is the batch goroutine: it seals the current set when it is full, has waited maxWait
 // since its first frame, or the Batcher is closing (and no fill into it is in progress), runs
-// it, and delivers the results.
+// its device half, and hands the host half to finish.
 func (b *Batcher) loop() {
 	defer close(b.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		b.mu.Lock()
-		s := b.cur // never nil here: sets are only out while this goroutine runs them
+		s := b.cur
+		if s == nil {
+			// Every set is running or finishing; the first one back wakes us.
+			b.mu.Unlock()
+			<-b.kick
+			continue
+		}
 		ready, wait := false, time.Duration(-1)
 		if s.n > 0 {
 			el := time.Since(s.first)
@@ -203,6 +220,7 @@ func (b *Batcher) loop() {
 		}
 		if !ready && b.closed && s.n == 0 {
 			b.mu.Unlock()
+			b.finishing.Wait()
 			return
 		}
 		if !ready {
@@ -226,9 +244,47 @@ func (b *Batcher) loop() {
 			b.cond.Broadcast()
 		}
 		b.mu.Unlock()
-
 		b.runSet(s)
+	}
+}
 
+// runSet runs a sealed set's device half here and its host half (detections, each live job's
+// Done) in a goroutine, which then gives the set back for filling.
+func (b *Batcher) runSet(s *batchSet) {
+	live := 0
+	for _, lb := range s.lbs[:s.n] {
+		if lb.SrcW != 0 {
+			live++
+		}
+	}
+	start := time.Now()
+	var (
+		p   inferred
+		err error
+	)
+	if live > 0 { // else every fill failed; their Submit calls reported it
+		p, err = s.d.infer(s.lbs[:s.n])
+	}
+	device := time.Since(start)
+	prev, mine := b.delivered, make(chan struct{})
+	b.delivered = mine
+	b.finishing.Add(1)
+	go func() {
+		defer b.finishing.Done()
+		var res [][]Detection
+		hostStart := time.Now()
+		if live > 0 && err == nil {
+			res, err = p.detections()
+		}
+		host := time.Since(hostStart)
+		dur := time.Since(start)
+		if prev != nil {
+			<-prev // deliver in batch order
+		}
+		if live > 0 {
+			b.deliver(s, res, err, live, dur, device, host)
+		}
+		close(mine)
 		b.mu.Lock()
 		clear(s.jobs)
 		clear(s.lbs)
@@ -240,25 +296,15 @@ func (b *Batcher) loop() {
 		}
 		b.cond.Broadcast()
 		b.mu.Unlock()
-	}
+		b.wake()
+	}()
 }
 
-// runSet runs a sealed set and calls each live job's Done.
-func (b *Batcher) runSet(s *batchSet) {
-	live := 0
-	for _, lb := range s.lbs[:s.n] {
-		if lb.SrcW != 0 {
-			live++
-		}
-	}
-	if live == 0 {
-		return // every fill failed; their Submit calls reported it
-	}
-	start := time.Now()
-	res, err := s.d.Run(s.lbs[:s.n])
-	dur := time.Since(start)
-
+// deliver counts a finished batch and calls each live job's Done.
+func (b *Batcher) deliver(s *batchSet, res [][]Detection, err error, live int, dur, device, host time.Duration) {
 	b.mu.Lock()
+	b.stats.DeviceTime += device
+	b.stats.HostTime += host
 	b.stats.Batches++
 	b.stats.SizeHist[s.n]++
 	b.stats.LastRun = dur

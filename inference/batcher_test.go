@@ -355,6 +355,60 @@ func TestBatcherDoubleBuffer(t *testing.T) {
 	}
 }
 
+// With three sets, a batch's device half runs while the previous batch's host half (NMS,
+// delivery) is still going, and results are still delivered in batch order.
+func TestBatcherPipelinesHostHalf(t *testing.T) {
+	defer leakCheck(t)()
+	log := &eventLog{}
+	fa, fb, fc := newFake("A", 2, log), newFake("B", 2, log), newFake("C", 2, log)
+	for _, f := range []*fakeBackend{fa, fb, fc} {
+		f.runDelay = 30 * time.Millisecond
+	}
+	b := NewBatcher(fakeDetector(fa), 2, time.Hour, fakeDetector(fb), fakeDetector(fc))
+	tr := newTracker(t)
+	var mu sync.Mutex
+	var order []int
+	for id := range 6 {
+		j := tr.job(id, true)
+		done := j.Done
+		j.Done = func(dets []Detection, err error) {
+			mu.Lock()
+			order = append(order, id)
+			mu.Unlock()
+			log.add(fmt.Sprintf("done %d", id))
+			time.Sleep(25 * time.Millisecond) // a slow consumer in the host half
+			done(dets, err)
+		}
+		if err := b.Submit(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.wait(3 * time.Second)
+	b.Close()
+	ev := log.events()
+	idx := func(e string) int {
+		for i, x := range ev {
+			if x == e {
+				return i
+			}
+		}
+		return -1
+	}
+	if bs, d1 := idx("B run start"), idx("done 1"); bs < 0 || d1 < 0 || bs > d1 {
+		t.Errorf("events %v: B's device half should start before A's results are all delivered", ev)
+	}
+	if fmt.Sprint(order) != fmt.Sprint([]int{0, 1, 2, 3, 4, 5}) {
+		t.Errorf("results delivered in order %v, want batch order", order)
+	}
+	tr.check(0, 1, 2, 3, 4, 5)
+	if fa.overlap.Load()+fb.overlap.Load()+fc.overlap.Load() != 0 {
+		t.Error("a backend was used by two goroutines at once")
+	}
+	if st := b.Stats(); st.Batches != 3 || st.Frames != 6 {
+		t.Errorf("stats %+v, want 3 batches of 6 frames", st)
+	}
+}
+
 func TestBatcherCloseDrains(t *testing.T) {
 	defer leakCheck(t)()
 	b := NewBatcher(fakeDetector(newFake("A", 8, nil)), 8, time.Hour)

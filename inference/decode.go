@@ -1,8 +1,8 @@
 package inference
 
 import (
-	"cmp"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -42,8 +42,14 @@ type Candidate struct {
 // Decoder decodes raw outputs into candidates, reusing its buffers from call to call so that
 // the per-frame path does not allocate once warm. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	best  []float32 // per anchor: highest class score (YOLOv8)
-	cands []Candidate
+	best   []float32 // per anchor: highest class score (YOLOv8)
+	cands  []Candidate
+	keys   []uint64    // NMS: sort keys
+	sorted []Candidate // NMS: candidates in score order
+	last   []int32     // NMS: per class, the latest kept box
+	prev   []int32     // NMS: per kept box, the one kept before it in its class
+
+	byAnchor []int32 // CandidateBatch.Image: per anchor, its record, else -1 (kept all -1)
 }
 
 // Decode returns the candidates of image batchIndex in out (shape as the model returned it)
@@ -153,33 +159,95 @@ func Decode(out []float32, shape []int64, layout Layout, batchIndex int, conf fl
 const maxNMSCandidates = 30000
 
 // NMS performs class-wise greedy non-maximum suppression in place: candidates sorted by score
-// (ties keep their order), each dropped if it overlaps a kept one of the same class with IoU
-// above iouThr; at most maxDet (if > 0) are kept. It returns the kept prefix of c, best first.
+// (ties keep their order: anchor order, as decoders return them), each dropped if it overlaps
+// a kept one of the same class with IoU above iouThr; at most maxDet (if > 0) are kept. It
+// returns the kept prefix of c, best first. It allocates; per-frame paths use Decoder.NMS.
 func NMS(c []Candidate, iouThr float32, maxDet int) []Candidate {
-	slices.SortStableFunc(c, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
-	if len(c) > maxNMSCandidates {
-		c = c[:maxNMSCandidates]
+	var d Decoder
+	return d.NMS(c, iouThr, maxDet)
+}
+
+// NMS is the package-level NMS, reusing d's buffers. Thousands of candidates (a low threshold)
+// stay cheap: the sort orders 8-byte keys (score, then position) rather than the candidates,
+// and a candidate is compared only with the kept boxes of its own class (chained per class).
+func (d *Decoder) NMS(c []Candidate, iouThr float32, maxDet int) []Candidate {
+	if cap(d.keys) < len(c) {
+		d.keys = make([]uint64, len(c))
+		d.sorted = make([]Candidate, len(c))
 	}
+	keys := d.keys[:len(c)]
+	for i := range c {
+		keys[i] = uint64(^orderedBits(c[i].Score))<<32 | uint64(i) // best first, then position
+	}
+	slices.Sort(keys)
+	if len(keys) > maxNMSCandidates {
+		keys = keys[:maxNMSCandidates]
+	}
+	sorted := d.sorted[:len(keys)]
+	for i, k := range keys {
+		sorted[i] = c[uint32(k)]
+	}
+	c = c[:len(sorted)]
+	copy(c, sorted)
+	// last[class]: index in c of that class's latest kept box (-1: none yet); prev[k]: the
+	// kept box of the same class kept before c[k].
+	maxClass := -1
+	for i := range c {
+		maxClass = max(maxClass, c[i].ClassID)
+	}
+	if cap(d.last) < maxClass+1 {
+		d.last = make([]int32, maxClass+1)
+	}
+	last := d.last[:maxClass+1]
+	for i := range last {
+		last[i] = -1
+	}
+	if cap(d.prev) < len(c) {
+		d.prev = make([]int32, len(c))
+	}
+	prev := d.prev[:len(c)]
 	kept := 0
 	for i := range c {
 		cand := c[i]
+		cls := cand.ClassID
 		suppressed := false
-		for _, k := range c[:kept] {
-			if k.ClassID == cand.ClassID && IoU(k.Box, cand.Box) > iouThr {
-				suppressed = true
-				break
+		if cls >= 0 {
+			for k := last[cls]; k >= 0; k = prev[k] {
+				if IoU(c[k].Box, cand.Box) > iouThr {
+					suppressed = true
+					break
+				}
+			}
+		} else { // negative class ids (not from a decoder): compare with every kept box
+			for _, k := range c[:kept] {
+				if k.ClassID == cls && IoU(k.Box, cand.Box) > iouThr {
+					suppressed = true
+					break
+				}
 			}
 		}
 		if suppressed {
 			continue
 		}
 		c[kept] = cand
+		if cls >= 0 {
+			prev[kept], last[cls] = last[cls], int32(kept)
+		}
 		kept++
 		if maxDet > 0 && kept == maxDet {
 			break
 		}
 	}
 	return c[:kept]
+}
+
+// orderedBits maps a float32 to a uint32 that sorts in the same order (negatives flipped).
+func orderedBits(f float32) uint32 {
+	b := math.Float32bits(f)
+	if b&(1<<31) != 0 {
+		return ^b
+	}
+	return b | 1<<31
 }
 
 // IoU is the intersection over union of two x1, y1, x2, y2 boxes (0 when either is empty).

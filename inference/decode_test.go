@@ -1,11 +1,13 @@
 package inference
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -256,5 +258,106 @@ func BenchmarkDecodeV8(b *testing.B) {
 			b.Fatal(len(c), err)
 		}
 		NMS(c, 0.45, 300)
+	}
+}
+
+// Score ties keep their input order (anchor order, as decoders return candidates), so both
+// decoding paths keep the same boxes.
+func TestNMSTiesKeepOrder(t *testing.T) {
+	box := [4]float32{0, 0, 10, 10}
+	in := []Candidate{
+		{Box: box, Score: 0.8, ClassID: 0},                        // 0
+		{Box: box, Score: 0.9, ClassID: 0},                        // 1: best
+		{Box: box, Score: 0.8, ClassID: 1},                        // 2
+		{Box: [4]float32{50, 50, 60, 60}, Score: 0.5, ClassID: 0}, // 3
+		{Box: [4]float32{20, 20, 30, 30}, Score: 0.5, ClassID: 0}, // 4
+		{Box: [4]float32{80, 80, 90, 90}, Score: 0.5, ClassID: 0}, // 5
+		{Box: box, Score: -0.5, ClassID: 2},                       // 6: negative scores sort last
+		{Box: box, Score: -0.1, ClassID: 3},                       // 7
+	}
+	got := NMS(slices.Clone(in), 0.5, 0)
+	want := []int{1, 2, 3, 4, 5, 7, 6} // 0 is suppressed by 1
+	if len(got) != len(want) {
+		t.Fatalf("kept %+v, want inputs %v", got, want)
+	}
+	for i, w := range want {
+		if got[i] != in[w] {
+			t.Errorf("kept %d: %+v, want input %d %+v", i, got[i], w, in[w])
+		}
+	}
+}
+
+// manyCandidates is a low-threshold frame of a random-weight model: n boxes of classes classes,
+// scattered and overlapping, scores in (0, 1) with some ties.
+func manyCandidates(n, classes int, seed uint64) []Candidate {
+	r := rand.New(rand.NewPCG(seed, 3))
+	c := make([]Candidate, n)
+	for i := range c {
+		x, y := r.Float32()*600, r.Float32()*600
+		w, h := 5+r.Float32()*80, 5+r.Float32()*80
+		c[i] = Candidate{Box: [4]float32{x, y, x + w, y + h}, Score: float32(r.IntN(1000)) / 1000, ClassID: r.IntN(classes)}
+	}
+	return c
+}
+
+// bruteNMS is the textbook greedy NMS: every candidate against every kept box.
+func bruteNMS(c []Candidate, iouThr float32, maxDet int) []Candidate {
+	slices.SortStableFunc(c, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
+	var kept []Candidate
+	for _, cand := range c {
+		ok := true
+		for _, k := range kept {
+			if k.ClassID == cand.ClassID && IoU(k.Box, cand.Box) > iouThr {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, cand)
+			if maxDet > 0 && len(kept) == maxDet {
+				break
+			}
+		}
+	}
+	return kept
+}
+
+// The per-class chains keep exactly what the textbook algorithm keeps, in the same order.
+func TestNMSMatchesBruteForce(t *testing.T) {
+	var d Decoder
+	for seed := range uint64(20) {
+		n, classes, maxDet := 50+int(seed)*300, 1+int(seed)*7%80, []int{0, 300, 10}[seed%3]
+		in := manyCandidates(n, classes, seed)
+		want := bruteNMS(slices.Clone(in), 0.45, maxDet)
+		got := d.NMS(slices.Clone(in), 0.45, maxDet)
+		if len(got) != len(want) {
+			t.Fatalf("seed %d (%d candidates, %d classes, maxDet %d): kept %d, want %d", seed, n, classes, maxDet, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("seed %d: kept %d is %+v, want %+v", seed, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// 8,000 candidates of 80 classes: a random-weight YOLOv8n frame at confidence 0.25.
+func BenchmarkNMSThousands(b *testing.B) {
+	in := manyCandidates(8000, 80, 1)
+	c := make([]Candidate, len(in))
+	var d Decoder
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(c, in)
+		d.NMS(c, 0.45, 300)
+	}
+}
+
+func BenchmarkNMSThousandsBrute(b *testing.B) {
+	in := manyCandidates(8000, 80, 1)
+	c := make([]Candidate, len(in))
+	for b.Loop() {
+		copy(c, in)
+		bruteNMS(c, 0.45, 300)
 	}
 }

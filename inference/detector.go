@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -32,7 +33,13 @@ type Detector struct {
 // and iou the class-wise NMS overlap threshold (boxes overlapping a better one of the same class
 // by more are dropped).
 func NewDetector(b Backend, info ModelInfo, labels []string, conf, iou float32) *Detector {
-	return &Detector{b: b, info: info, labels: labels, conf: conf, iou: iou, maxDet: DefaultMaxDet}
+	// Every class of the model gets its name up front, so that naming a detection allocates
+	// nothing.
+	names := slices.Clone(labels)
+	for id := len(names); id < info.NumClasses; id++ {
+		names = append(names, "class"+strconv.Itoa(id))
+	}
+	return &Detector{b: b, info: info, labels: names, conf: conf, iou: iou, maxDet: DefaultMaxDet}
 }
 
 // SetMaxDet sets the most detections kept per frame (<= 0: no limit).
@@ -69,14 +76,44 @@ func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) {
 // source-frame pixels. A zero Letterbox marks a slot to skip (its fill failed): its result is
 // nil. Each returned slice is newly allocated and owned by the caller.
 func (d *Detector) Run(lbs []Letterbox) ([][]Detection, error) {
-	n := len(lbs)
-	out, shape, err := d.b.Run(n)
+	p, err := d.infer(lbs)
 	if err != nil {
 		return nil, err
 	}
+	return p.detections()
+}
+
+// inferred is a batch that has run on the backend, waiting to become detections. Its
+// candidates or raw output are the backend's buffers: detections must be done before the
+// Detector's next run (the Batcher overlaps it with other Detectors' runs).
+type inferred struct {
+	d     *Detector
+	lbs   []Letterbox
+	cands *CandidateBatch // from a CandidateBackend
+	out   []float32       // else the raw output and its shape
+	shape []int64
+}
+
+// infer is the backend half of Run: the device work and the copy back.
+func (d *Detector) infer(lbs []Letterbox) (inferred, error) {
+	p := inferred{d: d, lbs: lbs}
+	var err error
+	// Where the backend can decode on its device, only candidates come back; otherwise the
+	// raw output is decoded on the host.
+	if cb, ok := d.b.(CandidateBackend); ok && d.info.Layout != LayoutUnknown {
+		p.cands, err = cb.RunCandidates(len(lbs), d.info.Layout, d.conf)
+	} else {
+		p.out, p.shape, err = d.b.Run(len(lbs))
+	}
+	return p, err
+}
+
+// detections is the host half of Run: decoding (raw output only), NMS, and mapping to the
+// source frames, per image spread over the cores, each worker with its own Decoder buffers (a
+// model with many candidates costs milliseconds per image).
+func (p inferred) detections() ([][]Detection, error) {
+	d, n := p.d, len(p.lbs)
 	res := make([][]Detection, n)
-	// Decoding and NMS are per image: spread a batch over the cores, each worker with its own
-	// Decoder buffers (a model with many candidates costs milliseconds per image here).
 	workers := min(n, runtime.GOMAXPROCS(0))
 	for len(d.decs) < workers {
 		d.decs = append(d.decs, &Decoder{})
@@ -89,16 +126,24 @@ func (d *Detector) Run(lbs []Letterbox) ([][]Detection, error) {
 			defer wg.Done()
 			dec := d.decs[w]
 			for i := w; i < n; i += workers {
-				lb := lbs[i]
+				lb := p.lbs[i]
 				if lb.SrcW == 0 {
 					continue
 				}
-				cands, err := dec.Decode(out, shape, d.info.Layout, i, d.conf)
+				var (
+					c   []Candidate
+					err error
+				)
+				if p.cands != nil {
+					c, err = p.cands.Image(i, dec)
+				} else {
+					c, err = dec.Decode(p.out, p.shape, d.info.Layout, i, d.conf)
+				}
 				if err != nil {
 					errs[w] = fmt.Errorf("%s: %w", d.info.Path, err)
 					return
 				}
-				res[i] = d.toDetections(NMS(cands, d.iou, d.maxDet), lb)
+				res[i] = d.toDetections(dec.NMS(c, d.iou, d.maxDet), lb)
 			}
 		}(w)
 	}
