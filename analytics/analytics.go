@@ -59,9 +59,10 @@ type inline struct {
 var ErrStage = errors.New("inference stage")
 
 // batchSets is the number of detectors (input slots, session, output buffers) of the decoupled
-// stage: one batch fills while the previous one runs on the device and the one before that is
-// turned into detections on the host (inference.Batcher).
-const batchSets = 3
+// stage: one batch fills while two run on the device (each one's kernels filling the gaps the
+// other leaves) and the one before them is turned into detections on the host
+// (inference.Batcher).
+const batchSets = 4
 
 // New starts the stage. In decoupled mode it creates batchSets detectors of MaxBatch slots
 // each.

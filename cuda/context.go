@@ -243,6 +243,20 @@ func (c *Context) NewStream() (*Stream, error) {
 	return s, nil
 }
 
+// NewUrgentStream creates a stream of the device's highest priority: its kernels are scheduled
+// ahead of those of ordinary streams as soon as SMs free up, e.g. the short preprocessing
+// kernels that cameras wait for while a long model run occupies the GPU.
+func (c *Context) NewUrgentStream() (*Stream, error) {
+	if err := c.live(); err != nil {
+		return nil, err
+	}
+	s := &Stream{ctx: c}
+	if err := check("cuStreamCreateWithPriority", C.gv_stream_create_urgent(c.h, &s.s, streamNonBlocking)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Handle is the CUstream, e.g. for ONNX Runtime's user_compute_stream.
 func (s *Stream) Handle() uintptr { return uintptr(unsafe.Pointer(s.s)) }
 

@@ -47,6 +47,8 @@ static CUresult (*p_cuMemFree)(CUdeviceptr);
 static CUresult (*p_cuMemAllocHost)(void **, size_t);
 static CUresult (*p_cuMemFreeHost)(void *);
 static CUresult (*p_cuStreamCreate)(CUstream *, unsigned);
+static CUresult (*p_cuStreamCreateWithPriority)(CUstream *, unsigned, int);
+static CUresult (*p_cuCtxGetStreamPriorityRange)(int *, int *);
 static CUresult (*p_cuStreamSynchronize)(CUstream);
 static CUresult (*p_cuStreamDestroy)(CUstream);
 static CUresult (*p_cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
@@ -97,6 +99,8 @@ int gv_cu_load(const char *name, char *err, size_t errlen) {
   LOAD(h, p_cuMemAllocHost, "cuMemAllocHost_v2");
   LOAD(h, p_cuMemFreeHost, "cuMemFreeHost");
   LOAD(h, p_cuStreamCreate, "cuStreamCreate");
+  LOAD(h, p_cuStreamCreateWithPriority, "cuStreamCreateWithPriority");
+  LOAD(h, p_cuCtxGetStreamPriorityRange, "cuCtxGetStreamPriorityRange");
   LOAD(h, p_cuStreamSynchronize, "cuStreamSynchronize");
   LOAD(h, p_cuStreamDestroy, "cuStreamDestroy_v2");
   LOAD(h, p_cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
@@ -158,6 +162,15 @@ CUresult gv_mem_free(CUcontext c, CUdeviceptr p) { WITH_CTX(c, p_cuMemFree(p)); 
 CUresult gv_mem_alloc_host(CUcontext c, void **p, size_t n) { WITH_CTX(c, p_cuMemAllocHost(p, n)); }
 CUresult gv_mem_free_host(CUcontext c, void *p) { WITH_CTX(c, p_cuMemFreeHost(p)); }
 CUresult gv_stream_create(CUcontext c, CUstream *s, unsigned flags) { WITH_CTX(c, p_cuStreamCreate(s, flags)); }
+CUresult gv_stream_create_urgent(CUcontext c, CUstream *s, unsigned flags) {
+  int least, greatest;
+  CUresult r = gv_stream_priority_range(c, &least, &greatest);
+  if (r != 0) return r;
+  WITH_CTX(c, p_cuStreamCreateWithPriority(s, flags, greatest));
+}
+CUresult gv_stream_priority_range(CUcontext c, int *least, int *greatest) {
+  WITH_CTX(c, p_cuCtxGetStreamPriorityRange(least, greatest));
+}
 CUresult gv_stream_synchronize(CUcontext c, CUstream s) { WITH_CTX(c, p_cuStreamSynchronize(s)); }
 CUresult gv_stream_destroy(CUcontext c, CUstream s) { WITH_CTX(c, p_cuStreamDestroy(s)); }
 

@@ -50,6 +50,8 @@ CUresult gv_mem_alloc_host(CUcontext c, void **p, size_t n);
 CUresult gv_mem_free_host(CUcontext c, void *p);
 
 CUresult gv_stream_create(CUcontext c, CUstream *s, unsigned flags);
+CUresult gv_stream_priority_range(CUcontext c, int *least, int *greatest);
+CUresult gv_stream_create_urgent(CUcontext c, CUstream *s, unsigned flags);
 CUresult gv_stream_synchronize(CUcontext c, CUstream s);
 CUresult gv_stream_destroy(CUcontext c, CUstream s);
 

@@ -12,16 +12,19 @@ import (
 // cudaBackend runs the model on ONNX Runtime's CUDA execution provider with its input and
 // output bound to device buffers it owns, so frames never leave the GPU: Fill letterboxes a
 // decoded NV12/I420 frame straight from the decoder's CUDA memory into an input slot with the
-// project's kernel, and Run copies only the raw output to the host. Preprocessing and ONNX
-// Runtime share one CUDA stream (ONNX Runtime's user_compute_stream), so their work is ordered
-// without extra synchronisation. Every buffer is allocated up front (device input of all
+// project's kernel, and Run copies only the raw output to the host (RunCandidates only the
+// candidates). Preprocessing runs on a stream of the highest priority, so that a camera
+// waiting for its frame's kernel is not queued behind a model run of another batch; each Fill
+// waits for its kernel, so a batch's input is complete before ONNX Runtime runs it on its own
+// stream (user_compute_stream). Every buffer is allocated up front (device input of all
 // slots, device output, a float32 staging buffer for float16 outputs, a pinned host output);
 // the IoBinding for each batch size is created on its first use and kept.
 type cudaBackend struct {
 	info     ModelInfo
 	ctx      *cuda.Context
 	k        *cuda.Kernels
-	stream   *cuda.Stream
+	stream   *cuda.Stream // ONNX Runtime's, and the copies back
+	fill     *cuda.Stream // preprocessing, highest priority
 	worker   *cuda.Worker // the one thread every call into the session runs on
 	sess     *ortgpu.Session
 	maxBatch int // slots (exactly FixedBatch for a fixed-batch model)
@@ -97,6 +100,9 @@ func (b *cudaBackend) setup() error {
 		return err
 	}
 	if b.stream, err = b.ctx.NewStream(); err != nil {
+		return err
+	}
+	if b.fill, err = b.ctx.NewUrgentStream(); err != nil {
 		return err
 	}
 	// ONNX Runtime's CUDA provider keeps cuBLAS/cuDNN handles and workspaces per calling
@@ -276,17 +282,17 @@ func (b *cudaBackend) Fill(slot int, f *Frame, lb Letterbox) error {
 		img.Pitches[i] = f.Strides[i]
 	}
 	p := cuda.LetterboxParams{DstW: lb.DstW, DstH: lb.DstH, PadX: lb.PadX, PadY: lb.PadY, NewW: lb.NewW, NewH: lb.NewH, Pad: PadValue}
-	if err := b.k.Letterbox(b.stream, img, b.in, slot, p, b.inF16); err != nil {
+	if err := b.k.Letterbox(b.fill, img, b.in, slot, p, b.inF16); err != nil {
 		if errors.Is(err, cuda.ErrInvalidArgument) {
 			return fmt.Errorf("%w: %w", ErrBadFrame, err)
 		}
 		return err
 	}
-	return b.stream.Synchronize()
+	return b.fill.Synchronize()
 }
 
 // ConcurrentFill: Fill may run from several goroutines for distinct slots. Each launch is
-// queued on the shared stream (the driver is thread-safe) and each Fill waits for the stream,
+// queued on the fill stream (the driver is thread-safe) and each Fill waits for the stream,
 // which covers its own kernel.
 func (b *cudaBackend) ConcurrentFill() bool { return true }
 
@@ -306,18 +312,21 @@ func (b *cudaBackend) binding(n int) (*ortgpu.Binding, error) {
 	return bd, nil
 }
 
-// runSize is the batch actually run for n filled slots: the next power of two, at most
-// maxBatch (a fixed-batch model always runs all its slots). ONNX Runtime's device arena grows
-// for each new input shape it meets; with these few sizes, all run once at start-up (warmUp),
-// GPU memory is as large after the first frame as after months. The extra slots hold stale
-// frames whose outputs nobody reads; under load batches are full and nothing is wasted.
+// runSize is the batch actually run for n filled slots: 1, 2, 4, then the next multiple of
+// 4, at most maxBatch (a fixed-batch model always runs all its slots). ONNX Runtime's device
+// arena grows for each new input shape it meets; with these few sizes, all run once at
+// start-up (warmUp), GPU memory is as large after the first frame as after months. The at
+// most 3 extra slots hold stale frames whose outputs nobody reads.
 func (b *cudaBackend) runSize(n int) int {
 	if b.info.FixedBatch > 0 {
 		return b.info.FixedBatch
 	}
 	s := 1
-	for s < n {
+	for s < n && s < 4 {
 		s *= 2
+	}
+	if n > 4 {
+		s = (n + 3) / 4 * 4
 	}
 	return min(s, b.maxBatch)
 }
@@ -482,6 +491,10 @@ func (b *cudaBackend) Close() error {
 	}
 	if b.stream != nil {
 		keep(b.stream.Destroy())
+	}
+	if b.fill != nil {
+		keep(b.fill.Synchronize())
+		keep(b.fill.Destroy())
 	}
 	b.hostF, b.hostCounts, b.hostRecs = nil, nil, nil
 	return first

@@ -50,10 +50,13 @@ type BatcherStats struct {
 // Buffers: each Detector passed to NewBatcher is one set of input slots. With one, Submit
 // blocks while that set's batch runs (back-pressure: the leaky queue upstream drops old frames
 // meanwhile). With two or more (each on its own Backend), frames fill the next set while the
-// previous one runs. A run has two halves: the backend's (the device, one batch at a time, in
-// order) and the host's (decoding, NMS, delivering the results), which runs in its own
-// goroutine so that the next batch's device work starts at once; with three sets, filling,
-// device work and host work all overlap. Results are delivered in batch order. Fills into a
+// previous one runs. A run has two halves: the backend's (the device work and the copy back)
+// and the host's (decoding, NMS, delivering the results), both in a goroutine of the run's own,
+// so that the next batch's device work starts at once. With three sets, filling, device work
+// and host work all overlap; with four or more, two device halves run at once (on their own
+// sessions and streams), so that one run's kernels fill the gaps the other leaves while the
+// CPU launches its next kernels. Runs start in batch order and results are delivered in batch
+// order. Fills into a
 // set are serialised (a Backend is used by
 // one goroutine at a time; a ConcurrentFiller backend, such as the CPU one, lets cameras fill
 // distinct slots in parallel) and a set only runs once its fills are done, so a Backend never
@@ -71,7 +74,8 @@ type Batcher struct {
 	kick chan struct{} // wakes the batch goroutine (capacity 1)
 	done chan struct{} // closed when the batch goroutine has exited
 
-	finishing sync.WaitGroup // host halves of runs in progress
+	finishing sync.WaitGroup // runs in progress
+	running   chan struct{}  // a token per device half in progress (capacity: how many may overlap)
 	delivered chan struct{}  // closed when the latest batch's results are delivered (batch goroutine only)
 }
 
@@ -104,6 +108,7 @@ func NewBatcher(d *Detector, maxBatch int, maxWait time.Duration, more ...*Detec
 		done:     make(chan struct{}),
 	}
 	b.cond = sync.NewCond(&b.mu)
+	b.running = make(chan struct{}, max(1, len(ds)-2))
 	b.stats.MaxBatch = maxBatch
 	b.stats.SizeHist = make([]uint64, maxBatch+1)
 	for _, x := range ds {
@@ -248,8 +253,9 @@ func (b *Batcher) loop() {
 	}
 }
 
-// runSet runs a sealed set's device half here and its host half (detections, each live job's
-// Done) in a goroutine, which then gives the set back for filling.
+// runSet runs a sealed set in a goroutine, once a device half may start: the device half, then
+// the host half (detections, each live job's Done, in batch order); then it gives the set back
+// for filling.
 func (b *Batcher) runSet(s *batchSet) {
 	live := 0
 	for _, lb := range s.lbs[:s.n] {
@@ -257,20 +263,22 @@ func (b *Batcher) runSet(s *batchSet) {
 			live++
 		}
 	}
-	start := time.Now()
-	var (
-		p   inferred
-		err error
-	)
-	if live > 0 { // else every fill failed; their Submit calls reported it
-		p, err = s.d.infer(s.lbs[:s.n])
-	}
-	device := time.Since(start)
 	prev, mine := b.delivered, make(chan struct{})
 	b.delivered = mine
 	b.finishing.Add(1)
+	b.running <- struct{}{} // here, so that runs start in batch order
 	go func() {
 		defer b.finishing.Done()
+		start := time.Now()
+		var (
+			p   inferred
+			err error
+		)
+		if live > 0 { // else every fill failed; their Submit calls reported it
+			p, err = s.d.infer(s.lbs[:s.n])
+		}
+		<-b.running
+		device := time.Since(start)
 		var res [][]Detection
 		hostStart := time.Now()
 		if live > 0 && err == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -406,6 +407,61 @@ func TestBatcherPipelinesHostHalf(t *testing.T) {
 	}
 	if st := b.Stats(); st.Batches != 3 || st.Frames != 6 {
 		t.Errorf("stats %+v, want 3 batches of 6 frames", st)
+	}
+}
+
+// With four sets, two device halves run at once, never three, and results keep batch order.
+func TestBatcherOverlapsTwoRuns(t *testing.T) {
+	defer leakCheck(t)()
+	log := &eventLog{}
+	var fakes []*fakeBackend
+	var dets []*Detector
+	for _, name := range []string{"A", "B", "C", "D"} {
+		f := newFake(name, 2, log)
+		f.runDelay = 60 * time.Millisecond
+		fakes = append(fakes, f)
+		dets = append(dets, fakeDetector(f))
+	}
+	b := NewBatcher(dets[0], 2, time.Hour, dets[1:]...)
+	tr := newTracker(t)
+	var mu sync.Mutex
+	var order []int
+	for id := range 8 {
+		j := tr.job(id, true)
+		done := j.Done
+		j.Done = func(d []Detection, err error) {
+			mu.Lock()
+			order = append(order, id)
+			mu.Unlock()
+			done(d, err)
+		}
+		if err := b.Submit(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.wait(3 * time.Second)
+	b.Close()
+	ev := log.events()
+	running, most := 0, 0
+	for _, e := range ev {
+		switch {
+		case strings.HasSuffix(e, "run start"):
+			running++
+			most = max(most, running)
+		case strings.HasSuffix(e, "run end"):
+			running--
+		}
+	}
+	if most != 2 {
+		t.Errorf("events %v: at most %d runs at once, want 2", ev, most)
+	}
+	if fmt.Sprint(order) != fmt.Sprint([]int{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Errorf("results delivered in order %v, want batch order", order)
+	}
+	for _, f := range fakes {
+		if f.overlap.Load() != 0 {
+			t.Errorf("backend %s used by two goroutines at once", f.name)
+		}
 	}
 }
 

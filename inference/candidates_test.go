@@ -99,3 +99,24 @@ func BenchmarkDetectorHostHalf(b *testing.B) {
 		}
 	}
 }
+
+// The CUDA backend runs a handful of batch sizes (all warmed at start-up): never fewer slots
+// than filled, at most 3 more, never more than allocated.
+func TestCUDARunSize(t *testing.T) {
+	b := &cudaBackend{maxBatch: 30}
+	sizes := map[int]bool{}
+	for n := 1; n <= 30; n++ {
+		s := b.runSize(n)
+		if s < n || s > 30 || s-n > 3 {
+			t.Errorf("runSize(%d) = %d", n, s)
+		}
+		sizes[s] = true
+	}
+	if len(sizes) != 10 { // 1 2 4 8 12 16 20 24 28 30
+		t.Errorf("%d distinct sizes %v, want 10", len(sizes), sizes)
+	}
+	fixed := &cudaBackend{maxBatch: 8, info: ModelInfo{FixedBatch: 8}}
+	if s := fixed.runSize(3); s != 8 {
+		t.Errorf("fixed batch 8: runSize(3) = %d", s)
+	}
+}
