@@ -749,8 +749,13 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		if n, ok := info.lost[id]; ok {
 			lost = strconv.FormatInt(n, 10)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %d | %d | %d | %s |\n", id, f.Frames-s.Frames,
-			float64(f.Frames-s.Frames)/info.elapsed.Seconds(), lost, f.Inferred-s.Inferred, f.Dropped-s.Dropped, f.Reconnects, f.State)
+		// A rebuilt pipeline counts its drops afresh: then only those since its last reconnect.
+		dropped := strconv.FormatUint(f.Dropped-s.Dropped, 10)
+		if f.Dropped < s.Dropped {
+			dropped = strconv.FormatUint(f.Dropped, 10) + " (since its last reconnect)"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %d | %s | %d | %s |\n", id, f.Frames-s.Frames,
+			float64(f.Frames-s.Frames)/info.elapsed.Seconds(), lost, f.Inferred-s.Inferred, dropped, f.Reconnects, f.State)
 	}
 	fmt.Fprintf(&b, "\nAPI churn: a camera added and deleted %d times. Viewers: %d joined, received video and left.\n", info.churns, info.viewers)
 	fmt.Fprintf(&b, "Stable camera 10 s intervals under 28.5 fps (CPU contention): %d of %d.\n", info.slowIntervals, (info.cams-len(info.flapping))*len(rows))

@@ -55,8 +55,10 @@ type BatcherStats struct {
 // so that the next batch's device work starts at once. With three sets, filling, device work
 // and host work all overlap; with four or more, two device halves run at once (on their own
 // sessions and streams), so that one run's kernels fill the gaps the other leaves while the
-// CPU launches its next kernels. Runs start in batch order and results are delivered in batch
-// order. Fills into a
+// CPU launches its next kernels. More sets than that let frames keep arriving while batches
+// wait for a turn on the device: by Little's law, the sets needed are the frame rate times a
+// batch's whole cycle (fill, device, host) over the batch size. Runs start in batch order and
+// results are delivered in batch order. Fills into a
 // set are serialised (a Backend is used by
 // one goroutine at a time; a ConcurrentFiller backend, such as the CPU one, lets cameras fill
 // distinct slots in parallel) and a set only runs once its fills are done, so a Backend never
@@ -108,7 +110,7 @@ func NewBatcher(d *Detector, maxBatch int, maxWait time.Duration, more ...*Detec
 		done:     make(chan struct{}),
 	}
 	b.cond = sync.NewCond(&b.mu)
-	b.running = make(chan struct{}, max(1, len(ds)-2))
+	b.running = make(chan struct{}, min(2, max(1, len(ds)-2)))
 	b.stats.MaxBatch = maxBatch
 	b.stats.SizeHist = make([]uint64, maxBatch+1)
 	for _, x := range ds {
