@@ -22,6 +22,7 @@ import (
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/config"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/procstat"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -183,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	gpuStart := gpuUsedMB(a)
-	rep.RSSStartMB = rssMB()
+	rep.RSSStartMB = procstat.RSSMB("self")
 	droppedStart := totalDropped(a)
 	var batchStart []uint64
 	var statsStart inference.BatcherStats
@@ -207,7 +208,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Seconds = wall
 	rep.CPUPercent = 100 * (cpuTime() - cpuStart).Seconds() / wall
 	rep.GPUMemStartMB, rep.GPUMemEndMB = gpuStart, gpuUsedMB(a)
-	rep.RSSEndMB = rssMB()
+	rep.RSSEndMB = procstat.RSSMB("self")
 	if d := totalDropped(a); d > droppedStart {
 		rep.Dropped = d - droppedStart
 	}
@@ -280,17 +281,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rssMB reads the resident set size from /proc (Linux).
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	var size, res int64
-	fmt.Sscan(string(b), &size, &res)
-	return float64(res*int64(os.Getpagesize())) / (1 << 20)
 }
 
 // WriteTable prints the report for people.

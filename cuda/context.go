@@ -233,25 +233,28 @@ const streamNonBlocking = 1
 
 // NewStream creates a non-blocking stream.
 func (c *Context) NewStream() (*Stream, error) {
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	s := &Stream{ctx: c}
-	if err := check("cuStreamCreate", C.gv_stream_create(c.h, &s.s, streamNonBlocking)); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return c.newStream(false)
 }
 
 // NewUrgentStream creates a stream of the device's highest priority: its kernels are scheduled
 // ahead of those of ordinary streams as soon as SMs free up, e.g. the short preprocessing
 // kernels that cameras wait for while a long model run occupies the GPU.
 func (c *Context) NewUrgentStream() (*Stream, error) {
+	return c.newStream(true)
+}
+
+func (c *Context) newStream(urgent bool) (*Stream, error) {
 	if err := c.live(); err != nil {
 		return nil, err
 	}
 	s := &Stream{ctx: c}
-	if err := check("cuStreamCreateWithPriority", C.gv_stream_create_urgent(c.h, &s.s, streamNonBlocking)); err != nil {
+	op, r := "cuStreamCreate", C.CUresult(0)
+	if urgent {
+		op, r = "cuStreamCreateWithPriority", C.gv_stream_create_urgent(c.h, &s.s, streamNonBlocking)
+	} else {
+		r = C.gv_stream_create(c.h, &s.s, streamNonBlocking)
+	}
+	if err := check(op, r); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -30,6 +30,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/gstvision/gstvision/camera"
+	"github.com/gstvision/gstvision/internal/procstat"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -120,7 +121,7 @@ func (s *soakSim) StartCamera(i int) error { return s.do("start", i) }
 
 // rssMB reads VmRSS of the simulator process.
 func (s *soakSim) rssMB() float64 {
-	return procRSSMBOf(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	return procstat.RSSMB(strconv.Itoa(s.cmd.Process.Pid))
 }
 
 // TestSoakSimulator is the soak's simulator process (see soakSim); it is skipped otherwise.
@@ -197,22 +198,7 @@ func gpuUsedMB() float64 {
 }
 
 // procRSSMB reads this process's VmRSS in MB.
-func procRSSMB() float64 { return procRSSMBOf("/proc/self/status") }
-
-// procRSSMBOf reads VmRSS in MB from a /proc/PID/status file.
-func procRSSMBOf(path string) float64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
+func procRSSMB() float64 { return procstat.RSSMB("self") }
 
 // procCPUTicks returns utime+stime of this process in clock ticks.
 func procCPUTicks() float64 {

@@ -7,28 +7,13 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/procstat"
 )
-
-// rssMB is this process's resident set in MB.
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
 
 // TestGPUPipelineRebuildHostMemory is a diagnostic for the GPU soak's host memory growth: a
 // camera's pipeline (file source, nvh264dec into CUDA memory, inference) is built, run for a
@@ -76,7 +61,7 @@ func TestGPUPipelineRebuildHostMemory(t *testing.T) {
 		if c%10 == 0 || c == 1 {
 			runtime.GC()
 			time.Sleep(500 * time.Millisecond)
-			r := rssMB()
+			r := procstat.RSSMB("self")
 			if c == 1 {
 				first = r
 			}
