@@ -417,6 +417,14 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	// keyframe: drop those frames instead of detecting on smeared pictures.
 	setOptional(dec, "output-corrupt", false)
 	setOptional(dec, "discard-corrupted-frames", true)
+	if (depay || p.opts.Pace) && strings.HasPrefix(decName, "avdec_") {
+		// Live sources (cameras, paced files) decode with slice threads only: each extra frame
+		// thread holds one more frame (up to 15, half a second, on 16 cores). thread-type=auto
+		// picks slices only when its latency query finds a live upstream when caps arrive;
+		// this does not depend on that. Throughput does not need frame threads: cameras decode
+		// in parallel, one pipeline each. Unpaced files (decoding flat out) keep auto.
+		dec.SetArg("thread-type", "slice")
+	}
 
 	var rawCaps string
 	if cuda {

@@ -28,8 +28,9 @@ type Options struct {
 	// BitrateKbps is the encoder's target bitrate (default 1500).
 	BitrateKbps int
 	// BFrames is the number of B-frames between references (default 2, like real
-	// cameras' High profile streams). A negative value disables B-frames (and selects the
-	// encoder's zero-latency tuning).
+	// cameras' High profile streams: non-reference B-frames, no B-pyramid, no deep
+	// lookahead). A negative value disables B-frames (and selects the encoder's zero-latency
+	// tuning).
 	BFrames int
 	// KeyIntMax is the largest distance between key frames (default 2*FPS).
 	KeyIntMax int
@@ -160,6 +161,10 @@ func (o Options) launch() string {
 		tune := ""
 		if o.BFrames == 0 {
 			tune = " tune=zerolatency"
+		} else {
+			// As a camera's encoder: no B-pyramid (which makes decoders hold one more frame)
+			// and the shortest lookahead x265 accepts (ultrafast has 5 frames; each is 33 ms).
+			opts += fmt.Sprintf(":b-pyramid=0:rc-lookahead=%d", o.BFrames+1)
 		}
 		enc = fmt.Sprintf(`x265enc name=enc speed-preset=ultrafast log-level=error bitrate=%d key-int-max=%d%s option-string="%s" `+
 			`! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=-1`,
@@ -167,12 +172,15 @@ func (o Options) launch() string {
 	default:
 		// superfast keeps CABAC and 8x8 transforms (High profile) at little CPU;
 		// ultrafast would drop to Constrained Baseline. zerolatency forbids B-frames, so it
-		// is only used without them.
+		// is only used without them. With B-frames, superfast already has no lookahead
+		// (rc_lookahead=0) and threads=1 no sync lookahead; b-pyramid=false gives the
+		// IBBP structure of camera encoders: the preset's B-pyramid declares a reorder depth
+		// of 2, and every decoder then holds one more frame (33 ms at 30 fps).
 		tune := ""
 		if o.BFrames == 0 {
 			tune = " tune=zerolatency"
 		}
-		enc = fmt.Sprintf(`x264enc name=enc speed-preset=superfast%s bitrate=%d key-int-max=%d bframes=%d b-adapt=false threads=1 `+
+		enc = fmt.Sprintf(`x264enc name=enc speed-preset=superfast%s bitrate=%d key-int-max=%d bframes=%d b-adapt=false b-pyramid=false threads=1 `+
 			`! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1`,
 			tune, o.BitrateKbps, o.KeyIntMax, o.BFrames)
 	}

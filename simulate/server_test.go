@@ -182,6 +182,14 @@ func TestOptionsValidation(t *testing.T) {
 	if o, _ := (Options{BFrames: -1}).withDefaults(); o.BFrames != 0 || !strings.Contains(o.launch(), "zerolatency") {
 		t.Errorf("BFrames -1: %d, launch %s", o.BFrames, o.launch())
 	}
+	// B-frames as a camera's encoder makes them: no B-pyramid (decoders would hold one more
+	// frame), no more lookahead than the B-frames need
+	if l := o.launch(); !strings.Contains(l, "b-pyramid=false") || strings.Contains(l, "zerolatency") {
+		t.Errorf("default launch %s: want B-frames without a B-pyramid", l)
+	}
+	if o, _ := (Options{Codec: CodecH265}).withDefaults(); !strings.Contains(o.launch(), "b-pyramid=0:rc-lookahead=3") {
+		t.Errorf("H.265 launch %s: want no B-pyramid and a 3-frame lookahead", o.launch())
+	}
 	if _, err := Start(context.Background(), Options{Width: 853, Height: 480}); err == nil {
 		t.Error("Start accepted 853x480")
 	}
