@@ -31,6 +31,7 @@ import (
 
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/waitfor"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -148,16 +149,10 @@ func waitCameraFrames(t *testing.T, a *app.App, id string, n uint64) {
 	})
 }
 
-// pollCond polls cond every 20 ms until it holds, failing the test after timeout.
+// pollCond polls cond until it holds, failing the test after timeout.
 func pollCond(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, timeout, what, cond)
 }
 
 // viewerResp is a response with its body read.

@@ -33,6 +33,7 @@ import (
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/camera"
 	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/waitfor"
 )
 
 // fastBackoff makes failed cameras retry within a second, so tests do not wait out the
@@ -134,16 +135,10 @@ func callTok(t testing.TB, method, url, body, token string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond every 100 ms until it holds or timeout passes.
+// waitFor polls cond until it holds or timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.Until(t, timeout, what, cond)
 }
 
 // flowing reports whether camera id runs and has decoded more than n frames.

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/gstvision/gstvision/internal/waitfor"
 	"github.com/gstvision/gstvision/webrtc"
 )
 
@@ -374,13 +375,7 @@ func (c *client) waitState(t *testing.T, timeout time.Duration, states ...pion.P
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, timeout, what, cond)
 }
 
 // waitGoroutines waits until the number of goroutines is back to baseline.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gstvision/gstvision/internal/waitfor"
 )
 
 // Page is the browser tab that shows the page under test.
@@ -21,16 +23,10 @@ type Page interface {
 	Screenshot(ctx context.Context, path string) error
 }
 
-// Poll polls cond every 20 ms until it holds, failing the test after timeout.
+// Poll polls cond until it holds, failing the test after timeout.
 func Poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, timeout, what, cond)
 }
 
 // startBrowser starts cmd in its own process group with its output in logPath, and registers a
