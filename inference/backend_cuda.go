@@ -17,8 +17,9 @@ import (
 // waiting for its frame's kernel is not queued behind a model run of another batch; each Fill
 // waits for its kernel, so a batch's input is complete before ONNX Runtime runs it on its own
 // stream (user_compute_stream). Every buffer is allocated up front (device input of all
-// slots, device output, a float32 staging buffer for float16 outputs, a pinned host output);
-// the IoBinding for each batch size is created on its first use and kept.
+// slots, device output, a float32 staging buffer for float16 outputs, a pinned host output,
+// the candidate buffers on both sides), and every batch size runSize can pick is bound and run
+// once before the first frame (warmUp), so nothing is allocated per frame.
 type cudaBackend struct {
 	info     ModelInfo
 	ctx      *cuda.Context
