@@ -145,9 +145,10 @@ type SessionOptions struct {
 	// DisableTF32 sets use_tf32=0: float32 convolutions and matrix products then run in full
 	// float32 precision instead of TF32 on tensor cores (slower, bit-closer to the CPU).
 	DisableTF32 bool
-	// Do, if set, runs session creation and every Run with the CUDA context current on a
-	// locked OS thread (pass cuda.Context.Do). ONNX Runtime selects the device's primary
-	// context itself, so this is a belt-and-braces option.
+	// Do, if set, runs session creation and every Run: pass cuda.Worker.Do, so that they all
+	// run on one OS thread with the context current. The CUDA provider keeps cuBLAS/cuDNN
+	// handles and workspaces per calling thread, so a session run from whatever thread a
+	// goroutine lands on grows GPU memory with every new thread.
 	Do func(func() error) error
 
 	// cpu (tests only): no CUDA provider, tensors in host memory, so that the C API plumbing
