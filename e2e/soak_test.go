@@ -31,6 +31,7 @@ import (
 
 	"github.com/gstvision/gstvision/camera"
 	"github.com/gstvision/gstvision/internal/procstat"
+	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/simulate"
 )
 
@@ -540,7 +541,7 @@ func TestSoak(t *testing.T) {
 	prev, prevAt, prevCPU := first, time.Now(), procCPUTicks()
 	// Viewers come and go: one joins a stable camera (a different one each time) at every
 	// other sample and leaves at the next, after receiving video.
-	var viewer *whepClient
+	var viewer *whepclient.Client
 	viewerJoins, viewerCam := 0, 0
 	const clk = 100.0 // USER_HZ on Linux
 	var rows []soakSample
@@ -564,11 +565,10 @@ func TestSoak(t *testing.T) {
 		dt := now.Sub(prevAt).Seconds()
 		if viewer == nil {
 			viewerCam = viewerCam%(nCams-len(flapping)) + 1
-			viewer = dialWHEP(t, base, fmt.Sprintf("cam%d?token=tok", viewerCam), 30)
+			viewer = whepclient.Dial(t, base+fmt.Sprintf("/whep/cam%d?token=tok", viewerCam), 30)
 		} else {
-			viewer.waitAUs(t, 10*time.Second) // 30 frames of video arrived while it watched
-			viewer.location += "?token=tok"
-			viewer.hangUp(t, base)
+			viewer.Wait(t, 10*time.Second) // 30 frames of video arrived while it watched
+			viewer.HangUp(t, base+viewer.Location+"?token=tok")
 			viewer = nil
 			viewerJoins++
 		}
@@ -607,8 +607,7 @@ func TestSoak(t *testing.T) {
 			row.wsFast, row.wsSlow, row.slowCuts, row.wsDropped)
 	}
 	if viewer != nil {
-		viewer.location += "?token=tok"
-		viewer.hangUp(t, base)
+		viewer.HangUp(t, base+viewer.Location+"?token=tok")
 	}
 	elapsed := time.Since(start)
 	final := frames()

@@ -20,6 +20,8 @@ import (
 
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/browsertest"
+	"github.com/gstvision/gstvision/internal/h264test"
+	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/overlay"
 	"github.com/gstvision/gstvision/simulate"
 	"github.com/gstvision/gstvision/viewer"
@@ -35,7 +37,7 @@ const (
 func checkFirstAccessUnit(t *testing.T, who string, au []byte) {
 	t.Helper()
 	var types []int
-	for _, n := range h264NALs(au) {
+	for _, n := range h264test.NALs(au) {
 		types = append(types, int(n[0]&0x1f))
 	}
 	idr, iSPS, iPPS := slices.Index(types, 5), slices.Index(types, 7), slices.Index(types, 8)
@@ -52,7 +54,7 @@ func checkStream(t *testing.T, who string, aus [][]byte) []byte {
 	slicesSeen, idrs := 0, 0
 	var kinds [5]int // slices by slice_type mod 5
 	for i, au := range aus {
-		for _, n := range h264NALs(au) {
+		for _, n := range h264test.NALs(au) {
 			switch n[0] & 0x1f {
 			case 7:
 				if len(n) < 4 {
@@ -67,7 +69,7 @@ func checkStream(t *testing.T, who string, aus [][]byte) []byte {
 				if n[0]&0x1f == 5 {
 					idrs++
 				}
-				st := h264SliceType(n)
+				st := h264test.SliceType(n)
 				kinds[st]++
 				if st == 1 {
 					t.Fatalf("%s: AU %d has a B slice", who, i)
@@ -98,25 +100,25 @@ func TestViewerWHEPPlayback(t *testing.T) {
 	waitCameraFrames(t, a, "cam1", 10)
 
 	const want = 60
-	c := dialWHEP(t, base, "cam1", want)
-	if ct := c.resp.header.Get("Content-Type"); ct != "application/sdp" {
+	c := whepclient.Dial(t, base+"/whep/cam1", want)
+	if ct := c.Response.Header.Get("Content-Type"); ct != "application/sdp" {
 		t.Errorf("Content-Type = %q, want application/sdp", ct)
 	}
-	if !strings.HasPrefix(c.location, "/whep/cam1/") || len(c.location) <= len("/whep/cam1/") {
-		t.Errorf("Location = %q, want /whep/cam1/{session}", c.location)
+	if !strings.HasPrefix(c.Location, "/whep/cam1/") || len(c.Location) <= len("/whep/cam1/") {
+		t.Errorf("Location = %q, want /whep/cam1/{session}", c.Location)
 	}
-	if answer := string(c.resp.body); !strings.Contains(answer, "H264/90000") || !strings.Contains(answer, "a=candidate:") {
-		t.Errorf("answer lacks H264 or candidates:\n%s", answer)
+	if !strings.Contains(c.Answer, "H264/90000") || !strings.Contains(c.Answer, "a=candidate:") {
+		t.Errorf("answer lacks H264 or candidates:\n%s", c.Answer)
 	}
-	c.waitAUs(t, 20*time.Second)
+	c.Wait(t, 20*time.Second)
 	cam, _ := a.Cameras().Get("cam1") // the camera's decoded frames: the last one received is a little older
 
-	aus := c.accessUnits()
+	aus := c.AccessUnits()
 	checkFirstAccessUnit(t, "viewer", aus[0])
 	stream := checkStream(t, "viewer", aus)
 
 	w, h := gst.ScaledSize(640, 360, cfg.WebRTC.MaxWidth)
-	frames := decodeH264(t, stream, w, h)
+	frames := h264test.Decode(t, stream, w, h)
 	if len(frames) < len(aus)-1 {
 		t.Errorf("decoded %d frames of %d access units received", len(frames), len(aus))
 	}
@@ -133,7 +135,7 @@ func TestViewerWHEPPlayback(t *testing.T) {
 		}
 	}
 
-	c.hangUp(t, base)
+	c.HangUp(t, base+c.Location)
 	pollCond(t, 10*time.Second, "the encoder to stop after the viewer left", func() bool {
 		return rec.count(logEncoderStopped, "cam1") == 1
 	})
@@ -153,9 +155,9 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 
 	// A first viewer comes and goes, so that whatever pion and the server start lazily runs
 	// before the goroutine baseline is taken.
-	warm := dialWHEP(t, base, "cam1", 5)
-	warm.waitAUs(t, 20*time.Second)
-	warm.hangUp(t, base)
+	warm := whepclient.Dial(t, base+"/whep/cam1", 5)
+	warm.Wait(t, 20*time.Second)
+	warm.HangUp(t, base+warm.Location)
 	pollCond(t, 10*time.Second, "the warm-up viewer's encoder to stop", func() bool {
 		return rec.count(logEncoderStopped, "cam1") == 1
 	})
@@ -163,19 +165,19 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 	started, stopped := rec.count(logEncoderStarted, "cam1"), rec.count(logEncoderStopped, "cam1")
 
 	const want = 45
-	c1 := dialWHEP(t, base, "cam1", want)
-	c2 := dialWHEP(t, base, "cam1", want)
-	if c1.location == c2.location {
-		t.Fatalf("both sessions at %s", c1.location)
+	c1 := whepclient.Dial(t, base+"/whep/cam1", want)
+	c2 := whepclient.Dial(t, base+"/whep/cam1", want)
+	if c1.Location == c2.Location {
+		t.Fatalf("both sessions at %s", c1.Location)
 	}
-	c1.waitAUs(t, 20*time.Second)
-	c2.waitAUs(t, 20*time.Second)
+	c1.Wait(t, 20*time.Second)
+	c2.Wait(t, 20*time.Second)
 	w, h := gst.ScaledSize(640, 360, cfg.WebRTC.MaxWidth)
-	for i, c := range []*whepClient{c1, c2} {
+	for i, c := range []*whepclient.Client{c1, c2} {
 		who := fmt.Sprintf("viewer %d", i+1)
-		aus := c.accessUnits()
+		aus := c.AccessUnits()
 		checkFirstAccessUnit(t, who, aus[0])
-		frames := decodeH264(t, checkStream(t, who, aus), w, h)
+		frames := h264test.Decode(t, checkStream(t, who, aus), w, h)
 		if len(frames) < len(aus)-1 {
 			t.Errorf("%s: decoded %d frames of %d access units", who, len(frames), len(aus))
 		}
@@ -187,16 +189,16 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 		t.Errorf("the encoder stopped %d times while both viewers watched", n)
 	}
 
-	c1.hangUp(t, base)
+	c1.HangUp(t, base+c1.Location)
 	// One viewer left: the other one still watches, so the encoder keeps running.
-	more := len(c2.accessUnits()) + 10
+	more := len(c2.AccessUnits()) + 10
 	pollCond(t, 10*time.Second, "the remaining viewer to keep receiving", func() bool {
-		return len(c2.accessUnits()) >= more
+		return len(c2.AccessUnits()) >= more
 	})
 	if n := rec.count(logEncoderStopped, "cam1") - stopped; n != 0 {
 		t.Errorf("the encoder stopped while a viewer still watched")
 	}
-	c2.hangUp(t, base)
+	c2.HangUp(t, base+c2.Location)
 	pollCond(t, 10*time.Second, "the encoder to stop after both viewers left", func() bool {
 		return rec.count(logEncoderStopped, "cam1")-stopped == 1
 	})
@@ -436,7 +438,7 @@ func TestViewerHTTPErrors(t *testing.T) {
 	sim := startSim(t, 1)
 	cfg := configFor(t, false, sim.URL(1))
 	_, base := startViewerApp(t, cfg, newLogRecorder())
-	_, offer := newWHEPClient(t, 1)
+	offer := whepclient.New(t, 1).Offer
 
 	for _, tc := range []struct {
 		name, method, path, ctype, body string

@@ -19,6 +19,9 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
+
+	"github.com/gstvision/gstvision/internal/h264test"
+	"github.com/gstvision/gstvision/internal/scenematch"
 )
 
 // startServer starts a server on a free loopback port and closes it when the test ends.
@@ -185,38 +188,18 @@ func (c *decClient) parseCaps() string {
 
 // lumaDiff is the mean absolute luma difference of two packed I420 pictures (sampled).
 func lumaDiff(a, b []byte, w, h int) float64 {
-	var sum, n int
-	for y := 0; y < h; y += 2 {
-		for x := 0; x < w; x += 2 {
-			d := int(a[y*w+x]) - int(b[y*w+x])
-			if d < 0 {
-				d = -d
-			}
-			sum += d
-			n++
-		}
-	}
-	return float64(sum) / float64(n)
+	return scenematch.Diff(scenematch.Luma{Pix: a, Stride: w}, b, w, h)
 }
 
 // matchOffset returns the d in [-r, r] for which frame k+d of scene is closest to pic, with
 // the differences for every d.
 func matchOffset(sc *Scene, pic []byte, k, r int) (int, map[int]float64) {
-	ref := make([]byte, len(pic))
-	best, bestD := math.Inf(1), 0
-	diffs := map[int]float64{}
-	for d := -r; d <= r; d++ {
-		if k+d < 0 {
-			continue
-		}
-		sc.RenderI420(k+d, ref)
-		v := lumaDiff(pic, ref, sc.Width, sc.Height)
-		diffs[d] = v
-		if v < best {
-			best, bestD = v, d
-		}
+	n, _, byFrame := scenematch.Best(scenematch.Luma{Pix: pic, Stride: sc.Width}, sc.Width, sc.Height, sc.RenderI420, k-r, k+r)
+	diffs := make(map[int]float64, len(byFrame))
+	for f, v := range byFrame {
+		diffs[f-k] = v
 	}
-	return bestD, diffs
+	return n - k, diffs
 }
 
 // boxColours checks that the mean colour inside each ground-truth box of frame n is the
@@ -467,9 +450,9 @@ func (st *h264Stats) nal(n []byte) {
 	case 8:
 		st.ppsOK = st.spsSeen
 	case 1, 5:
-		br := bitReader{b: unescape(n[1:min(len(n), 32)])}
-		firstMB := br.ue()
-		sliceType := br.ue()
+		br := h264test.NewBitReader(h264test.RBSP(n[1:min(len(n), 32)]))
+		firstMB := br.UE()
+		sliceType := br.UE()
 		if firstMB != 0 {
 			return
 		}
@@ -514,50 +497,6 @@ func (st *h264Stats) rtp(payload []byte) {
 			st.nal(n)
 		}
 	}
-}
-
-func unescape(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-type bitReader struct {
-	b   []byte
-	pos int
-}
-
-func (r *bitReader) bit() int {
-	if r.pos >= 8*len(r.b) {
-		return 0
-	}
-	v := int(r.b[r.pos/8]>>(7-r.pos%8)) & 1
-	r.pos++
-	return v
-}
-
-func (r *bitReader) ue() int {
-	zeros := 0
-	for r.bit() == 0 && zeros < 32 {
-		zeros++
-	}
-	v := 1
-	for i := 0; i < zeros; i++ {
-		v = v<<1 | r.bit()
-	}
-	return v - 1
 }
 
 // sdpProfileIDC reads profile_idc from the SDP's sprop-parameter-sets (the SPS).
@@ -611,16 +550,16 @@ func (st *h265Stats) nal(n []byte) {
 	case t == 34:
 		st.pps = true
 	case t <= 21:
-		br := bitReader{b: unescape(n[2:min(len(n), 32)])}
-		if br.bit() != 1 { // first_slice_segment_in_pic_flag
+		br := h264test.NewBitReader(h264test.RBSP(n[2:min(len(n), 32)]))
+		if br.Bit() != 1 { // first_slice_segment_in_pic_flag
 			return
 		}
 		if t >= 16 {
-			br.bit() // no_output_of_prior_pics_flag
+			br.Bit() // no_output_of_prior_pics_flag
 		}
-		br.ue() // slice_pic_parameter_set_id
+		br.UE() // slice_pic_parameter_set_id
 		// x265 writes num_extra_slice_header_bits = 0
-		switch br.ue() {
+		switch br.UE() {
 		case 0:
 			st.b++
 		case 1:

@@ -2,7 +2,6 @@ package webrtc_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,18 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/rtcp"
-	"github.com/pion/rtp/codecs"
-	pion "github.com/pion/webrtc/v4"
-
+	"github.com/gstvision/gstvision/internal/h264test"
 	"github.com/gstvision/gstvision/internal/waitfor"
+	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/webrtc"
 )
 
@@ -223,153 +218,17 @@ func (ts *testServer) do(t *testing.T, method, path, contentType string, body io
 	return resp, string(b)
 }
 
-// loopbackAPI is a pion API for test clients that uses only 127.0.0.1.
-func loopbackAPI(t testing.TB) *pion.API {
-	var se pion.SettingEngine
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se))
-}
-
-// client is a WHEP viewer: a pion peer connection that depacketizes what it receives.
-type client struct {
-	pc       *pion.PeerConnection
-	location string
-	resp     *http.Response
-	answer   string
-
-	mu      sync.Mutex
-	stream  bytes.Buffer // received H.264, Annex-B
-	frames  int          // RTP packets with the marker bit: complete access units
-	ssrc    uint32
-	want    int
-	enough  chan struct{}
-	state   chan pion.PeerConnectionState
-	readErr error
-}
-
-// newClient creates a recvonly peer connection and its complete offer.
-func newClient(t *testing.T, wantFrames int) (*client, string) {
-	t.Helper()
-	pc, err := loopbackAPI(t).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{pc: pc, want: wantFrames, enough: make(chan struct{}), state: make(chan pion.PeerConnectionState, 16)}
-	t.Cleanup(func() { _ = pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo,
-		pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
-		select {
-		case c.state <- s:
-		default:
-		}
-	})
-	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { c.read(tr) })
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return c, pc.LocalDescription().SDP
-}
-
-func (c *client) read(tr *pion.TrackRemote) {
-	c.mu.Lock()
-	c.ssrc = uint32(tr.SSRC())
-	c.mu.Unlock()
-	var depack codecs.H264Packet
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			c.mu.Lock()
-			c.readErr = err
-			c.mu.Unlock()
-			return
-		}
-		data, err := depack.Unmarshal(pkt.Payload)
-		c.mu.Lock()
-		if err == nil {
-			c.stream.Write(data)
-		}
-		if pkt.Marker {
-			c.frames++
-			if c.frames == c.want {
-				close(c.enough)
-			}
-		}
-		c.mu.Unlock()
-	}
-}
-
 // dial negotiates with the server: POST the offer, apply the answer.
-func dial(t *testing.T, ts *testServer, camera string, wantFrames int) *client {
+func dial(t *testing.T, ts *testServer, camera string, wantFrames int) *whepclient.Client {
 	t.Helper()
-	c, offer := newClient(t, wantFrames)
-	resp, body := ts.do(t, http.MethodPost, "/whep/"+camera, "application/sdp", strings.NewReader(offer))
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /whep/%s: %d %s", camera, resp.StatusCode, body)
-	}
-	c.resp, c.answer, c.location = resp, body, resp.Header.Get("Location")
-	if err := c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: body}); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return whepclient.Dial(t, ts.srv.URL+"/whep/"+camera, wantFrames)
 }
 
-func (c *client) waitFrames(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-c.enough:
-	case <-time.After(timeout):
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		t.Fatalf("received %d frames in %v, want %d", c.frames, timeout, c.want)
-	}
-}
-
-func (c *client) received() ([]byte, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]byte(nil), c.stream.Bytes()...), c.frames
-}
-
-func (c *client) sendPLI() error {
-	c.mu.Lock()
-	ssrc := c.ssrc
-	c.mu.Unlock()
-	return c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-}
-
-// waitState waits until the client's connection reaches one of states.
-func (c *client) waitState(t *testing.T, timeout time.Duration, states ...pion.PeerConnectionState) pion.PeerConnectionState {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		for _, s := range states {
-			if c.pc.ConnectionState() == s {
-				return s
-			}
-		}
-		select {
-		case <-c.state:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("connection state %v after %v, want one of %v", c.pc.ConnectionState(), timeout, states)
-		}
-	}
+// received returns what c received so far: its access units as one Annex-B stream, and their
+// number.
+func received(c *whepclient.Client) ([]byte, int) {
+	aus := c.AccessUnits()
+	return bytes.Join(aus, nil), len(aus)
 }
 
 // eventually polls cond until it holds or timeout passes.
@@ -409,27 +268,5 @@ func nalTypes(stream []byte, n int) []int {
 // 320×240 frames it produced (caps fail to negotiate for any other size).
 func decode(t *testing.T, stream []byte) int {
 	t.Helper()
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.h264"), filepath.Join(dir, "out.yuv")
-	if err := os.WriteFile(in, stream, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("gst-launch-1.0", "-q", "filesrc", "location="+in, "!", "h264parse", "!",
-		"avdec_h264", "!", "video/x-raw,format=I420,width=320,height=240", "!", "filesink", "location="+out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("decoding the received stream: %v: %s", err, b)
-		}
-		t.Skipf("cannot run gst-launch-1.0: %v", err)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const frameSize = 320 * 240 * 3 / 2
-	if fi.Size()%frameSize != 0 {
-		t.Fatalf("decoded %d bytes, not a whole number of 320×240 I420 frames", fi.Size())
-	}
-	return int(fi.Size() / frameSize)
+	return len(h264test.Decode(t, stream, 320, 240))
 }

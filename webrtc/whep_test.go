@@ -12,6 +12,7 @@ import (
 
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/webrtc"
 )
 
@@ -24,22 +25,22 @@ func TestWHEPPlayback(t *testing.T) {
 	startFeeder(t, b, aus)
 
 	c := dial(t, ts, "cam1", 45)
-	if ct := c.resp.Header.Get("Content-Type"); ct != "application/sdp" {
+	if ct := c.Response.Header.Get("Content-Type"); ct != "application/sdp" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if !strings.HasPrefix(c.location, "/whep/cam1/") || len(c.location) <= len("/whep/cam1/") {
-		t.Errorf("Location = %q", c.location)
+	if !strings.HasPrefix(c.Location, "/whep/cam1/") || len(c.Location) <= len("/whep/cam1/") {
+		t.Errorf("Location = %q", c.Location)
 	}
-	if et := c.resp.Header.Get("ETag"); len(et) < 3 || et[0] != '"' {
+	if et := c.Response.Header.Get("ETag"); len(et) < 3 || et[0] != '"' {
 		t.Errorf("ETag = %q", et)
 	}
-	if !strings.Contains(c.answer, "a=candidate:") || !strings.Contains(c.answer, "H264/90000") {
-		t.Errorf("answer lacks candidates or H264:\n%s", c.answer)
+	if !strings.Contains(c.Answer, "a=candidate:") || !strings.Contains(c.Answer, "H264/90000") {
+		t.Errorf("answer lacks candidates or H264:\n%s", c.Answer)
 	}
-	c.waitState(t, 10*time.Second, pion.PeerConnectionStateConnected)
-	c.waitFrames(t, 10*time.Second)
+	c.WaitState(t, 10*time.Second, pion.PeerConnectionStateConnected)
+	c.Wait(t, 10*time.Second)
 
-	stream, frames := c.received()
+	stream, frames := received(c)
 	types := nalTypes(stream, 3)
 	if !slices.Equal(types, []int{7, 8, 5}) {
 		t.Errorf("stream starts with NAL types %v, want SPS, PPS, IDR [7 8 5]", types)
@@ -69,16 +70,16 @@ func TestTwoViewersShareOneSource(t *testing.T) {
 
 	c1 := dial(t, ts, "cam1", 30)
 	c2 := dial(t, ts, "cam1", 30)
-	if c1.location == c2.location {
-		t.Fatalf("both sessions at %s", c1.location)
+	if c1.Location == c2.Location {
+		t.Fatalf("both sessions at %s", c1.Location)
 	}
-	c1.waitFrames(t, 10*time.Second)
-	c2.waitFrames(t, 10*time.Second)
+	c1.Wait(t, 10*time.Second)
+	c2.Wait(t, 10*time.Second)
 	if got := b.Viewers(); got != 2 {
 		t.Errorf("Viewers = %d, want 2", got)
 	}
-	for i, c := range []*client{c1, c2} {
-		stream, frames := c.received()
+	for i, c := range []*whepclient.Client{c1, c2} {
+		stream, frames := received(c)
 		if types := nalTypes(stream, 3); !slices.Equal(types, []int{7, 8, 5}) {
 			t.Errorf("viewer %d starts with %v", i+1, types)
 		}
@@ -87,14 +88,14 @@ func TestTwoViewersShareOneSource(t *testing.T) {
 		}
 	}
 	// Together they got more frames than the source wrote: it was shared, not split.
-	_, n1 := c1.received()
-	_, n2 := c2.received()
+	_, n1 := received(c1)
+	_, n2 := received(c2)
 	if w := int(f.written.Load()); n1+n2 <= w {
 		t.Errorf("viewers got %d+%d frames of %d written", n1, n2, w)
 	}
 
-	for _, c := range []*client{c1, c2} {
-		if resp, body := ts.do(t, http.MethodDelete, c.location, "", nil); resp.StatusCode != http.StatusOK {
+	for _, c := range []*whepclient.Client{c1, c2} {
+		if resp, body := ts.do(t, http.MethodDelete, c.Location, "", nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
 		}
 	}
@@ -112,7 +113,7 @@ func TestPLIRequestsKeyframe(t *testing.T) {
 	ts := newTestServer(t, webrtc.Options{KeyframeInterval: interval}, "cam1")
 	f := startFeeder(t, ts.m.Broadcaster("cam1"), aus)
 	c := dial(t, ts, "cam1", 5)
-	c.waitFrames(t, 10*time.Second)
+	c.Wait(t, 10*time.Second)
 	// The viewer's arrival asked for a keyframe.
 	if len(f.keyframeRequests()) == 0 {
 		t.Fatal("no keyframe request when the viewer connected")
@@ -124,7 +125,7 @@ func TestPLIRequestsKeyframe(t *testing.T) {
 	before := len(f.keyframeRequests())
 	start := time.Now()
 	for range 20 {
-		if err := c.sendPLI(); err != nil {
+		if err := c.SendPLI(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(25 * time.Millisecond)
@@ -150,18 +151,18 @@ func TestDeleteClosesSession(t *testing.T) {
 	b := ts.m.Broadcaster("cam1")
 	startFeeder(t, b, aus)
 	c := dial(t, ts, "cam1", 3)
-	c.waitFrames(t, 10*time.Second)
+	c.Wait(t, 10*time.Second)
 
-	resp, body := ts.do(t, http.MethodDelete, c.location, "", nil)
+	resp, body := ts.do(t, http.MethodDelete, c.Location, "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
 	}
 	if n := b.Viewers(); n != 0 {
 		t.Errorf("Viewers after DELETE = %d", n)
 	}
-	c.waitState(t, 10*time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed,
+	c.WaitState(t, 10*time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed,
 		pion.PeerConnectionStateDisconnected)
-	if resp, _ := ts.do(t, http.MethodDelete, c.location, "", nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := ts.do(t, http.MethodDelete, c.Location, "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("second DELETE: %d, want 404", resp.StatusCode)
 	}
 }
@@ -178,12 +179,13 @@ func TestVanishedViewer(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 
 	c := dial(t, ts, "cam1", 10)
-	c.waitFrames(t, 10*time.Second)
-	_ = c.pc.Close()
+	c.Wait(t, 10*time.Second)
+	_ = c.PC.Close()
 	eventually(t, 15*time.Second, "the vanished viewer to be removed", func() bool { return b.Viewers() == 0 })
 
 	// A client that posts an offer and never applies the answer.
-	c2, offer := newClient(t, 1)
+	c2 := whepclient.New(t, 1)
+	offer := c2.Offer
 	resp, body := ts.do(t, http.MethodPost, "/whep/cam1", "application/sdp", strings.NewReader(offer))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d %s", resp.StatusCode, body)
@@ -191,7 +193,7 @@ func TestVanishedViewer(t *testing.T) {
 	if n := b.Viewers(); n != 1 {
 		t.Errorf("Viewers while connecting = %d, want 1", n)
 	}
-	_ = c2.pc.Close()
+	_ = c2.PC.Close()
 	eventually(t, 5*time.Second, "the unconnected session to time out", func() bool { return b.Viewers() == 0 })
 
 	waitGoroutines(t, baseline)
@@ -203,7 +205,7 @@ func TestVanishedViewer(t *testing.T) {
 // TestWHEPErrors covers the error answers of the WHEP endpoint.
 func TestWHEPErrors(t *testing.T) {
 	ts := newTestServer(t, webrtc.Options{MaxOfferBytes: 16 << 10}, "cam1")
-	_, offer := newClient(t, 1)
+	offer := whepclient.New(t, 1).Offer
 
 	vp8Only := strings.ReplaceAll(offer, "H264", "H265") // no H.264 left in the video m-line
 	audioOnly := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
@@ -271,10 +273,10 @@ func TestICEServerLinks(t *testing.T) {
 		t.Errorf("OPTIONS: %d %s, Link %q", resp.StatusCode, body, resp.Header.Values("Link"))
 	}
 	c := dial(t, ts, "cam1", 3)
-	if got := c.resp.Header.Values("Link"); !slices.Equal(got, want) {
+	if got := c.Response.Header.Values("Link"); !slices.Equal(got, want) {
 		t.Errorf("POST Link = %q, want %q", got, want)
 	}
-	c.waitFrames(t, 10*time.Second)
+	c.Wait(t, 10*time.Second)
 }
 
 // TestRemoveAndClose: a viewer may arrive before the pipeline registers its callbacks (which
@@ -282,12 +284,13 @@ func TestICEServerLinks(t *testing.T) {
 func TestRemoveAndClose(t *testing.T) {
 	aus := testClip(t)
 	ts := newTestServer(t, webrtc.Options{}, "cam1")
-	c, offer := newClient(t, 1)
+	c := whepclient.New(t, 1)
+	offer := c.Offer
 	resp, body := ts.do(t, http.MethodPost, "/whep/cam1", "application/sdp", strings.NewReader(offer))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d %s", resp.StatusCode, body)
 	}
-	if err := c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: body}); err != nil {
+	if err := c.PC.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: body}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -301,7 +304,7 @@ func TestRemoveAndClose(t *testing.T) {
 		t.Errorf("OnViewersChanged on registration: %d, want 1", n)
 	}
 	startFeeder(t, b, aus)
-	c.waitFrames(t, 10*time.Second)
+	c.Wait(t, 10*time.Second)
 	if st := ts.m.Stats()["cam1"]; st.Viewers != 1 || st.AccessUnits == 0 || st.Keyframes == 0 {
 		t.Errorf("Stats = %+v", st)
 	}
@@ -310,7 +313,7 @@ func TestRemoveAndClose(t *testing.T) {
 	if n := <-counts; n != 0 || b.Viewers() != 0 {
 		t.Errorf("after Remove: OnViewersChanged %d, Viewers %d", n, b.Viewers())
 	}
-	c.waitState(t, 10*time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed,
+	c.WaitState(t, 10*time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed,
 		pion.PeerConnectionStateDisconnected)
 	if ts.m.Broadcaster("cam1") == b {
 		t.Error("Broadcaster after Remove returned the removed one")
