@@ -254,9 +254,12 @@ func TestWSDisconnectEndsGoroutines(t *testing.T) {
 		// Let a few pings go by: the client answers them while reading.
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		_, _, err := conn.Read(ctx)
+		expired := ctx.Err() != nil
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("read: %v", err)
+		// The read must last until the deadline; the library then reports the deadline or,
+		// having closed the connection for it, "use of closed network connection".
+		if err == nil || !expired {
+			t.Fatalf("read ended before the deadline: %v", err)
 		}
 		// A Read that timed out closes the client's connection; either way the client is gone.
 		_ = conn.CloseNow()
