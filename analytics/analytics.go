@@ -24,9 +24,12 @@ type DetectorFactory func(maxBatch int) (*inference.Detector, error)
 
 // Options configure the stage.
 type Options struct {
-	Decoupled   bool
-	MaxBatch    int
-	MaxWait     time.Duration
+	Decoupled bool
+	MaxBatch  int
+	MaxWait   time.Duration
+	// Sets is the number of detectors (input slots, session, output buffers) of the decoupled
+	// stage; 0 means DefaultSets. See GPUSets.
+	Sets        int
 	NewDetector DetectorFactory
 	Publish     func(results.Result) // where results go (the hub)
 	Logger      *slog.Logger
@@ -58,16 +61,19 @@ type inline struct {
 // ErrStage wraps failures to set up the stage.
 var ErrStage = errors.New("inference stage")
 
-// batchSets is the number of detectors (input slots, session, output buffers) of the decoupled
-// stage (inference.Batcher): batches fill while two run on the device (each one's kernels
-// filling the gaps the other leaves) and earlier ones are turned into detections on the host.
-// Measured on the H100 with 89 cameras of 1080p30: a batch of 32 spends about 12 ms filling,
-// 25 ms on the device (two at once) and 10 ms on the host, so about 5 sets are in use at once
-// (2,670 frames/s × 47 ms / 32); with 4, cameras waited for a free set and frames were dropped.
-const batchSets = 6
+// DefaultSets: on the CPU two detectors suffice, one filling while the other runs (more would
+// only compete for the same cores and hold more input memory).
+const DefaultSets = 2
 
-// New starts the stage. In decoupled mode it creates batchSets detectors of MaxBatch slots
-// each.
+// GPUSets is the number of detectors for the GPU: batches fill while two run on the device
+// (each one's kernels filling the gaps the other leaves) and earlier ones are turned into
+// detections on the host (inference.Batcher). Measured on the H100 with 89 cameras of 1080p30:
+// a batch of 32 spends about 12 ms filling, 25 ms on the device (two at once) and 10 ms on the
+// host, so about 5 sets are in use at once (2,670 frames/s × 47 ms / 32); with 4, cameras
+// waited for a free set and frames were dropped.
+const GPUSets = 6
+
+// New starts the stage. In decoupled mode it creates Sets detectors of MaxBatch slots each.
 func New(o Options) (*Stage, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -75,12 +81,15 @@ func New(o Options) (*Stage, error) {
 	if o.MaxBatch < 1 {
 		o.MaxBatch = 1
 	}
+	if o.Sets < 1 {
+		o.Sets = DefaultSets
+	}
 	s := &Stage{opts: o, log: o.Logger, inline: map[string]*inline{}}
 	if !o.Decoupled {
 		s.log.Info("inference stage started", "mode", "unified", "batch", 1)
 		return s, nil
 	}
-	for range batchSets {
+	for range o.Sets {
 		d, err := o.NewDetector(o.MaxBatch)
 		if err != nil {
 			s.Close()
@@ -89,7 +98,7 @@ func New(o Options) (*Stage, error) {
 		s.detectors = append(s.detectors, d)
 	}
 	s.batcher = inference.NewBatcher(s.detectors[0], o.MaxBatch, o.MaxWait, s.detectors[1:]...)
-	s.log.Info("inference stage started", "mode", "decoupled", "max_batch", o.MaxBatch, "max_wait", o.MaxWait)
+	s.log.Info("inference stage started", "mode", "decoupled", "max_batch", o.MaxBatch, "max_wait", o.MaxWait, "batch_sets", o.Sets)
 	return s, nil
 }
 

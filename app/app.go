@@ -58,6 +58,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Decoupled:   cfg.Processing.EnableDecoupledPipeline,
 		MaxBatch:    cfg.Processing.MaxBatch,
 		MaxWait:     time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
+		Sets:        stageSets(cfg.Device),
 		NewDetector: eng.NewDetector,
 		Publish:     a.hub.Publish,
 		Logger:      log,
@@ -240,4 +241,12 @@ func (e *Engine) Close() {
 		e.cuda.close()
 		e.cuda = nil
 	}
+}
+
+// stageSets is how many batch sets the decoupled stage gets on the device.
+func stageSets(device string) int {
+	if device == "cuda" {
+		return analytics.GPUSets
+	}
+	return analytics.DefaultSets
 }

@@ -185,6 +185,7 @@ type soakSample struct {
 	inferDrop  uint64   // frames dropped before the detector (stable cameras), total
 	scrapeMS   float64  // time to scrape /metrics
 	gpuMB      float64  // GPU memory used on the device (nvidia-smi), 0 without a GPU
+	mallocMB   float64  // memory C code holds through malloc (GStreamer, drivers)
 }
 
 // gpuUsedMB is the memory used on GPU 0 as the driver reports it (the whole device: run
@@ -574,6 +575,7 @@ func TestSoak(t *testing.T) {
 		}
 		row := soakSample{
 			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: float64(ms.HeapAlloc) / (1 << 20), gpuMB: gpuUsedMB(),
+			mallocMB: procstat.MallocInUseMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
 		}
@@ -602,8 +604,8 @@ func TestSoak(t *testing.T) {
 		}
 		rows = append(rows, row)
 		prev, prevAt, prevCPU = cur, now, cpu
-		t.Logf("%6v rss %.0f MB heap %.0f MB goroutines %d fds %d cpu %.0f%% min fps %.1f flapping %v (%d reconnects) ws %d/%d (slow cut off %d) dropped %d",
-			row.at, row.rssMB, row.heapMB, row.goroutines, row.fds, row.cpuPct, row.minFPS, row.flapStates, row.reconnects,
+		t.Logf("%6v rss %.0f MB C malloc %.0f MB heap %.0f MB goroutines %d fds %d cpu %.0f%% min fps %.1f flapping %v (%d reconnects) ws %d/%d (slow cut off %d) dropped %d",
+			row.at, row.rssMB, row.mallocMB, row.heapMB, row.goroutines, row.fds, row.cpuPct, row.minFPS, row.flapStates, row.reconnects,
 			row.wsFast, row.wsSlow, row.slowCuts, row.wsDropped)
 	}
 	if viewer != nil {
@@ -689,16 +691,16 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 	fmt.Fprintf(&b, "Soak: device %s, %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s), "+
 		"a WHEP viewer joining and leaving every 20 s; the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
 		info.device, info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
-	b.WriteString("| t | RSS MB | GPU MB | sim RSS MB | Go heap MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| t | RSS MB | C malloc MB | GPU MB | sim RSS MB | Go heap MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.1f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
-			r.at, r.rssMB, r.gpuMB, r.simRSSMB, r.heapMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
+		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.0f | %.1f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
+			r.at, r.rssMB, r.mallocMB, r.gpuMB, r.simRSSMB, r.heapMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
 			r.reconnects, r.wsFast, r.wsSlow, r.slowCuts, r.wsClients, r.wsDropped, r.scrapeMS)
 	}
 	// Growth after warm-up: from the first sample at or past warmup to the last, and the
 	// least-squares slope over those samples, per hour.
-	var xs, rss, gpu, simRSS, heap, gor, fds []float64
+	var xs, rss, cmalloc, gpu, simRSS, heap, gor, fds []float64
 	for _, r := range rows {
 		if r.at < warmup {
 			continue
@@ -706,6 +708,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		xs = append(xs, r.at.Hours())
 		rss = append(rss, r.rssMB)
 		gpu = append(gpu, r.gpuMB)
+		cmalloc = append(cmalloc, r.mallocMB)
 		simRSS = append(simRSS, r.simRSSMB)
 		heap = append(heap, r.heapMB)
 		gor = append(gor, float64(r.goroutines))
@@ -719,7 +722,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		for _, m := range []struct {
 			name string
 			ys   []float64
-		}{{"RSS MB", rss}, {"GPU memory MB (device)", gpu}, {"Go heap MB", heap}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
+		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"GPU memory MB (device)", gpu}, {"Go heap MB", heap}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f | %+.1f |\n", m.name, m.ys[0], m.ys[last], m.ys[last]-m.ys[0], linearSlope(xs, m.ys))
 		}
 	}

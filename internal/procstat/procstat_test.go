@@ -15,3 +15,9 @@ func TestRSSMB(t *testing.T) {
 		t.Errorf("RSS of a missing process: %v, want 0", r)
 	}
 }
+
+func TestMallocInUseMB(t *testing.T) {
+	if m := MallocInUseMB(); m <= 0 {
+		t.Errorf("malloc in use: %v MB", m)
+	}
+}
