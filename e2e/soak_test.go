@@ -575,7 +575,7 @@ func TestSoak(t *testing.T) {
 		}
 		row := soakSample{
 			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: float64(ms.HeapAlloc) / (1 << 20), gpuMB: gpuUsedMB(),
-			mallocMB: procstat.MallocInUseMB(),
+			mallocMB:   procstat.MallocInUseMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
 		}
