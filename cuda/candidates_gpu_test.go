@@ -82,11 +82,7 @@ func rawOutput(layout inference.Layout, half bool, n, classes, anchors int, seed
 func TestGPUCandidatesMatchDecode(t *testing.T) {
 	ctx := openGPU(t)
 	k := kernels(t, ctx)
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := stream(t, ctx)
 	const n, classes, anchors, conf = 3, 80, 8400, float32(0.5)
 	for _, tc := range []struct {
 		name   string

@@ -31,6 +31,17 @@ func openGPU(t testing.TB) *cuda.Context {
 	return ctx
 }
 
+// stream makes a stream on ctx, destroyed when the test ends.
+func stream(t testing.TB, ctx *cuda.Context) *cuda.Stream {
+	t.Helper()
+	s, err := ctx.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Destroy() })
+	return s
+}
+
 func kernels(t testing.TB, ctx *cuda.Context) *cuda.Kernels {
 	t.Helper()
 	k, err := ctx.Kernels()
@@ -243,11 +254,7 @@ func compare(t *testing.T, what string, got, want []float32, lb inference.Letter
 func TestGPULetterboxMatchesCPU(t *testing.T) {
 	ctx := openGPU(t)
 	k := kernels(t, ctx)
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := stream(t, ctx)
 	const tol = 2.0 / 255
 	sizes := []struct{ w, h, dw, dh int }{
 		{1920, 1080, 640, 640}, {1280, 720, 640, 640}, {999, 561, 640, 640},
@@ -279,11 +286,7 @@ func TestGPULetterboxMatchesCPU(t *testing.T) {
 func TestGPULetterboxNoLeak(t *testing.T) {
 	ctx := openGPU(t)
 	k := kernels(t, ctx)
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := stream(t, ctx)
 	f := newTestFrame(t, ctx, s, inference.NV12, 1920, 1080, 1)
 	lb := inference.NewLetterbox(1920, 1080, 640, 640)
 	dst, err := ctx.Alloc(4 * 3 * 640 * 640 * 4)
@@ -329,11 +332,7 @@ func TestGPULetterboxNoLeak(t *testing.T) {
 // Pitched 2D copies: upload a pitched plane, pack it with CopyDtoD2D, read it back.
 func TestGPUCopy2D(t *testing.T) {
 	ctx := openGPU(t)
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Destroy()
+	s := stream(t, ctx)
 	const w, h, pitch = 1000, 37, 1280
 	src := make([]byte, pitch*h)
 	for i := range src {

@@ -444,19 +444,27 @@ func TestGPUBackendNoLeak(t *testing.T) {
 	}
 }
 
-// The real YOLOv8n-architecture model, if env.sh made one: CPU and GPU outputs on the same
-// 1080p frame (TF32 is on for the GPU, so the agreement is looser), and throughput per batch.
-func TestGPUBackendYOLOv8n(t *testing.T) {
-	path := os.Getenv("GPU_TEST_MODEL")
+// kitModel inspects the model whose path the environment variable env holds, skipping the test
+// when it is not set (hint says how to get it).
+func kitModel(t *testing.T, env, hint string) inference.ModelInfo {
+	t.Helper()
+	path := os.Getenv(env)
 	if path == "" {
-		t.Skip("GPU_TEST_MODEL not set (source .gpu/env.sh)")
+		t.Skipf("%s not set (%s)", env, hint)
 	}
-	ctx := gpuContext(t)
-	s := testStream(t, ctx)
 	info, err := inference.Inspect(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return info
+}
+
+// The real YOLOv8n-architecture model, if env.sh made one: CPU and GPU outputs on the same
+// 1080p frame (TF32 is on for the GPU, so the agreement is looser), and throughput per batch.
+func TestGPUBackendYOLOv8n(t *testing.T) {
+	info := kitModel(t, "GPU_TEST_MODEL", "source .gpu/env.sh")
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
 	const maxB = 32
 	gpu, err := inference.NewCUDABackend(info, maxB, ctx)
 	if err != nil {
@@ -502,18 +510,11 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 // The float16 variant of the test model (scripts/make_fp16_model.py makes it on the GPU
 // machine): the letterbox kernel writes float16, and the throughput that lifts the ceiling.
 func TestGPUBackendYOLOv8nFloat16(t *testing.T) {
-	path := os.Getenv("GPU_TEST_MODEL_FP16")
-	if path == "" {
-		t.Skip("GPU_TEST_MODEL_FP16 not set (scripts/gpu-suite.sh makes it)")
-	}
+	info := kitModel(t, "GPU_TEST_MODEL_FP16", "scripts/gpu-suite.sh makes it")
 	ctx := gpuContext(t)
 	s := testStream(t, ctx)
-	info, err := inference.Inspect(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !info.InputFloat16 {
-		t.Fatalf("%s: input is not float16: %+v", path, info)
+		t.Fatalf("%s: input is not float16: %+v", info.Path, info)
 	}
 	gpu, err := inference.NewCUDABackend(info, 32, ctx)
 	if err != nil {
