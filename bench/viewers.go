@@ -49,7 +49,7 @@ import (
 	"github.com/gstvision/gstvision/camera"
 	"github.com/gstvision/gstvision/config"
 	"github.com/gstvision/gstvision/gst"
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/simulate"
 )
@@ -1611,7 +1611,7 @@ func detectionLatency(rs []results.Result, times []time.Time, sc *simulate.Scene
 	for n0 := max(hi-matchWindow, 0); n0 <= hi; n0++ {
 		ok := 0
 		for i, r := range in {
-			if frameOK(r.Detections, sc.Objects(n0+rel[i])) {
+			if groundtruth.FrameMatches(r.Detections, sc.Objects(n0+rel[i])) {
 				ok++
 			}
 		}
@@ -1625,29 +1625,6 @@ func detectionLatency(rs []results.Result, times []time.Time, sc *simulate.Scene
 		}
 	}
 	return float64(best) / float64(len(in)), len(in), lat
-}
-
-// frameOK tells whether detections match the ground truth: every object found with its class
-// at IoU >= 0.5, and nothing else.
-func frameOK(dets []inference.Detection, truth []simulate.Object) bool {
-	if len(dets) != len(truth) {
-		return false
-	}
-	used := make([]bool, len(dets))
-	for _, o := range truth {
-		gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
-		found := false
-		for i, d := range dets {
-			if !used[i] && d.ClassID == o.ClassID && inference.IoU(d.Box, gt) >= 0.5 {
-				used[i], found = true, true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 // h264Decoder decodes access units in-process: appsrc → h264parse → avdec_h264 → appsink.

@@ -76,35 +76,11 @@ func configFor(t testing.TB, decoupled bool, urls ...string) *config.Config {
 	return cfg
 }
 
-// startApp runs gstvision serve in-process and returns its base URL.
+// startApp runs gstvision serve in-process and returns its base URL; it stops at cleanup.
 func startApp(t testing.TB, cfg *config.Config) (*app.App, string) {
 	t.Helper()
-	a, err := app.New(cfg, testLogger(t))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("Run did not return within 15 s of cancel")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for a.Server().Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("server did not start listening")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return a, "http://" + a.Server().Addr().String()
+	a, base, _ := runApp(t, cfg, testLogger(t))
+	return a, base
 }
 
 // collect reads WebSocket results until each camera has want results or the timeout passes.

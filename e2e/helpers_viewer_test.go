@@ -114,26 +114,8 @@ func (r *logRecorder) count(msg, camera string) int {
 // URL. Its shutdown is a cleanup: Run must return nil within 15 s of the cancel.
 func startViewerApp(t *testing.T, cfg *config.Config, rec *logRecorder) (*app.App, string) {
 	t.Helper()
-	a, err := app.New(cfg, slog.New(rec))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("Run did not return within 15 s of cancel")
-		}
-	})
-	pollCond(t, 10*time.Second, "the server to listen", func() bool { return a.Server().Addr() != nil })
-	return a, "http://" + a.Server().Addr().String()
+	a, base, _ := runApp(t, cfg, slog.New(rec))
+	return a, base
 }
 
 // waitCameraFrames waits until camera id has decoded more than n frames.

@@ -97,13 +97,7 @@ func runApp(t testing.TB, cfg *config.Config, log *slog.Logger) (*app.App, strin
 		})
 	}
 	t.Cleanup(stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for a.Server().Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("server did not start listening")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, 10*time.Second, "the server to listen", func() bool { return a.Server().Addr() != nil })
 	return a, "http://" + a.Server().Addr().String(), stop
 }
 
