@@ -335,13 +335,13 @@ func (b *cudaBackend) runSize(n int) int {
 // warmUp runs every batch size runSize can pick once (on the zeroed input), so that ONNX
 // Runtime sizes its arena and picks its kernels before the first frame.
 func (b *cudaBackend) warmUp() error {
-	seen := map[int]bool{}
+	last := 0
 	for n := 1; n <= b.maxBatch; n++ {
-		size := b.runSize(n)
-		if seen[size] {
+		size := b.runSize(n) // never decreasing in n: each size comes in one run
+		if size == last {
 			continue
 		}
-		seen[size] = true
+		last = size
 		if _, err := b.infer(size); err != nil {
 			return fmt.Errorf("warming up: %w", err)
 		}
