@@ -58,7 +58,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Decoupled:   cfg.Processing.EnableDecoupledPipeline,
 		MaxBatch:    cfg.Processing.MaxBatch,
 		MaxWait:     time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
-		Sets:        stageSets(cfg.Device),
+		Sets:        stageSets(cfg.Device, cfg.Processing.BatchSets),
 		NewDetector: eng.NewDetector,
 		Publish:     a.hub.Publish,
 		Logger:      log,
@@ -243,8 +243,12 @@ func (e *Engine) Close() {
 	}
 }
 
-// stageSets is how many batch sets the decoupled stage gets on the device.
-func stageSets(device string) int {
+// stageSets is how many batch sets the decoupled stage gets: the configured number, else the
+// device's default.
+func stageSets(device string, configured int) int {
+	if configured > 0 {
+		return configured
+	}
 	if device == "cuda" {
 		return analytics.GPUSets
 	}

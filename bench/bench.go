@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -43,7 +44,11 @@ type Options struct {
 	Warmup     time.Duration
 	Pace       bool    // play the clip at its frame rate (latency at full rate) instead of flat out
 	QueueSize  int     // frames between decoder and inference per camera
+	Sets       int     // decoupled: batch sets (0: the device's default)
 	Confidence float64 // score threshold (0: the config default)
+	// Timeline, when positive, also reports the decoupled stage interval by interval: where
+	// time goes when the mean hides stalls.
+	Timeline   time.Duration
 	ORTLibrary string
 	Logger     *slog.Logger
 }
@@ -74,6 +79,25 @@ type Report struct {
 	CPUPercent    float64        `json:"cpu_percent"` // process CPU time / wall time, 100 = one core
 	RSSStartMB    float64        `json:"rss_start_mb"`
 	RSSEndMB      float64        `json:"rss_end_mb"`
+	Timeline      []TimelineRow  `json:"timeline,omitempty"`
+	Started       time.Time      `json:"started"` // when the measurement began
+}
+
+// TimelineRow is one interval of the measurement (see Options.Timeline).
+type TimelineRow struct {
+	At           time.Duration `json:"at"`
+	FPS          float64       `json:"fps"`                  // results that reached the hub
+	DroppedFPS   float64       `json:"dropped_fps"`          // frames the leaky queues dropped
+	Batches      uint64        `json:"batches"`              // batches delivered
+	DeviceHalfMS float64       `json:"device_half_ms"`       // mean over those batches
+	HostHalfMS   float64       `json:"host_half_ms"`         //
+	OrderWaitMS  float64       `json:"order_wait_ms"`        // mean wait for earlier batches' delivery
+	Waiting      float64       `json:"submit_waiting"`       // cameras blocked for a free slot, on average
+	FillMS       float64       `json:"fill_ms"`              // mean time to write a frame into its slot
+	CPUPercent   float64       `json:"cpu_percent"`          // 100 = one core
+	GCs          uint32        `json:"gc_cycles"`            // Go garbage collections
+	GCPauseMS    float64       `json:"gc_pause_ms"`          // their stop-the-world pauses, summed
+	GPUMemMB     float64       `json:"gpu_mem_mb,omitempty"` // GPU memory used on the device at the end
 }
 
 type recorder struct {
@@ -128,6 +152,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.QueueSize > 0 {
 		cfg.Processing.QueueFrames = o.QueueSize
 	}
+	cfg.Processing.BatchSets = o.Sets
 	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence
@@ -197,9 +222,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rec.measuring = true
 	rec.mu.Unlock()
 	t0 := time.Now()
-	select {
-	case <-ctx.Done():
-	case <-time.After(o.Duration):
+	rep.Started = t0
+	if o.Timeline > 0 && a.Stage().Batcher() != nil {
+		rep.Timeline = recordTimeline(ctx, a, rec, o.Timeline, o.Duration)
+	} else {
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Duration):
+		}
 	}
 	rec.mu.Lock()
 	rec.measuring = false
@@ -250,6 +280,65 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// recordTimeline samples the stage every interval for total, until ctx ends.
+func recordTimeline(ctx context.Context, a *app.App, rec *recorder, interval, total time.Duration) []TimelineRow {
+	type sample struct {
+		at      time.Time
+		frames  uint64
+		dropped uint64
+		st      inference.BatcherStats
+		cpu     time.Duration
+		ms      runtime.MemStats
+	}
+	take := func() sample {
+		s := sample{at: time.Now(), dropped: totalDropped(a), st: a.Stage().Batcher().Stats(), cpu: cpuTime()}
+		rec.mu.Lock()
+		for _, n := range rec.perCam {
+			s.frames += n
+		}
+		rec.mu.Unlock()
+		runtime.ReadMemStats(&s.ms)
+		return s
+	}
+	start := take()
+	prev := start
+	var rows []TimelineRow
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for prev.at.Sub(start.at) < total-interval/2 {
+		select {
+		case <-ctx.Done():
+			return rows
+		case <-tick.C:
+		}
+		cur := take()
+		dt := cur.at.Sub(prev.at).Seconds()
+		row := TimelineRow{
+			At:         cur.at.Sub(start.at).Round(time.Millisecond),
+			FPS:        float64(cur.frames-prev.frames) / dt,
+			DroppedFPS: float64(cur.dropped-prev.dropped) / dt,
+			Batches:    cur.st.Batches - prev.st.Batches,
+			Waiting:    (cur.st.SubmitWait - prev.st.SubmitWait).Seconds() / dt,
+			CPUPercent: 100 * (cur.cpu - prev.cpu).Seconds() / dt,
+			GCs:        cur.ms.NumGC - prev.ms.NumGC,
+			GCPauseMS:  float64(cur.ms.PauseTotalNs-prev.ms.PauseTotalNs) / 1e6,
+			GPUMemMB:   gpuUsedMB(a),
+		}
+		if n := cur.st.Fills - prev.st.Fills; n > 0 {
+			row.FillMS = (cur.st.FillTime - prev.st.FillTime).Seconds() * 1000 / float64(n)
+		}
+		if n := float64(row.Batches); n > 0 {
+			per := func(d time.Duration) float64 { return d.Seconds() * 1000 / n }
+			row.DeviceHalfMS = per(cur.st.DeviceTime - prev.st.DeviceTime)
+			row.HostHalfMS = per(cur.st.HostTime - prev.st.HostTime)
+			row.OrderWaitMS = per(cur.st.OrderWait - prev.st.OrderWait)
+		}
+		rows = append(rows, row)
+		prev = cur
+	}
+	return rows
 }
 
 func pct(s []time.Duration, q float64) float64 {
@@ -307,6 +396,16 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "GPU memory used start / end\t%.0f / %.0f MB\n", r.GPUMemStartMB, r.GPUMemEndMB)
 	}
 	tw.Flush()
+	if len(r.Timeline) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "timeline (from %s UTC)\n", r.Started.UTC().Format("15:04:05.000"))
+		fmt.Fprintln(tw, "at\tfps\tdropped/s\tbatches\tdevice ms\thost ms\torder wait ms\tcameras waiting\tfill ms\tCPU %\tGCs\tGC pause ms\tGPU MB\t")
+		for _, x := range r.Timeline {
+			fmt.Fprintf(tw, "%.1fs\t%.0f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d\t%.2f\t%.0f\t\n", x.At.Seconds(), x.FPS, x.DroppedFPS,
+				x.Batches, x.DeviceHalfMS, x.HostHalfMS, x.OrderWaitMS, x.Waiting, x.FillMS, x.CPUPercent, x.GCs, x.GCPauseMS, x.GPUMemMB)
+		}
+		tw.Flush()
+	}
 }
 
 // WriteJSON prints the report as one JSON object.

@@ -66,6 +66,7 @@ type Camera struct {
 	current     atomic.Uint64 // frames decoded by the current pipeline
 	handed      atomic.Uint64 // frames that reached the analyzer
 	arrived     atomic.Uint64 // frames that reached the sink (the rest were dropped by the queue)
+	dropped     uint64        // the highest drop count reported: a counter never goes back
 
 	pipeline atomic.Pointer[gst.CameraPipeline] // the running pipeline, if any
 
@@ -110,18 +111,27 @@ func (c *Camera) Stop() {
 func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	current := c.current.Load()
+	current, queued := c.current.Load(), uint64(0)
 	if p := c.pipeline.Load(); p != nil {
 		current = p.Decoded() // live, not the last once-a-second sample
+		queued = p.Queued()
 	}
 	decoded := c.decodedBase + current
-	arrived := c.arrived.Load()
+	c.dropped = droppedSoFar(c.dropped, decoded, c.arrived.Load(), queued)
 	return Status{
 		ID: c.cfg.ID, URL: c.cfg.RedactedURL, State: c.state, FPS: c.fps,
-		Frames: decoded, Inferred: c.handed.Load(), Dropped: decoded - min(arrived, decoded),
+		Frames: decoded, Inferred: c.handed.Load(), Dropped: c.dropped,
 		Reconnects: c.reconnects, LastError: c.lastErr, Since: c.since,
 		Width: c.width, Height: c.height, Codec: c.info.Codec,
 	}
+}
+
+// droppedSoFar is the drop counter: frames decoded that neither reached the sink nor wait in
+// its queue, never less than the count already reported (prev). The counts are read one after
+// the other while frames move, so their difference alone could dip by a frame or two, and a
+// Prometheus counter must not go back.
+func droppedSoFar(prev, decoded, arrived, queued uint64) uint64 {
+	return max(prev, decoded-min(arrived+queued, decoded))
 }
 
 func (c *Camera) setState(s State, err error) {

@@ -146,6 +146,10 @@ type Processing struct {
 	MaxBatch int `json:"max_batch"`
 	// MaxWaitMS is how long the shared stage waits to fill a batch.
 	MaxWaitMS int `json:"max_wait_ms"`
+	// BatchSets is how many batches the shared stage holds at once (each with its own
+	// input slots and model session): one fills while others run. 0 picks the device's
+	// default (2 on the CPU, 6 on the GPU, where two run at once).
+	BatchSets int `json:"batch_sets,omitempty"`
 	// QueueFrames is how many frames are buffered between decoder and
 	// inference, per camera.
 	QueueFrames int `json:"queue_frames"`

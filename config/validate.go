@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 	p := c.Processing
 	v.between("processing.max_batch", int64(p.MaxBatch), 1, 256)
 	v.between("processing.max_wait_ms", int64(p.MaxWaitMS), 0, 1000)
+	v.between("processing.batch_sets", int64(p.BatchSets), 0, 16)
 	v.between("processing.queue_frames", int64(p.QueueFrames), 1, 64)
 	v.atLeast("processing.stats_every_frames", int64(p.StatsEveryFrames), 1)
 	v.atLeast("processing.gpu_memory_warn_mb", int64(p.GPUMemoryWarnMB), 0)

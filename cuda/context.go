@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,13 @@ const (
 	attrComputeCapabilityMajor = 75
 	attrComputeCapabilityMinor = 76
 )
+
+// SyncEnv names the environment variable that picks how host threads wait for the GPU in the
+// shared context: "spin", "yield" or "blocking" (CU_CTX_SCHED_*); unset or "auto" leaves the
+// driver's choice (spinning when there are fewer contexts than cores).
+const SyncEnv = "GSTVISION_CUDA_SYNC"
+
+var syncFlags = map[string]C.uint{"auto": 0, "spin": 1, "yield": 2, "blocking": 4}
 
 // DevicePtr is a CUdeviceptr: an address in device memory, valid in the shared context.
 type DevicePtr uintptr
@@ -131,6 +139,12 @@ func Open(device int) (*Context, error) {
 		return nil, err
 	}
 	c.driver = int(v)
+	if flags, ok := syncFlags[os.Getenv(SyncEnv)]; ok {
+		// Only possible before the primary context is first retained in this process.
+		if err := check("cuDevicePrimaryCtxSetFlags", C.gv_cuDevicePrimaryCtxSetFlags(c.dev, flags)); err != nil {
+			return nil, err
+		}
+	}
 	if err := check("cuDevicePrimaryCtxRetain", C.gv_cuDevicePrimaryCtxRetain(&c.h, c.dev)); err != nil {
 		return nil, fmt.Errorf("%w: device %d (%s): %w", ErrNoDevice, device, c.name, err)
 	}

@@ -38,6 +38,7 @@ static CUresult (*p_cuDeviceGetName)(char *, int, CUdevice);
 static CUresult (*p_cuDeviceGetAttribute)(int *, int, CUdevice);
 static CUresult (*p_cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
 static CUresult (*p_cuDevicePrimaryCtxRelease)(CUdevice);
+static CUresult (*p_cuDevicePrimaryCtxSetFlags)(CUdevice, unsigned);
 static CUresult (*p_cuCtxPushCurrent)(CUcontext);
 static CUresult (*p_cuCtxPopCurrent)(CUcontext *);
 static CUresult (*p_cuCtxSynchronize)(void);
@@ -90,6 +91,7 @@ int gv_cu_load(const char *name, char *err, size_t errlen) {
   LOAD(h, p_cuDeviceGetAttribute, "cuDeviceGetAttribute");
   LOAD(h, p_cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
   LOAD(h, p_cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2");
+  LOAD(h, p_cuDevicePrimaryCtxSetFlags, "cuDevicePrimaryCtxSetFlags_v2");
   LOAD(h, p_cuCtxPushCurrent, "cuCtxPushCurrent_v2");
   LOAD(h, p_cuCtxPopCurrent, "cuCtxPopCurrent_v2");
   LOAD(h, p_cuCtxSynchronize, "cuCtxSynchronize");
@@ -137,6 +139,7 @@ CUresult gv_cuDeviceGetName(char *name, int len, CUdevice d) { return p_cuDevice
 CUresult gv_cuDeviceGetAttribute(int *v, int attr, CUdevice d) { return p_cuDeviceGetAttribute(v, attr, d); }
 CUresult gv_cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) { return p_cuDevicePrimaryCtxRetain(c, d); }
 CUresult gv_cuDevicePrimaryCtxRelease(CUdevice d) { return p_cuDevicePrimaryCtxRelease(d); }
+CUresult gv_cuDevicePrimaryCtxSetFlags(CUdevice d, unsigned flags) { return p_cuDevicePrimaryCtxSetFlags(d, flags); }
 
 CUresult gv_ctx_push(CUcontext c) { return p_cuCtxPushCurrent(c); }
 CUresult gv_ctx_pop(void) {

@@ -39,6 +39,7 @@ CUresult gv_cuDeviceGetName(char *name, int len, CUdevice d);
 CUresult gv_cuDeviceGetAttribute(int *v, int attr, CUdevice d);
 CUresult gv_cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d);
 CUresult gv_cuDevicePrimaryCtxRelease(CUdevice d);
+CUresult gv_cuDevicePrimaryCtxSetFlags(CUdevice d, unsigned flags);
 
 CUresult gv_ctx_push(CUcontext c);
 CUresult gv_ctx_pop(void);

@@ -6,7 +6,9 @@ package e2e
 //
 // Optional: GSTVISION_SOAK_MODE=unified|decoupled (default decoupled), GSTVISION_SOAK_OUT=file
 // (the markdown report is also written there), GSTVISION_SOAK_CAMERAS (default 8),
-// GSTVISION_SOAK_EVERY_N (inference.every_n_frames, default 1). The simulator runs in a child
+// GSTVISION_SOAK_EVERY_N (inference.every_n_frames, default 1). With GSTVISION_SOAK_OUT, Go heap
+// profiles at warm-up and at the end are written beside it (OUT.heap-warmup.pprof,
+// OUT.heap-end.pprof: `go tool pprof -base` shows what grew). The simulator runs in a child
 // process (this test binary, TestSoakSimulator), so that what is measured is gstvision alone.
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,7 +173,8 @@ type soakSample struct {
 	at         time.Duration
 	rssMB      float64
 	simRSSMB   float64 // the simulator process
-	heapMB     float64
+	heapMB     float64 // Go heap alive at the last collection
+	goHeldMB   float64 // memory the Go runtime holds (heap with garbage, stacks), not returned to the OS
 	goroutines int
 	fds        int
 	cpuPct     float64  // process CPU over the interval, 100 = one core
@@ -548,6 +552,7 @@ func TestSoak(t *testing.T) {
 	var rows []soakSample
 	var violations []string
 	slowIntervals := 0 // camera-intervals under 95% of 30 fps
+	heapAtWarmup := false
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for time.Since(start) < total {
@@ -555,8 +560,7 @@ func TestSoak(t *testing.T) {
 		now := time.Now()
 		cur := frames()
 		cpu := procCPUTicks()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
+		gm := procstat.ReadGoMemory()
 		t0 := time.Now()
 		scrape(t, base)
 		scrapeMS := float64(time.Since(t0).Microseconds()) / 1000
@@ -574,7 +578,7 @@ func TestSoak(t *testing.T) {
 			viewerJoins++
 		}
 		row := soakSample{
-			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: float64(ms.HeapAlloc) / (1 << 20), gpuMB: gpuUsedMB(),
+			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: gm.LiveHeapMB, goHeldMB: gm.HeldMB, gpuMB: gpuUsedMB(),
 			mallocMB:   procstat.MallocInUseMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
@@ -603,15 +607,20 @@ func TestSoak(t *testing.T) {
 			}
 		}
 		rows = append(rows, row)
+		if !heapAtWarmup && row.at >= warmup {
+			writeHeapProfile(t, "warmup")
+			heapAtWarmup = true
+		}
 		prev, prevAt, prevCPU = cur, now, cpu
-		t.Logf("%6v rss %.0f MB C malloc %.0f MB heap %.0f MB goroutines %d fds %d cpu %.0f%% min fps %.1f flapping %v (%d reconnects) ws %d/%d (slow cut off %d) dropped %d",
-			row.at, row.rssMB, row.mallocMB, row.heapMB, row.goroutines, row.fds, row.cpuPct, row.minFPS, row.flapStates, row.reconnects,
+		t.Logf("%6v rss %.0f MB C malloc %.0f MB Go live heap %.0f MB Go held %.0f MB goroutines %d fds %d cpu %.0f%% min fps %.1f flapping %v (%d reconnects) ws %d/%d (slow cut off %d) dropped %d",
+			row.at, row.rssMB, row.mallocMB, row.heapMB, row.goHeldMB, row.goroutines, row.fds, row.cpuPct, row.minFPS, row.flapStates, row.reconnects,
 			row.wsFast, row.wsSlow, row.slowCuts, row.wsDropped)
 	}
 	if viewer != nil {
 		viewer.HangUp(t, base+viewer.Location+"?token=tok")
 	}
 	elapsed := time.Since(start)
+	writeHeapProfile(t, "end")
 	final := frames()
 	subs, _ := a.Server().WSClients()
 	cancel()
@@ -667,6 +676,24 @@ func TestSoak(t *testing.T) {
 	}
 }
 
+// writeHeapProfile writes the Go heap's live objects beside GSTVISION_SOAK_OUT, if set.
+func writeHeapProfile(t testing.TB, when string) {
+	out := os.Getenv("GSTVISION_SOAK_OUT")
+	if out == "" {
+		return
+	}
+	runtime.GC() // the profile's in-use figures are as of the last collection
+	f, err := os.Create(out + ".heap-" + when + ".pprof")
+	if err != nil {
+		t.Errorf("heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Errorf("heap profile: %v", err)
+	}
+}
+
 type soakInfo struct {
 	mode          string
 	cams, everyN  int
@@ -691,16 +718,16 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 	fmt.Fprintf(&b, "Soak: device %s, %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s), "+
 		"a WHEP viewer joining and leaving every 20 s; the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
 		info.device, info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
-	b.WriteString("| t | RSS MB | C malloc MB | GPU MB | sim RSS MB | Go heap MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| t | RSS MB | C malloc MB | Go live heap MB | Go held MB | GPU MB | sim RSS MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.0f | %.1f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
-			r.at, r.rssMB, r.mallocMB, r.gpuMB, r.simRSSMB, r.heapMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
+		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
+			r.at, r.rssMB, r.mallocMB, r.heapMB, r.goHeldMB, r.gpuMB, r.simRSSMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
 			r.reconnects, r.wsFast, r.wsSlow, r.slowCuts, r.wsClients, r.wsDropped, r.scrapeMS)
 	}
 	// Growth after warm-up: from the first sample at or past warmup to the last, and the
 	// least-squares slope over those samples, per hour.
-	var xs, rss, cmalloc, gpu, simRSS, heap, gor, fds []float64
+	var xs, rss, cmalloc, gpu, simRSS, heap, held, gor, fds []float64
 	for _, r := range rows {
 		if r.at < warmup {
 			continue
@@ -711,6 +738,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		cmalloc = append(cmalloc, r.mallocMB)
 		simRSS = append(simRSS, r.simRSSMB)
 		heap = append(heap, r.heapMB)
+		held = append(held, r.goHeldMB)
 		gor = append(gor, float64(r.goroutines))
 		fds = append(fds, float64(r.fds))
 	}
@@ -722,7 +750,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		for _, m := range []struct {
 			name string
 			ys   []float64
-		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"GPU memory MB (device)", gpu}, {"Go heap MB", heap}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
+		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"GPU memory MB (device)", gpu}, {"Go live heap MB", heap}, {"Go held MB", held}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f | %+.1f |\n", m.name, m.ys[0], m.ys[last], m.ys[last]-m.ys[0], linearSlope(xs, m.ys))
 		}
 	}

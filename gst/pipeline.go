@@ -65,6 +65,8 @@ type CameraPipeline struct {
 	stopped bool
 
 	padTarget uint64 // key in padTargets
+
+	queue atomic.Pointer[gogst.Element] // the leaky queue before the inference sink, once built
 }
 
 // padTargets maps a pad-added handler to its pipeline while the pipeline lives. go-glib never
@@ -234,6 +236,20 @@ func (p *CameraPipeline) DecodedAgo(index uint64) time.Duration {
 		return 0
 	}
 	return time.Duration(int64(C.g_get_monotonic_time())*1000 - t)
+}
+
+// Queued is the number of frames waiting in the queue before the inference sink.
+func (p *CameraPipeline) Queued() uint64 {
+	q := p.queue.Load()
+	if q == nil {
+		return 0
+	}
+	v, err := q.GetProperty("current-level-buffers")
+	if err != nil {
+		return 0
+	}
+	n, _ := v.(uint)
+	return uint64(n)
 }
 
 // Info returns what the stream turned out to be (empty until the pad appeared).
@@ -440,9 +456,10 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 		return err
 	}
 	// leaky: when inference falls behind, the oldest frames are dropped, never the decoder blocked
-	if _, err := add("queue", "inferqueue", map[string]any{
+	queue, err := add("queue", "inferqueue", map[string]any{
 		"max-size-buffers": uint(p.opts.QueueFrames), "max-size-bytes": uint(0), "max-size-time": uint64(0), "leaky": enumArg("downstream"),
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	if _, err := add(InferSinkFactory, "infer", map[string]any{"handler-id": p.opts.HandlerID}); err != nil {
@@ -497,6 +514,7 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	if ret := pad.Link(chain[0].GetStaticPad("sink")); ret != gogst.PadLinkOK {
 		return fmt.Errorf("%w: link source to %s: %s", ErrPipeline, chain[0].GetFactory().GetName(), ret.String())
 	}
+	p.queue.Store(queue)
 	p.mu.Lock()
 	p.info = StreamInfo{Codec: codec, Decoder: decName}
 	p.mu.Unlock()

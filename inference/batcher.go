@@ -40,6 +40,13 @@ type BatcherStats struct {
 	// at a time) and the host's (decoding, NMS, mapping; overlapping the next batch's device
 	// half). Whichever is larger per batch bounds the throughput.
 	DeviceTime, HostTime time.Duration
+	// SubmitWait is the time Submit calls spent blocked for a free slot, summed over cameras
+	// (per second of wall time: how many cameras wait on average; the leaky queues upstream drop
+	// meanwhile). OrderWait is the time finished batches waited for earlier ones to be delivered.
+	SubmitWait, OrderWait time.Duration
+	// FillTime is the time spent writing frames into their slots (preprocessing), summed.
+	FillTime time.Duration
+	Fills    uint64
 }
 
 // Batcher is the decoupled-mode stage: cameras Submit frames, which are written straight into
@@ -136,8 +143,12 @@ func (b *Batcher) Submit(j Job) error {
 	release := j.Release
 	j.Release = nil
 	b.mu.Lock()
-	for !b.closed && (b.cur == nil || b.cur.n == b.maxBatch) {
-		b.cond.Wait()
+	if !b.closed && (b.cur == nil || b.cur.n == b.maxBatch) {
+		waitStart := time.Now()
+		for !b.closed && (b.cur == nil || b.cur.n == b.maxBatch) {
+			b.cond.Wait()
+		}
+		b.stats.SubmitWait += time.Since(waitStart)
 	}
 	if b.closed {
 		b.mu.Unlock()
@@ -163,6 +174,7 @@ func (b *Batcher) Submit(j Job) error {
 
 	// Fill outside the Batcher's lock: other cameras may reserve slots (and other sets run)
 	// meanwhile; fills into this set wait for each other unless its backend allows otherwise.
+	fillStart := time.Now()
 	if !s.parallel {
 		s.fillMu.Lock()
 	}
@@ -174,7 +186,10 @@ func (b *Batcher) Submit(j Job) error {
 		release()
 	}
 
+	fillTime := time.Since(fillStart)
 	b.mu.Lock()
+	b.stats.FillTime += fillTime
+	b.stats.Fills++
 	s.lbs[slot] = lb // zero on error: Run skips the slot
 	if err != nil {
 		s.jobs[slot] = Job{}
@@ -288,11 +303,14 @@ func (b *Batcher) runSet(s *batchSet) {
 		}
 		host := time.Since(hostStart)
 		dur := time.Since(start)
+		var order time.Duration
 		if prev != nil {
+			orderStart := time.Now()
 			<-prev // deliver in batch order
+			order = time.Since(orderStart)
 		}
 		if live > 0 {
-			b.deliver(s, res, err, live, dur, device, host)
+			b.deliver(s, res, err, live, dur, device, host, order)
 		}
 		close(mine)
 		b.mu.Lock()
@@ -311,10 +329,11 @@ func (b *Batcher) runSet(s *batchSet) {
 }
 
 // deliver counts a finished batch and calls each live job's Done.
-func (b *Batcher) deliver(s *batchSet, res [][]Detection, err error, live int, dur, device, host time.Duration) {
+func (b *Batcher) deliver(s *batchSet, res [][]Detection, err error, live int, dur, device, host, order time.Duration) {
 	b.mu.Lock()
 	b.stats.DeviceTime += device
 	b.stats.HostTime += host
+	b.stats.OrderWait += order
 	b.stats.Batches++
 	b.stats.SizeHist[s.n]++
 	b.stats.LastRun = dur

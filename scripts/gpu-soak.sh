@@ -24,7 +24,7 @@ start)
 collect)
   for _ in $(seq 120); do [ -f "$S/rc" ] && break; sleep 5; done
   echo "exit $(cat "$S/rc" 2>/dev/null || echo 'not finished')"
-  cp "$S/soak.md" "$S/machine.txt" "$OUT/" 2>/dev/null
+  cp "$S"/soak.md* "$S/machine.txt" "$OUT/" 2>/dev/null
   grep -E "^(---|FAIL|ok|PASS)|soak_test.go:[0-9]+: +[0-9]|Error|error" "$S/log.txt" | grep -v "level=" | tail -80 > "$OUT/log-summary.txt"
   cat "$OUT/soak.md" 2>/dev/null | head -120
   ;;

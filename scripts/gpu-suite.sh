@@ -20,6 +20,9 @@ export GPU_TEST_MODEL_FP16="$GPU_KIT/yolov8n-arch-fp16.onnx"
   || { echo "no float16 model (see fp16-model.txt)"; unset GPU_TEST_MODEL_FP16; }
 # ortbench may travel xz-compressed (NAME.bin.xz, unpacked onto PATH by env.sh) to save space
 [ -x .gpu/ortbench ] || cp "$GPU_KIT/bin/ortbench" .gpu/ortbench
+if [ -n "${NO_CEILINGS:-}" ] && [ ! -s "$GPU_TEST_CLIP" ]; then
+  .gpu/ceilings.sh 1 > /dev/null 2>&1 # the kit makes the test clip on first use
+fi
 if [ -z "${NO_CEILINGS:-}" ]; then
   .gpu/ceilings.sh 1 8 32 > "$OUT/ceilings.txt" 2>&1
   # The kit's nvdecbench can fail on some drivers ("CUDA copy in the primary context failed");
@@ -62,16 +65,19 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   specs=("decoupled 85 32" "decoupled 125 32" "unified 8 1 --pace")
   [ -n "${BENCH_SPECS:-}" ] && IFS=';' read -ra specs <<< "$BENCH_SPECS"
   # utilisation of SMs, memory, NVDEC (dec) each second while the benchmarks run
-  nvidia-smi dmon -s u -d 1 > "$OUT/dmon.txt" 2>&1 &
+  nvidia-smi dmon -s u -d 1 -o T > "$OUT/dmon.txt" 2>&1 &
   dmon=$!
   for spec in "${specs[@]}"; do
     # shellcheck disable=SC2086
     set -- $spec
+    # leading NAME=value words are environment for this run only (e.g. GSTVISION_CUDA_SYNC=blocking)
+    envs=()
+    while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
     extra="${*:4}"
     extra="${extra//\$GPU_TEST_MODEL_FP16/${GPU_TEST_MODEL_FP16:-none}}"
-    echo "### mode=$1 cameras=$2 batch=$3 $extra" >> "$OUT/bench.txt"
+    echo "### ${envs[*]} mode=$1 cameras=$2 batch=$3 $extra" >> "$OUT/bench.txt"
     # shellcheck disable=SC2086
-    timeout 200 $B --mode "$1" --cameras "$2" --max-batch "$3" $extra >> "$OUT/bench.txt" 2>&1
+    timeout 200 env "${envs[@]}" $B --mode "$1" --cameras "$2" --max-batch "$3" $extra >> "$OUT/bench.txt" 2>&1
     echo "exit $? at $(date -u +%T)" >> "$OUT/bench.txt"
   done
   kill "$dmon" 2>/dev/null

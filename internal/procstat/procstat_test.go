@@ -1,6 +1,9 @@
 package procstat
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestRSSMB(t *testing.T) {
 	held := make([]byte, 64<<20)
@@ -20,4 +23,17 @@ func TestMallocInUseMB(t *testing.T) {
 	if m := MallocInUseMB(); m <= 0 {
 		t.Errorf("malloc in use: %v MB", m)
 	}
+}
+
+func TestReadGoMemory(t *testing.T) {
+	held := make([]byte, 32<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	runtime.GC()
+	m := ReadGoMemory()
+	if m.LiveHeapMB < 32 || m.HeldMB < m.LiveHeapMB {
+		t.Errorf("holding 32 MB: live heap %.1f MB, held %.1f MB", m.LiveHeapMB, m.HeldMB)
+	}
+	runtime.KeepAlive(held)
 }
