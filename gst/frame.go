@@ -110,8 +110,11 @@ func (m *MappedFrame) Unmap() {
 	}
 }
 
-// BufferIndex returns the frame index stamped by the decoder probe (GST_BUFFER_OFFSET).
-func BufferIndex(buf unsafe.Pointer) uint64 { return uint64(C.gstv_buf_offset((*C.GstBuffer)(buf))) }
+// BufferIndex returns the frame index stamped by the decoder probe, or NoIndex.
+func BufferIndex(buf unsafe.Pointer) uint64 { return uint64(C.gstv_buf_index((*C.GstBuffer)(buf))) }
+
+// NoIndex is BufferIndex of a buffer the decoder probe did not stamp.
+const NoIndex = ^uint64(0)
 
 // BufferPTS returns the buffer's presentation timestamp, or -1 when it has none.
 func BufferPTS(buf unsafe.Pointer) time.Duration {

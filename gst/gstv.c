@@ -25,19 +25,28 @@ gboolean gst_is_cuda_memory(GstMemory *m);
 #define GSTV_MAP_CUDA (GST_MAP_FLAG_LAST << 1)
 
 // ---- frame index stamping -------------------------------------------------------------------
-// A probe on the decoder's source pad numbers every decoded frame (GST_BUFFER_OFFSET) before any
-// queue may drop it, so results carry the frame's index in the camera's stream.
-
+// A probe on the decoder's source pad numbers every decoded frame before any queue may drop it,
+// so results carry the frame's index in the camera's stream. The index travels as qdata on the
+// buffer, which GStreamer lets anyone set on a shared buffer. Writing GST_BUFFER_OFFSET would
+// need gst_buffer_make_writable, which copies the buffer whenever the decoder still holds a
+// reference (with nvh264dec, every camera at every keyframe): the copy shares the CUDA memory,
+// so the decoder's pool discards the original, frees the memory later (cuMemFree) and allocates
+// anew (cuMemAllocPitch), and both synchronise the whole GPU: on the H100 that stalled
+// inference for tens of milliseconds several times a second with 85 cameras.
+static GQuark gstv_index_quark(void) {
+	static gsize q;
+	if (g_once_init_enter(&q)) g_once_init_leave(&q, (gsize)g_quark_from_static_string("gstvision-frame-index"));
+	return (GQuark)q;
+}
 
 static GstPadProbeReturn gstv_stamp(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
 	gstv_counter *c = (gstv_counter *)user;
 	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
 	if (!buf) return GST_PAD_PROBE_OK;
-	buf = gst_buffer_make_writable(buf);
-	GST_PAD_PROBE_INFO_DATA(info) = buf;
 	guint64 n = __atomic_fetch_add(&c->count, 1, __ATOMIC_RELAXED);
 	gint64 now = g_get_monotonic_time() * 1000;
-	GST_BUFFER_OFFSET(buf) = n;
+	// stored as n+1: no qdata (NULL) means not stamped
+	gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(buf), gstv_index_quark(), (gpointer)(guintptr)(n + 1), NULL);
 	__atomic_store_n(&c->times[n % GSTV_TIMES], now, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->last_ns, now, __ATOMIC_RELAXED);
 	return GST_PAD_PROBE_OK;
@@ -102,7 +111,10 @@ int gstv_n_planes(gstv_mapped *m) { return GST_VIDEO_FRAME_N_PLANES(&m->frame); 
 void *gstv_plane(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_DATA(&m->frame, i); }
 int gstv_stride(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_STRIDE(&m->frame, i); }
 int gstv_comp_height(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_COMP_HEIGHT(&m->frame, i); }
-guint64 gstv_buf_offset(GstBuffer *b) { return GST_BUFFER_OFFSET(b); }
+guint64 gstv_buf_index(GstBuffer *b) {
+	guintptr v = (guintptr)gst_mini_object_get_qdata(GST_MINI_OBJECT_CAST(b), gstv_index_quark());
+	return v == 0 ? GST_BUFFER_OFFSET_NONE : (guint64)(v - 1);
+}
 guint64 gstv_buf_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }
 
 // ---- viewer encoder I/O -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ int gstv_n_planes(gstv_mapped *m);
 void *gstv_plane(gstv_mapped *m, int i);
 int gstv_stride(gstv_mapped *m, int i);
 int gstv_comp_height(gstv_mapped *m, int i);
-guint64 gstv_buf_offset(GstBuffer *b);
+guint64 gstv_buf_index(GstBuffer *b);
 guint64 gstv_buf_pts(GstBuffer *b);
 #endif
 

@@ -1,9 +1,5 @@
 package gst
 
-// #include "gstv.h"
-// #include <stdlib.h>
-import "C"
-
 import (
 	"fmt"
 	"log/slog"
@@ -14,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	gogst "github.com/go-gst/go-gst/gst"
 )
@@ -53,7 +48,7 @@ type StreamInfo struct {
 type CameraPipeline struct {
 	opts     CameraOptions
 	pipeline *gogst.Pipeline
-	counter  *C.gstv_counter // C memory: frames stamped by the decoder probe
+	frames   *frameStamper // numbers the decoder's frames
 	log      *slog.Logger
 
 	mu      sync.Mutex
@@ -116,7 +111,7 @@ func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	}
 	p := &CameraPipeline{
 		opts: o, pipeline: pl, log: o.Logger,
-		counter: (*C.gstv_counter)(C.calloc(1, C.sizeof_gstv_counter)),
+		frames: newFrameStamper(),
 		done:    make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
 	}
 	if o.CUDA != nil {
@@ -218,25 +213,13 @@ func (p *CameraPipeline) Start() error {
 func (p *CameraPipeline) Done() <-chan error { return p.done }
 
 // Decoded is the number of frames the decoder has produced.
-func (p *CameraPipeline) Decoded() uint64 { return uint64(C.gstv_counter_get(p.counter)) }
+func (p *CameraPipeline) Decoded() uint64 { return p.frames.count() }
 
 // LastFrameAge is the time since the decoder produced a frame (or since start if none yet: -1).
-func (p *CameraPipeline) LastFrameAge() time.Duration {
-	last := int64(C.gstv_counter_last(p.counter))
-	if last == 0 {
-		return -1
-	}
-	return time.Duration(int64(C.g_get_monotonic_time())*1000 - last)
-}
+func (p *CameraPipeline) LastFrameAge() time.Duration { return p.frames.lastAge() }
 
 // DecodedAgo is how long ago frame index was decoded (0 when it is too old to know).
-func (p *CameraPipeline) DecodedAgo(index uint64) time.Duration {
-	t := int64(C.gstv_counter_time(p.counter, C.guint64(index)))
-	if t == 0 {
-		return 0
-	}
-	return time.Duration(int64(C.g_get_monotonic_time())*1000 - t)
-}
+func (p *CameraPipeline) DecodedAgo(index uint64) time.Duration { return p.frames.ago(index) }
 
 // Queued is the number of frames waiting in the queue before the inference sink.
 func (p *CameraPipeline) Queued() uint64 {
@@ -276,12 +259,7 @@ func (p *CameraPipeline) Stop() {
 	runtime.SetFinalizer(p, (*CameraPipeline).free)
 }
 
-func (p *CameraPipeline) free() {
-	if p.counter != nil {
-		C.free(unsafe.Pointer(p.counter))
-		p.counter = nil
-	}
-}
+func (p *CameraPipeline) free() { p.frames.free() }
 
 func (p *CameraPipeline) fail(err error) {
 	select {
@@ -506,8 +484,7 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	} else if err := gogst.ElementLinkMany(chain...); err != nil {
 		return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
 	}
-	decSrc := dec.GetStaticPad("src")
-	C.gstv_add_stamp_probe((*C.GstPad)(unsafe.Pointer(decSrc.Instance())), p.counter)
+	p.frames.attach(dec.GetStaticPad("src"))
 	for i := len(chain) - 1; i >= 0; i-- {
 		chain[i].SyncStateWithParent()
 	}
