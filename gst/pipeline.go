@@ -112,7 +112,7 @@ func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	p := &CameraPipeline{
 		opts: o, pipeline: pl, log: o.Logger,
 		frames: newFrameStamper(),
-		done:    make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
+		done:   make(chan error, 1), stopBus: make(chan struct{}), busDone: make(chan struct{}),
 	}
 	if o.CUDA != nil {
 		o.CUDA.Apply(pl)
