@@ -29,20 +29,24 @@ import (
 
 // Options select what to measure.
 type Options struct {
-	Clip       string        // H.264/H.265 byte-stream file played in a loop by every camera
-	Simulate   bool          // use simulated RTSP cameras instead of Clip
-	SimWidth   int           // simulated picture size (default 640x360)
-	SimHeight  int           //
-	Cameras    int           // how many cameras
-	Device     string        // cpu or cuda
-	Decoupled  bool          // decoupled (shared batching stage) or unified mode
-	MaxBatch   int           // decoupled: batch size
-	MaxWait    time.Duration // decoupled: max wait to fill a batch
-	Model      string        // ONNX model
-	Labels     string        // labels file ("" = COCO or classN)
-	Duration   time.Duration // measured time, after Warmup
-	Warmup     time.Duration
-	Pace       bool    // play the clip at its frame rate (latency at full rate) instead of flat out
+	Clip      string        // H.264/H.265 byte-stream file played in a loop by every camera
+	Simulate  bool          // use simulated RTSP cameras instead of Clip
+	SimWidth  int           // simulated picture size (default 640x360)
+	SimHeight int           //
+	Cameras   int           // how many cameras
+	Device    string        // cpu or cuda
+	Decoupled bool          // decoupled (shared batching stage) or unified mode
+	MaxBatch  int           // decoupled: batch size
+	MaxWait   time.Duration // decoupled: max wait to fill a batch
+	Model     string        // ONNX model
+	Labels    string        // labels file ("" = COCO or classN)
+	Duration  time.Duration // measured time, after Warmup
+	Warmup    time.Duration
+	Pace      bool // play the clip at its frame rate (latency at full rate) instead of flat out
+	// Stagger spreads the cameras' start times evenly over this span. Cameras playing the same
+	// clip from the same instant send their keyframes at the same instant, which real cameras
+	// do not; a span of one GOP gives them independent keyframe phases.
+	Stagger    time.Duration
 	QueueSize  int     // frames between decoder and inference per camera
 	Sets       int     // decoupled: batch sets (0: the device's default)
 	Confidence float64 // score threshold (0: the config default)
@@ -195,6 +199,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cc.Pace = o.Pace
 		if err := a.Cameras().Add(cc); err != nil {
 			return nil, err
+		}
+		if o.Stagger > 0 && i < len(urls)-1 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(o.Stagger / time.Duration(len(urls))):
+			}
 		}
 	}
 	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
