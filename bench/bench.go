@@ -43,9 +43,9 @@ type Options struct {
 	Duration  time.Duration // measured time, after Warmup
 	Warmup    time.Duration
 	Pace      bool // play the clip at its frame rate (latency at full rate) instead of flat out
-	// Stagger spreads the cameras' start times evenly over this span. Cameras playing the same
-	// clip from the same instant send their keyframes at the same instant, which real cameras
-	// do not; a span of one GOP gives them independent keyframe phases.
+	// Stagger, with Pace, delays the cameras' frames by amounts spread evenly over this span.
+	// Cameras playing the same clip from the same instant send their keyframes at the same
+	// instant, which real cameras do not; a span of one GOP gives them independent phases.
 	Stagger    time.Duration
 	QueueSize  int     // frames between decoder and inference per camera
 	Sets       int     // decoupled: batch sets (0: the device's default)
@@ -197,15 +197,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for i, u := range urls {
 		cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: "tcp"})
 		cc.Pace = o.Pace
+		cc.PaceDelay = o.Stagger * time.Duration(i) / time.Duration(len(urls))
 		if err := a.Cameras().Add(cc); err != nil {
 			return nil, err
-		}
-		if o.Stagger > 0 && i < len(urls)-1 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(o.Stagger / time.Duration(len(urls))):
-			}
 		}
 	}
 	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}

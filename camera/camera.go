@@ -28,8 +28,9 @@ type Config struct {
 	Latency     time.Duration
 	EveryN      int // analyse every Nth decoded frame
 	QueueFrames int
-	StatsEvery  int  // log a stats line every this many decoded frames
-	Pace        bool // file:// sources: play at the frame rate
+	StatsEvery  int           // log a stats line every this many decoded frames
+	Pace        bool          // file:// sources: play at the frame rate
+	PaceDelay   time.Duration // and with this delay (see gst.CameraOptions)
 	// ViewerHandlerID, when set, gives the pipeline a viewer branch feeding that handler.
 	ViewerHandlerID uint64
 }
@@ -217,7 +218,7 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	p, err := gst.NewCameraPipeline(gst.CameraOptions{
 		Camera: c.cfg.ID, URL: c.cfg.URL, RedactedURL: c.cfg.RedactedURL, Transport: c.cfg.Transport,
 		Latency: c.cfg.Latency, CUDA: c.cuda, QueueFrames: c.cfg.QueueFrames, HandlerID: handlerID,
-		Pace: c.cfg.Pace, ViewerHandlerID: c.cfg.ViewerHandlerID, Logger: c.log,
+		Pace: c.cfg.Pace, PaceDelay: c.cfg.PaceDelay, ViewerHandlerID: c.cfg.ViewerHandlerID, Logger: c.log,
 	})
 	if err != nil {
 		return err

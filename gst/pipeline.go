@@ -31,8 +31,11 @@ type CameraOptions struct {
 	// viewer (boxes drawn, encoded only while someone watches).
 	ViewerHandlerID uint64
 	// Pace plays file sources at their frame rate instead of as fast as they decode.
-	Pace   bool
-	Logger *slog.Logger
+	Pace bool
+	// PaceDelay delays a paced source's frames by this much: cameras started together with
+	// different delays send their keyframes at different times, as real cameras do.
+	PaceDelay time.Duration
+	Logger    *slog.Logger
 }
 
 // StreamInfo is what the camera turned out to send.
@@ -399,7 +402,7 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 	}
 	if p.opts.Pace {
 		// real-time pacing of the encoded stream, as a camera would deliver it
-		if _, err := add("clocksync", "pace", nil); err != nil {
+		if _, err := add("clocksync", "pace", map[string]any{"ts-offset": int64(p.opts.PaceDelay)}); err != nil {
 			return err
 		}
 	}
