@@ -17,8 +17,9 @@ type Job struct {
 	Camera string
 	Frame  *Frame
 	// Release gives the frame back to its decoder. The Batcher calls it exactly once, whatever
-	// happens: as soon as the frame is written into its input slot, or before Submit returns
-	// an error. May be nil.
+	// happens: as soon as the frame is written into its input slot (with a DeferredFiller
+	// backend, when the batch is sealed and its fills are done), or before Submit returns an
+	// error. May be nil.
 	Release func()
 	// Done receives the frame's detections (or the batch's error). It is called exactly once
 	// if and only if Submit returned nil, from a goroutine of the Batcher, batches one at a
@@ -91,7 +92,9 @@ type Batcher struct {
 // batchSet is one Detector's slots and the jobs occupying them.
 type batchSet struct {
 	d        *Detector
-	parallel bool       // d's backend takes concurrent fills (ConcurrentFiller)
+	deferred DeferredFiller // d's backend, when its fills are waited for once per batch
+	releases []func()       // with deferred: the frames to give back once the fills are done
+	parallel bool           // d's backend takes concurrent fills (ConcurrentFiller)
 	fillMu   sync.Mutex // otherwise serialises Fill on d's backend
 	jobs     []Job      // per slot (Frame dropped once filled)
 	lbs      []Letterbox
@@ -122,8 +125,9 @@ func NewBatcher(d *Detector, maxBatch int, maxWait time.Duration, more ...*Detec
 	b.stats.SizeHist = make([]uint64, maxBatch+1)
 	for _, x := range ds {
 		cf, ok := x.Backend().(ConcurrentFiller)
+		df, _ := x.Backend().(DeferredFiller)
 		b.free = append(b.free, &batchSet{
-			d: x, parallel: ok && cf.ConcurrentFill(),
+			d: x, parallel: ok && cf.ConcurrentFill(), deferred: df, releases: make([]func(), maxBatch),
 			jobs: make([]Job, maxBatch), lbs: make([]Letterbox, maxBatch),
 		})
 	}
@@ -178,16 +182,26 @@ func (b *Batcher) Submit(j Job) error {
 	if !s.parallel {
 		s.fillMu.Lock()
 	}
-	lb, err := s.d.Fill(slot, f)
+	var lb Letterbox
+	var err error
+	if s.deferred != nil {
+		lb, err = s.d.FillQueued(slot, f)
+	} else {
+		lb, err = s.d.Fill(slot, f)
+	}
 	if !s.parallel {
 		s.fillMu.Unlock()
 	}
-	if release != nil {
+	held := s.deferred != nil && err == nil && release != nil // given back once the batch is sealed
+	if release != nil && !held {
 		release()
 	}
 
 	fillTime := time.Since(fillStart)
 	b.mu.Lock()
+	if held {
+		s.releases[slot] = release
+	}
 	b.stats.FillTime += fillTime
 	b.stats.Fills++
 	s.lbs[slot] = lb // zero on error: Run skips the slot
@@ -266,14 +280,29 @@ func (b *Batcher) loop() {
 			b.cond.Broadcast()
 		}
 		b.mu.Unlock()
-		b.runSet(s)
+		b.runSet(s, b.fillsDone(s))
 	}
+}
+
+// fillsDone waits for a sealed set's deferred fills and gives their frames back to the decoders.
+func (b *Batcher) fillsDone(s *batchSet) error {
+	if s.deferred == nil {
+		return nil
+	}
+	err := s.deferred.FillsDone()
+	for i, release := range s.releases[:s.n] {
+		if release != nil {
+			release()
+			s.releases[i] = nil
+		}
+	}
+	return err
 }
 
 // runSet runs a sealed set in a goroutine, once a device half may start: the device half, then
 // the host half (detections, each live job's Done, in batch order); then it gives the set back
-// for filling.
-func (b *Batcher) runSet(s *batchSet) {
+// for filling. fillErr, if not nil, fails the batch (its fills did not complete).
+func (b *Batcher) runSet(s *batchSet, fillErr error) {
 	live := 0
 	for _, lb := range s.lbs[:s.n] {
 		if lb.SrcW != 0 {
@@ -291,7 +320,10 @@ func (b *Batcher) runSet(s *batchSet) {
 			p   inferred
 			err error
 		)
-		if live > 0 { // else every fill failed; their Submit calls reported it
+		switch {
+		case fillErr != nil:
+			err = fillErr
+		case live > 0: // else every fill failed; their Submit calls reported it
 			p, err = s.d.infer(s.lbs[:s.n])
 		}
 		<-b.running

@@ -624,3 +624,95 @@ func TestBatcherConcurrentFill(t *testing.T) {
 		}
 	}
 }
+
+// deferredBackend is a fakeBackend whose fills are queued (DeferredFiller): a queued frame
+// counts as in use until FillsDone, which may fail.
+type deferredBackend struct {
+	*fakeBackend
+	mu       sync.Mutex
+	queued   int   // fills queued since the last FillsDone
+	waits    int   // FillsDone calls
+	doneErr  error // FillsDone's result
+	inUse    map[int]bool
+	released func(id int) bool // whether the tracker has released frame id
+	early    atomic.Int32      // frames released while their fill was still queued
+}
+
+func (b *deferredBackend) FillQueued(slot int, f *Frame, lb Letterbox) error {
+	if err := b.fakeBackend.Fill(slot, f, lb); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.queued++
+	b.inUse[f.Strides[0]] = true
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *deferredBackend) FillsDone() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id := range b.inUse {
+		if b.released(id) {
+			b.early.Add(1)
+		}
+	}
+	clear(b.inUse)
+	b.queued = 0
+	b.waits++
+	return b.doneErr
+}
+
+// With a DeferredFiller backend, frames go back to their decoders only once their batch is
+// sealed and its fills are done (one wait per batch, not per frame), and a failed wait fails
+// the batch.
+func TestBatcherDeferredFills(t *testing.T) {
+	defer leakCheck(t)()
+	tr := newTracker(t)
+	mk := func(name string) *deferredBackend {
+		d := &deferredBackend{fakeBackend: newFake(name, 4, nil), inUse: map[int]bool{}}
+		d.released = func(id int) bool { tr.mu.Lock(); defer tr.mu.Unlock(); return tr.released[id] > 0 }
+		return d
+	}
+	a, c := mk("a"), mk("b")
+	b := NewBatcher(fakeDetector(a), 4, time.Hour, fakeDetector(c))
+	for id := range 8 { // two full batches, one per set
+		if err := b.Submit(tr.job(id, true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.wait(5 * time.Second)
+	tr.check(0, 1, 2, 3, 4, 5, 6, 7)
+	for _, x := range []*deferredBackend{a, c} {
+		if x.early.Load() != 0 {
+			t.Errorf("backend %s: %d frames given back before their fills were done", x.name, x.early.Load())
+		}
+		if x.waits != 1 {
+			t.Errorf("backend %s: FillsDone called %d times for one batch, want 1", x.name, x.waits)
+		}
+	}
+
+	// a failed wait fails that batch's frames with its error; they are still given back
+	a.doneErr = errors.New("fill stream failed")
+	tr2 := newTracker(t)
+	for id := 100; id < 104; id++ {
+		job := tr2.job(id, true)
+		job.Done = func(_ []Detection, err error) {
+			if !errors.Is(err, a.doneErr) {
+				t.Errorf("frame %d: Done error %v, want the fill error", id, err)
+			}
+			tr2.mu.Lock()
+			tr2.done[id]++
+			tr2.mu.Unlock()
+			tr2.wg.Done()
+		}
+		if err := b.Submit(job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr2.wait(5 * time.Second)
+	tr2.check(100, 101, 102, 103)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -205,8 +205,24 @@ func (v *Viewer) viewersChanged(n int) {
 	if n == 0 {
 		v.mu.Lock()
 		v.stopEncoderLocked()
+		v.releaseFrameLocked()
 		v.mu.Unlock()
 	}
+}
+
+// releaseFrameLocked frees the frame buffers (host, and on the GPU device and pinned memory)
+// once nobody watches, unless a snapshot is being taken: a server whose viewers visit every
+// camera in turn would otherwise keep a set per camera ever watched. The next frame to draw
+// allocates them again.
+func (v *Viewer) releaseFrameLocked() {
+	if time.Now().UnixNano() < v.snapUntil.Load() {
+		return
+	}
+	if v.gpu != nil {
+		v.gpu.close()
+		v.gpu = nil
+	}
+	v.i420, v.w, v.h = nil, 0, 0
 }
 
 func (v *Viewer) keyframe() {
@@ -239,7 +255,7 @@ func (v *Viewer) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error 
 	dets := v.detectionsFor(meta.Index, w, h) // before locking: it may wait for the detector
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.closed {
+	if v.closed || (!v.watching.Load() && !wantSnap) { // (the last viewer may have left meanwhile)
 		f.Unmap()
 		return nil
 	}

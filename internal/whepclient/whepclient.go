@@ -180,7 +180,9 @@ func (c *Client) WaitState(t testing.TB, timeout time.Duration, states ...pion.P
 	}
 }
 
-// HangUp DELETEs the session at url (200 expected) and closes the peer connection.
+// HangUp DELETEs the session at url (200 expected), closes the peer connection and drops the
+// access units received (the test's cleanup keeps the connection, and with it the client,
+// until the test ends: a soak test hangs up hundreds of clients).
 func (c *Client) HangUp(t testing.TB, url string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodDelete, url, nil)
@@ -200,4 +202,7 @@ func (c *Client) HangUp(t testing.TB, url string) {
 		t.Errorf("DELETE %s: %d %s", url, resp.StatusCode, body)
 	}
 	_ = c.PC.Close()
+	c.mu.Lock()
+	c.aus, c.cur = nil, nil
+	c.mu.Unlock()
 }
