@@ -95,8 +95,8 @@ type batchSet struct {
 	deferred DeferredFiller // d's backend, when its fills are waited for once per batch
 	releases []func()       // with deferred: the frames to give back once the fills are done
 	parallel bool           // d's backend takes concurrent fills (ConcurrentFiller)
-	fillMu   sync.Mutex // otherwise serialises Fill on d's backend
-	jobs     []Job      // per slot (Frame dropped once filled)
+	fillMu   sync.Mutex     // otherwise serialises Fill on d's backend
+	jobs     []Job          // per slot (Frame dropped once filled)
 	lbs      []Letterbox
 	n        int // slots taken
 	pending  int // fills in progress
