@@ -61,16 +61,6 @@ type Backend interface {
 // CandidateBackend is a Backend that decodes the raw output where it lies (the CUDA backend,
 // on the GPU): instead of the whole output, only the candidates cross to the host. The
 // Detector uses it when the backend offers it.
-// DeferredFiller is implemented by a Backend that can queue a fill without waiting for it:
-// FillQueued returns once the work is queued, and f's planes stay in use until FillsDone has
-// returned. The Batcher then waits once per batch instead of once per frame: with the GPU
-// busy running the previous batches, 85 cameras each launching and waiting for their own
-// kernel slowed those runs by half (BENCHMARKS.md).
-type DeferredFiller interface {
-	FillQueued(slot int, f *Frame, lb Letterbox) error
-	FillsDone() error
-}
-
 type CandidateBackend interface {
 	Backend
 	// RunCandidates runs slots [0, n) like Run and thresholds the output on the device with

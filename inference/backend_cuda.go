@@ -254,15 +254,6 @@ func (b *cudaBackend) MaxBatch() int { return b.maxBatch }
 // Fill letterboxes a frame in CUDA memory (NV12 from nvh264dec, or I420) into slot. It waits
 // for the kernel to finish, so the frame may go back to the decoder as soon as Fill returns.
 func (b *cudaBackend) Fill(slot int, f *Frame, lb Letterbox) error {
-	if err := b.FillQueued(slot, f, lb); err != nil {
-		return err
-	}
-	return b.FillsDone()
-}
-
-// FillQueued queues the letterbox kernel of f into slot on the fill stream and returns: f is
-// read until FillsDone returns (see DeferredFiller).
-func (b *cudaBackend) FillQueued(slot int, f *Frame, lb Letterbox) error {
 	if b.closed {
 		return ErrClosed
 	}
@@ -298,11 +289,8 @@ func (b *cudaBackend) FillQueued(slot int, f *Frame, lb Letterbox) error {
 		}
 		return err
 	}
-	return nil
+	return b.fill.Synchronize()
 }
-
-// FillsDone waits for every fill queued so far.
-func (b *cudaBackend) FillsDone() error { return b.fill.Synchronize() }
 
 // ConcurrentFill: Fill may run from several goroutines for distinct slots. Each launch is
 // queued on the fill stream (the driver is thread-safe) and each Fill waits for the stream,

@@ -17,9 +17,8 @@ type Job struct {
 	Camera string
 	Frame  *Frame
 	// Release gives the frame back to its decoder. The Batcher calls it exactly once, whatever
-	// happens: as soon as the frame is written into its input slot (with a DeferredFiller
-	// backend, when the batch is sealed and its fills are done), or before Submit returns an
-	// error. May be nil.
+	// happens: as soon as the frame is written into its input slot, or before Submit returns
+	// an error. May be nil.
 	Release func()
 	// Done receives the frame's detections (or the batch's error). It is called exactly once
 	// if and only if Submit returned nil, from a goroutine of the Batcher, batches one at a
@@ -92,11 +91,9 @@ type Batcher struct {
 // batchSet is one Detector's slots and the jobs occupying them.
 type batchSet struct {
 	d        *Detector
-	deferred DeferredFiller // d's backend, when its fills are waited for once per batch
-	releases []func()       // with deferred: the frames to give back once the fills are done
-	parallel bool           // d's backend takes concurrent fills (ConcurrentFiller)
-	fillMu   sync.Mutex     // otherwise serialises Fill on d's backend
-	jobs     []Job          // per slot (Frame dropped once filled)
+	parallel bool       // d's backend takes concurrent fills (ConcurrentFiller)
+	fillMu   sync.Mutex // otherwise serialises Fill on d's backend
+	jobs     []Job      // per slot (Frame dropped once filled)
 	lbs      []Letterbox
 	n        int // slots taken
 	pending  int // fills in progress
@@ -125,9 +122,8 @@ func NewBatcher(d *Detector, maxBatch int, maxWait time.Duration, more ...*Detec
 	b.stats.SizeHist = make([]uint64, maxBatch+1)
 	for _, x := range ds {
 		cf, ok := x.Backend().(ConcurrentFiller)
-		df, _ := x.Backend().(DeferredFiller)
 		b.free = append(b.free, &batchSet{
-			d: x, parallel: ok && cf.ConcurrentFill(), deferred: df, releases: make([]func(), maxBatch),
+			d: x, parallel: ok && cf.ConcurrentFill(),
 			jobs: make([]Job, maxBatch), lbs: make([]Letterbox, maxBatch),
 		})
 	}
@@ -182,26 +178,16 @@ func (b *Batcher) Submit(j Job) error {
 	if !s.parallel {
 		s.fillMu.Lock()
 	}
-	var lb Letterbox
-	var err error
-	if s.deferred != nil {
-		lb, err = s.d.FillQueued(slot, f)
-	} else {
-		lb, err = s.d.Fill(slot, f)
-	}
+	lb, err := s.d.Fill(slot, f)
 	if !s.parallel {
 		s.fillMu.Unlock()
 	}
-	held := s.deferred != nil && err == nil && release != nil // given back once the batch is sealed
-	if release != nil && !held {
+	if release != nil {
 		release()
 	}
 
 	fillTime := time.Since(fillStart)
 	b.mu.Lock()
-	if held {
-		s.releases[slot] = release
-	}
 	b.stats.FillTime += fillTime
 	b.stats.Fills++
 	s.lbs[slot] = lb // zero on error: Run skips the slot
@@ -280,29 +266,14 @@ func (b *Batcher) loop() {
 			b.cond.Broadcast()
 		}
 		b.mu.Unlock()
-		b.runSet(s, b.fillsDone(s))
+		b.runSet(s)
 	}
-}
-
-// fillsDone waits for a sealed set's deferred fills and gives their frames back to the decoders.
-func (b *Batcher) fillsDone(s *batchSet) error {
-	if s.deferred == nil {
-		return nil
-	}
-	err := s.deferred.FillsDone()
-	for i, release := range s.releases[:s.n] {
-		if release != nil {
-			release()
-			s.releases[i] = nil
-		}
-	}
-	return err
 }
 
 // runSet runs a sealed set in a goroutine, once a device half may start: the device half, then
 // the host half (detections, each live job's Done, in batch order); then it gives the set back
-// for filling. fillErr, if not nil, fails the batch (its fills did not complete).
-func (b *Batcher) runSet(s *batchSet, fillErr error) {
+// for filling.
+func (b *Batcher) runSet(s *batchSet) {
 	live := 0
 	for _, lb := range s.lbs[:s.n] {
 		if lb.SrcW != 0 {
@@ -320,10 +291,7 @@ func (b *Batcher) runSet(s *batchSet, fillErr error) {
 			p   inferred
 			err error
 		)
-		switch {
-		case fillErr != nil:
-			err = fillErr
-		case live > 0: // else every fill failed; their Submit calls reported it
+		if live > 0 { // else every fill failed; their Submit calls reported it
 			p, err = s.d.infer(s.lbs[:s.n])
 		}
 		<-b.running

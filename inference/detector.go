@@ -61,23 +61,12 @@ func (d *Detector) Letterbox(w, h int) Letterbox {
 
 // Fill writes f into input slot and returns the letterbox to pass to Run for that slot. After
 // Fill returns, f is no longer read (its buffer can go back to the decoder).
-func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) { return d.fill(slot, f, d.b.Fill) }
-
-// FillQueued is Fill for a backend that is a DeferredFiller: f stays in use until the
-// backend's FillsDone has returned. Other backends fill at once, as Fill does.
-func (d *Detector) FillQueued(slot int, f *Frame) (Letterbox, error) {
-	if df, ok := d.b.(DeferredFiller); ok {
-		return d.fill(slot, f, df.FillQueued)
-	}
-	return d.Fill(slot, f)
-}
-
-func (d *Detector) fill(slot int, f *Frame, fill func(int, *Frame, Letterbox) error) (Letterbox, error) {
+func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) {
 	if f == nil || f.Width <= 0 || f.Height <= 0 {
 		return Letterbox{}, fmt.Errorf("%w: missing frame or empty size", ErrBadFrame)
 	}
 	lb := d.Letterbox(f.Width, f.Height)
-	if err := fill(slot, f, lb); err != nil {
+	if err := d.b.Fill(slot, f, lb); err != nil {
 		return Letterbox{}, err
 	}
 	return lb, nil
