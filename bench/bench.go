@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"sync"
@@ -52,7 +53,10 @@ type Options struct {
 	Confidence float64 // score threshold (0: the config default)
 	// Timeline, when positive, also reports the decoupled stage interval by interval: where
 	// time goes when the mean hides stalls.
-	Timeline   time.Duration
+	Timeline time.Duration
+	// Trace, when set, writes a Go execution trace of the first seconds of the measurement
+	// there (go tool trace): which goroutines wait, and for what.
+	Trace      string
 	ORTLibrary string
 	Logger     *slog.Logger
 }
@@ -226,6 +230,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rec.mu.Lock()
 	rec.measuring = true
 	rec.mu.Unlock()
+	if o.Trace != "" {
+		stop, err := startTrace(o.Trace, 3*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	t0 := time.Now()
 	rep.Started = t0
 	if o.Timeline > 0 && a.Stage().Batcher() != nil {
@@ -285,6 +296,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// startTrace writes a Go execution trace to path for d (or until stop is called).
+func startTrace(path string, d time.Duration) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: trace: %w", err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { trace.Stop(); f.Close() }) }
+	time.AfterFunc(d, stop)
+	return stop, nil
 }
 
 // recordTimeline samples the stage every interval for total, until ctx ends.

@@ -64,6 +64,7 @@ func newBenchCmd() *cobra.Command {
 	f.BoolVar(&o.Pace, "pace", false, "play the clip at its frame rate instead of flat out")
 	f.IntVar(&o.QueueSize, "queue", 4, "frames buffered between decoder and inference per camera")
 	f.DurationVar(&o.Stagger, "stagger", 0, "with --pace, delay the cameras' frames by amounts spread over this span (e.g. one GOP, 2s: keyframes then fall at independent times, as real cameras send them)")
+	f.StringVar(&o.Trace, "trace", "", "write a Go execution trace of the first 3 s of the measurement to this file")
 	f.IntVar(&o.Sets, "sets", 0, "decoupled: batches held at once (0: the device's default)")
 	f.DurationVar(&o.Timeline, "timeline", 0, "decoupled: also report the stage interval by interval (e.g. 500ms)")
 	f.Float64Var(&o.Confidence, "confidence", 0.25, "detection score threshold")
