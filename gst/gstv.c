@@ -27,7 +27,9 @@ gboolean gst_is_cuda_memory(GstMemory *m);
 // ---- frame index stamping -------------------------------------------------------------------
 // A probe on the decoder's source pad numbers every decoded frame before any queue may drop it,
 // so results carry the frame's index in the camera's stream. The index travels as qdata on the
-// buffer, which GStreamer lets anyone set on a shared buffer. Writing GST_BUFFER_OFFSET would
+// buffer's first memory, which GStreamer lets anyone set on a shared buffer and which shallow
+// copies of the buffer downstream (made by elements that need it writable) share, where qdata
+// on the buffer itself would be lost. Writing GST_BUFFER_OFFSET would
 // need gst_buffer_make_writable, which copies the buffer whenever the decoder still holds a
 // reference (with nvh264dec, every camera at every keyframe): the copy shares the CUDA memory,
 // so the decoder's pool discards the original, frees the memory later (cuMemFree) and allocates
@@ -39,6 +41,12 @@ static GQuark gstv_index_quark(void) {
 	return (GQuark)q;
 }
 
+// gstv_stamp_target is what carries a buffer's index: its first memory, else the buffer.
+static GstMiniObject *gstv_stamp_target(GstBuffer *buf) {
+	if (gst_buffer_n_memory(buf) > 0) return GST_MINI_OBJECT_CAST(gst_buffer_peek_memory(buf, 0));
+	return GST_MINI_OBJECT_CAST(buf);
+}
+
 static GstPadProbeReturn gstv_stamp(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
 	gstv_counter *c = (gstv_counter *)user;
 	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
@@ -46,7 +54,7 @@ static GstPadProbeReturn gstv_stamp(GstPad *pad, GstPadProbeInfo *info, gpointer
 	guint64 n = __atomic_fetch_add(&c->count, 1, __ATOMIC_RELAXED);
 	gint64 now = g_get_monotonic_time() * 1000;
 	// stored as n+1: no qdata (NULL) means not stamped
-	gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(buf), gstv_index_quark(), (gpointer)(guintptr)(n + 1), NULL);
+	gst_mini_object_set_qdata(gstv_stamp_target(buf), gstv_index_quark(), (gpointer)(guintptr)(n + 1), NULL);
 	__atomic_store_n(&c->times[n % GSTV_TIMES], now, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->last_ns, now, __ATOMIC_RELAXED);
 	return GST_PAD_PROBE_OK;
@@ -112,7 +120,7 @@ void *gstv_plane(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_DATA(&m->
 int gstv_stride(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_PLANE_STRIDE(&m->frame, i); }
 int gstv_comp_height(gstv_mapped *m, int i) { return GST_VIDEO_FRAME_COMP_HEIGHT(&m->frame, i); }
 guint64 gstv_buf_index(GstBuffer *b) {
-	guintptr v = (guintptr)gst_mini_object_get_qdata(GST_MINI_OBJECT_CAST(b), gstv_index_quark());
+	guintptr v = (guintptr)gst_mini_object_get_qdata(gstv_stamp_target(b), gstv_index_quark());
 	return v == 0 ? GST_BUFFER_OFFSET_NONE : (guint64)(v - 1);
 }
 guint64 gstv_buf_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }

@@ -48,6 +48,11 @@ func TestStampNeverCopiesASharedBuffer(t *testing.T) {
 		if idx := BufferIndex(unsafe.Pointer(got.Instance())); idx != i {
 			t.Errorf("frame %d carries index %d", i, idx)
 		}
+		// an element downstream that needs the buffer writable copies it (sharing the memory):
+		// the copy keeps the index
+		if idx := BufferIndex(unsafe.Pointer(got.Copy().Instance())); idx != i {
+			t.Errorf("a copy of frame %d carries index %d", i, idx)
+		}
 		runtime.KeepAlive(held)
 	}
 	if n := stamps.count(); n != 4 {
