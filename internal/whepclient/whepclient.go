@@ -58,7 +58,7 @@ func New(t testing.TB, want int) *Client {
 		t.Fatal(err)
 	}
 	c := &Client{PC: pc, want: want, got: make(chan struct{}), state: make(chan pion.PeerConnectionState, 16)}
-	t.Cleanup(func() { _ = pc.Close() })
+	t.Cleanup(c.release)
 	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo,
 		pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
@@ -180,9 +180,9 @@ func (c *Client) WaitState(t testing.TB, timeout time.Duration, states ...pion.P
 	}
 }
 
-// HangUp DELETEs the session at url (200 expected), closes the peer connection and drops the
-// access units received (the test's cleanup keeps the connection, and with it the client,
-// until the test ends: a soak test hangs up hundreds of clients).
+// HangUp DELETEs the session at url (200 expected), then closes the peer connection and lets
+// go of it and of the access units received: the test's cleanup keeps the client until the
+// test ends, and a soak test hangs up hundreds of clients. PC is nil afterwards.
 func (c *Client) HangUp(t testing.TB, url string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodDelete, url, nil)
@@ -201,8 +201,16 @@ func (c *Client) HangUp(t testing.TB, url string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("DELETE %s: %d %s", url, resp.StatusCode, body)
 	}
-	_ = c.PC.Close()
+	c.release()
+}
+
+// release closes the peer connection and drops what the client holds. Idempotent.
+func (c *Client) release() {
 	c.mu.Lock()
-	c.aus, c.cur = nil, nil
+	pc := c.PC
+	c.PC, c.aus, c.cur = nil, nil, nil
 	c.mu.Unlock()
+	if pc != nil {
+		_ = pc.Close()
+	}
 }
