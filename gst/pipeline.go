@@ -260,6 +260,7 @@ func (p *CameraPipeline) Stop() {
 	<-p.busDone
 	// The counter stays until p is unreachable: Status readers may still hold p.
 	runtime.SetFinalizer(p, (*CameraPipeline).free)
+	collectSoon()
 }
 
 func (p *CameraPipeline) free() { p.frames.free() }
