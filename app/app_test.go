@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gstvision/gstvision/analytics"
 	"github.com/gstvision/gstvision/config"
 	"github.com/gstvision/gstvision/internal/onnxgen"
 )
@@ -91,5 +92,19 @@ func TestCUDAModeFailsHardWithoutGPU(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "device cuda") || !strings.Contains(err.Error(), "libcuda.so.1") {
 		t.Fatalf("error %q should say device cuda failed and name libcuda.so.1", err)
+	}
+}
+
+func TestStageSets(t *testing.T) {
+	for _, c := range []struct {
+		device     string
+		configured int
+		want       int
+	}{
+		{"cpu", 0, analytics.DefaultSets}, {"cuda", 0, analytics.GPUSets}, {"cpu", 4, 4}, {"cuda", 3, 3},
+	} {
+		if got := stageSets(c.device, c.configured); got != c.want {
+			t.Errorf("stageSets(%q, %d) = %d, want %d", c.device, c.configured, got, c.want)
+		}
 	}
 }
