@@ -213,7 +213,8 @@ func (v *Viewer) viewersChanged(n int) {
 // releaseFrameLocked frees the frame buffers (host, and on the GPU device and pinned memory)
 // once nobody watches, unless a snapshot is being taken: a server whose viewers visit every
 // camera in turn would otherwise keep a set per camera ever watched. The next frame to draw
-// allocates them again.
+// allocates them again. (Freeing device memory waits for the GPU: once per departure, never
+// per frame.)
 func (v *Viewer) releaseFrameLocked() {
 	if time.Now().UnixNano() < v.snapUntil.Load() {
 		return
