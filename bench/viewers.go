@@ -26,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,7 +40,6 @@ import (
 
 	gogst "github.com/go-gst/go-gst/gst"
 	gstapp "github.com/go-gst/go-gst/gst/app"
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 
@@ -50,6 +48,7 @@ import (
 	"github.com/gstvision/gstvision/config"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/groundtruth"
+	"github.com/gstvision/gstvision/internal/loopback"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/simulate"
 )
@@ -780,16 +779,11 @@ func minMean(v []float64) (lo, mean float64) {
 
 // loopbackAPI is a pion API for viewers that use only 127.0.0.1.
 func loopbackAPI() (*pion.API, error) {
-	var se pion.SettingEngine
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("%w: pion codecs: %w", ErrViewerBench, err)
+	api, err := loopback.API()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrViewerBench, err)
 	}
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)), nil
+	return api, nil
 }
 
 // whepViewer is one WHEP session: a recvonly pion peer connection that counts complete access

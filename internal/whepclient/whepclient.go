@@ -4,17 +4,17 @@ package whepclient
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/gstvision/gstvision/internal/loopback"
 )
 
 // httpClient has no idle connections, so that its goroutines end with each request.
@@ -44,16 +44,11 @@ type Client struct {
 // connection closes when the test ends.
 func New(t testing.TB, want int) *Client {
 	t.Helper()
-	var se pion.SettingEngine
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	api, err := loopback.API()
+	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
