@@ -128,13 +128,14 @@ func idFrame(id int) *Frame {
 }
 
 // tracker checks the Job contract for many jobs: Release once, before Done; Done once, with
-// this job's own detection.
+// this job's own detection. It records the order in which Done was called.
 type tracker struct {
 	t        *testing.T
 	mu       sync.Mutex
 	released map[int]int
 	done     map[int]int
 	errs     map[int]error
+	order    []int
 	wg       sync.WaitGroup
 }
 
@@ -165,6 +166,7 @@ func (tr *tracker) job(id int, expectDone bool) Job {
 			}
 			tr.done[id]++
 			tr.errs[id] = err
+			tr.order = append(tr.order, id)
 			if tr.released[id] != 1 {
 				tr.t.Errorf("frame %d (%s): Done before Release", id, cam)
 			}
@@ -184,6 +186,16 @@ func (tr *tracker) wait(timeout time.Duration) {
 	case <-ch:
 	case <-time.After(timeout):
 		tr.t.Fatal("timed out waiting for Done")
+	}
+}
+
+// inOrder fails the test unless Done was called for exactly ids, in that order.
+func (tr *tracker) inOrder(ids ...int) {
+	tr.t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if fmt.Sprint(tr.order) != fmt.Sprint(ids) {
+		tr.t.Errorf("results delivered in order %v, want batch order %v", tr.order, ids)
 	}
 }
 
@@ -367,15 +379,10 @@ func TestBatcherPipelinesHostHalf(t *testing.T) {
 	}
 	b := NewBatcher(fakeDetector(fa), 2, time.Hour, fakeDetector(fb), fakeDetector(fc))
 	tr := newTracker(t)
-	var mu sync.Mutex
-	var order []int
 	for id := range 6 {
 		j := tr.job(id, true)
 		done := j.Done
 		j.Done = func(dets []Detection, err error) {
-			mu.Lock()
-			order = append(order, id)
-			mu.Unlock()
 			log.add(fmt.Sprintf("done %d", id))
 			time.Sleep(25 * time.Millisecond) // a slow consumer in the host half
 			done(dets, err)
@@ -398,9 +405,7 @@ func TestBatcherPipelinesHostHalf(t *testing.T) {
 	if bs, d1 := idx("B run start"), idx("done 1"); bs < 0 || d1 < 0 || bs > d1 {
 		t.Errorf("events %v: B's device half should start before A's results are all delivered", ev)
 	}
-	if fmt.Sprint(order) != fmt.Sprint([]int{0, 1, 2, 3, 4, 5}) {
-		t.Errorf("results delivered in order %v, want batch order", order)
-	}
+	tr.inOrder(0, 1, 2, 3, 4, 5)
 	tr.check(0, 1, 2, 3, 4, 5)
 	if fa.overlap.Load()+fb.overlap.Load()+fc.overlap.Load() != 0 {
 		t.Error("a backend was used by two goroutines at once")
@@ -424,18 +429,8 @@ func TestBatcherOverlapsTwoRuns(t *testing.T) {
 	}
 	b := NewBatcher(dets[0], 2, time.Hour, dets[1:]...)
 	tr := newTracker(t)
-	var mu sync.Mutex
-	var order []int
 	for id := range 8 {
-		j := tr.job(id, true)
-		done := j.Done
-		j.Done = func(d []Detection, err error) {
-			mu.Lock()
-			order = append(order, id)
-			mu.Unlock()
-			done(d, err)
-		}
-		if err := b.Submit(j); err != nil {
+		if err := b.Submit(tr.job(id, true)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -455,9 +450,7 @@ func TestBatcherOverlapsTwoRuns(t *testing.T) {
 	if most != 2 {
 		t.Errorf("events %v: at most %d runs at once, want 2", ev, most)
 	}
-	if fmt.Sprint(order) != fmt.Sprint([]int{0, 1, 2, 3, 4, 5, 6, 7}) {
-		t.Errorf("results delivered in order %v, want batch order", order)
-	}
+	tr.inOrder(0, 1, 2, 3, 4, 5, 6, 7)
 	for _, f := range fakes {
 		if f.overlap.Load() != 0 {
 			t.Errorf("backend %s used by two goroutines at once", f.name)
