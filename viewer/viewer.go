@@ -205,20 +205,18 @@ func (v *Viewer) viewersChanged(n int) {
 	if n == 0 {
 		v.mu.Lock()
 		v.stopEncoderLocked()
-		v.releaseFrameLocked()
+		if time.Now().UnixNano() >= v.snapUntil.Load() { // a snapshot still needs them
+			v.releaseFrameLocked()
+		}
 		v.mu.Unlock()
 	}
 }
 
-// releaseFrameLocked frees the frame buffers (host, and on the GPU device and pinned memory)
-// once nobody watches, unless a snapshot is being taken: a server whose viewers visit every
-// camera in turn would otherwise keep a set per camera ever watched. The next frame to draw
-// allocates them again. (Freeing device memory waits for the GPU: once per departure, never
-// per frame.)
+// releaseFrameLocked frees the frame buffers (host, and on the GPU device and pinned memory):
+// at close, and once nobody watches, since a server whose viewers visit every camera in turn
+// would otherwise keep a set per camera ever watched. The next frame to draw allocates them
+// again. (Freeing device memory waits for the GPU: once per departure, never per frame.)
 func (v *Viewer) releaseFrameLocked() {
-	if time.Now().UnixNano() < v.snapUntil.Load() {
-		return
-	}
 	if v.gpu != nil {
 		v.gpu.close()
 		v.gpu = nil
@@ -239,10 +237,7 @@ func (v *Viewer) close() {
 	defer v.mu.Unlock()
 	v.closed = true
 	v.stopEncoderLocked()
-	if v.gpu != nil {
-		v.gpu.close()
-		v.gpu = nil
-	}
+	v.releaseFrameLocked()
 }
 
 // HandleFrame implements elements.FrameHandler for the viewer branch.
