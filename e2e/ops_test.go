@@ -33,6 +33,7 @@ import (
 	"github.com/gstvision/gstvision/app"
 	"github.com/gstvision/gstvision/camera"
 	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/logbuf"
 	"github.com/gstvision/gstvision/internal/waitfor"
 )
 
@@ -589,32 +590,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (slog handlers write from many
-// goroutines).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestCredentialsNeverLeak: cameras whose URLs carry a password (pointing at a closed port,
 // so they fail and retry) never show it in the logs (debug level), API answers, errors or
 // metrics; the redacted form "***" shows instead.
 func TestCredentialsNeverLeak(t *testing.T) {
 	fastBackoff(t)
 	const pw = "secret"
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, _ := opsConfig(t, false, camJSON("cam1", "rtsp://user:"+pw+"@127.0.0.1:1/stream"))
 	a, base, stop := runApp(t, cfg, log)
@@ -724,7 +706,7 @@ func buildBinary(t testing.TB) string {
 // serveProc is `gstvision serve` running as a child process.
 type serveProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *logbuf.Buffer
 	base   string
 	done   chan struct{}
 	err    error
@@ -734,7 +716,7 @@ type serveProc struct {
 func startServe(t testing.TB, bin string, cams ...string) *serveProc {
 	t.Helper()
 	_, path := opsConfig(t, false, cams...)
-	p := &serveProc{stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &serveProc{stderr: &logbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", path)
 	p.cmd.Stdout = p.stderr
 	pr, pw, err := os.Pipe()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/camera"
+	"github.com/gstvision/gstvision/internal/logbuf"
 	"github.com/gstvision/gstvision/results"
 )
 
@@ -407,7 +407,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf logbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
 	e := newEnv(t, Options{Logger: logger}, nil)
 	if err := e.srv.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) {
@@ -438,7 +438,7 @@ func TestHandleErrors(t *testing.T) {
 }
 
 func TestRequestLogging(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf logbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newEnv(t, Options{Logger: logger, Token: "s3cret"}, nil)
 	e.do(t, "GET", "/api/cameras?token=s3cret", nil)
@@ -503,22 +503,4 @@ func TestListenAndServe(t *testing.T) {
 	if err := bad.ListenAndServe(context.Background()); err == nil {
 		t.Error("ListenAndServe on a bad address returned nil")
 	}
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
