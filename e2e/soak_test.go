@@ -190,6 +190,7 @@ type soakSample struct {
 	scrapeMS   float64  // time to scrape /metrics
 	gpuMB      float64  // GPU memory used on the device (nvidia-smi), 0 without a GPU
 	mallocMB   float64  // memory C code holds through malloc (GStreamer, drivers)
+	mallocFree float64  // memory malloc holds free in its arenas
 }
 
 // gpuUsedMB is the memory used on GPU 0 as the driver reports it (the whole device: run
@@ -579,7 +580,7 @@ func TestSoak(t *testing.T) {
 		}
 		row := soakSample{
 			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: gm.LiveHeapMB, goHeldMB: gm.HeldMB, gpuMB: gpuUsedMB(),
-			mallocMB:   procstat.MallocInUseMB(),
+			mallocMB:   procstat.MallocInUseMB(), mallocFree: procstat.MallocFreeMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
 		}
@@ -718,16 +719,16 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 	fmt.Fprintf(&b, "Soak: device %s, %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s), "+
 		"a WHEP viewer joining and leaving every 20 s; the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
 		info.device, info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
-	b.WriteString("| t | RSS MB | C malloc MB | Go live heap MB | Go held MB | GPU MB | sim RSS MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| t | RSS MB | C malloc MB | malloc free MB | Go live heap MB | Go held MB | GPU MB | sim RSS MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
-			r.at, r.rssMB, r.mallocMB, r.heapMB, r.goHeldMB, r.gpuMB, r.simRSSMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
+		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
+			r.at, r.rssMB, r.mallocMB, r.mallocFree, r.heapMB, r.goHeldMB, r.gpuMB, r.simRSSMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
 			r.reconnects, r.wsFast, r.wsSlow, r.slowCuts, r.wsClients, r.wsDropped, r.scrapeMS)
 	}
 	// Growth after warm-up: from the first sample at or past warmup to the last, and the
 	// least-squares slope over those samples, per hour.
-	var xs, rss, cmalloc, gpu, simRSS, heap, held, gor, fds []float64
+	var xs, rss, cmalloc, cfree, gpu, simRSS, heap, held, gor, fds []float64
 	for _, r := range rows {
 		if r.at < warmup {
 			continue
@@ -736,6 +737,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		rss = append(rss, r.rssMB)
 		gpu = append(gpu, r.gpuMB)
 		cmalloc = append(cmalloc, r.mallocMB)
+		cfree = append(cfree, r.mallocFree)
 		simRSS = append(simRSS, r.simRSSMB)
 		heap = append(heap, r.heapMB)
 		held = append(held, r.goHeldMB)
@@ -750,7 +752,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		for _, m := range []struct {
 			name string
 			ys   []float64
-		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"GPU memory MB (device)", gpu}, {"Go live heap MB", heap}, {"Go held MB", held}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
+		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"malloc free MB", cfree}, {"GPU memory MB (device)", gpu}, {"Go live heap MB", heap}, {"Go held MB", held}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f | %+.1f |\n", m.name, m.ys[0], m.ys[last], m.ys[last]-m.ys[0], linearSlope(xs, m.ys))
 		}
 	}

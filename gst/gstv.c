@@ -15,6 +15,11 @@ __attribute__((constructor)) static void gstv_limit_malloc_arenas(void) {
 	if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, 2);
 }
 
+// gstv_trim_malloc hands the free pages inside malloc's arenas back to the system. A torn-down
+// pipeline frees megabytes of small blocks (caps, events, parser state) in the middle of an
+// arena, where glibc keeps them resident until the same sizes come again.
+void gstv_trim_malloc(void) { malloc_trim(0); }
+
 // The few GStreamer CUDA calls are declared here: the gst/cuda headers include cuda.h, which
 // this build deliberately does not need (CUDA is loaded at run time).
 typedef struct _GstCudaContext GstCudaContext;

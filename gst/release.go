@@ -1,5 +1,8 @@
 package gst
 
+// #include "gstv.h"
+import "C"
+
 import (
 	"runtime"
 	"sync"
@@ -10,7 +13,8 @@ import (
 // collection, which a busy server with a small Go heap may not start for a long while. A
 // stopped pipeline would keep its sockets, decoder and buffers until then (the soak saw open
 // file descriptors swing by ~40 with camera reconnects). So a pipeline teardown asks for a
-// collection soon: at most one a second, however many cameras reconnect at once.
+// collection soon: at most one a second, however many cameras reconnect at once. Once the
+// finalizers have run, the memory GStreamer freed goes back to the system (trimMalloc).
 var (
 	collectOnce sync.Once
 	collectReq  = make(chan struct{}, 1)
@@ -32,6 +36,8 @@ func collectLoop() {
 		runtime.GC()
 		time.Sleep(100 * time.Millisecond)
 		runtime.GC()
+		time.Sleep(100 * time.Millisecond) // the finalizers run after the collection
+		C.gstv_trim_malloc()
 		time.Sleep(time.Second)
 	}
 }
