@@ -31,8 +31,10 @@ type Options struct {
 	// stage; 0 means DefaultSets. See GPUSets.
 	Sets        int
 	NewDetector DetectorFactory
-	Publish     func(results.Result) // where results go (the hub)
-	Logger      *slog.Logger
+	// NewBatchDetector, if set, makes the decoupled stage's detectors instead of NewDetector.
+	NewBatchDetector DetectorFactory
+	Publish          func(results.Result) // where results go (the hub)
+	Logger           *slog.Logger
 	// OnResult, when set, is told each result's latency (decode to detections) for metrics.
 	OnResult func(camera string, latency time.Duration, err error)
 }
@@ -89,8 +91,12 @@ func New(o Options) (*Stage, error) {
 		s.log.Info("inference stage started", "mode", "unified", "batch", 1)
 		return s, nil
 	}
+	newBatch := o.NewBatchDetector
+	if newBatch == nil {
+		newBatch = o.NewDetector
+	}
 	for range o.Sets {
-		d, err := o.NewDetector(o.MaxBatch)
+		d, err := newBatch(o.MaxBatch)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%w: detector: %w", ErrStage, err)

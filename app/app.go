@@ -59,9 +59,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		MaxBatch:    cfg.Processing.MaxBatch,
 		MaxWait:     time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
 		Sets:        stageSets(cfg.Device, cfg.Processing.BatchSets),
-		NewDetector: eng.NewDetector,
-		Publish:     a.hub.Publish,
-		Logger:      log,
+		NewDetector: eng.NewDetector, NewBatchDetector: eng.NewBatchDetector,
+		Publish: a.hub.Publish,
+		Logger:  log,
 		OnResult: func(cam string, lat time.Duration, err error) {
 			if f := a.observe.Load(); f != nil {
 				(*f)(cam, lat, err)
@@ -213,10 +213,21 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 
 // NewDetector makes a detector with its own backend of maxBatch slots on the engine's device.
 func (e *Engine) NewDetector(maxBatch int) (*inference.Detector, error) {
+	return e.newDetector(maxBatch, false)
+}
+
+// NewBatchDetector makes one of the decoupled stage's detectors: as NewDetector, replaying a
+// CUDA graph where processing.cuda_graph asks. The stage makes these before any camera
+// starts, which the graph's capture needs.
+func (e *Engine) NewBatchDetector(maxBatch int) (*inference.Detector, error) {
+	return e.newDetector(maxBatch, e.cfg.Processing.CUDAGraph)
+}
+
+func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, error) {
 	var b inference.Backend
 	var err error
 	if e.cuda != nil {
-		b, err = e.cuda.newBackend(e.Info, maxBatch)
+		b, err = e.cuda.newBackend(e.Info, maxBatch, graph)
 	} else {
 		threads := 0
 		if !e.cfg.Processing.EnableDecoupledPipeline {

@@ -38,8 +38,8 @@ func (e *Engine) openCUDA(log *slog.Logger) error {
 	return nil
 }
 
-func (c *cudaState) newBackend(info inference.ModelInfo, maxBatch int) (inference.Backend, error) {
-	return inference.NewCUDABackend(info, maxBatch, c.ctx)
+func (c *cudaState) newBackend(info inference.ModelInfo, maxBatch int, graph bool) (inference.Backend, error) {
+	return inference.NewCUDABackend(info, maxBatch, c.ctx, inference.CUDAOptions{Graph: graph})
 }
 
 func (c *cudaState) close() { c.ctx.Close() }

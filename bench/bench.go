@@ -50,6 +50,7 @@ type Options struct {
 	Stagger    time.Duration
 	QueueSize  int     // frames between decoder and inference per camera
 	Sets       int     // decoupled: batch sets (0: the device's default)
+	CUDAGraph  bool    // decoupled on cuda: runs replay a CUDA graph (processing.cuda_graph)
 	Confidence float64 // score threshold (0: the config default)
 	// Timeline, when positive, also reports the decoupled stage interval by interval: where
 	// time goes when the mean hides stalls.
@@ -161,6 +162,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Processing.QueueFrames = o.QueueSize
 	}
 	cfg.Processing.BatchSets = o.Sets
+	cfg.Processing.CUDAGraph = o.CUDAGraph
 	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence

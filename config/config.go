@@ -150,6 +150,10 @@ type Processing struct {
 	// input slots and model session): one fills while others run. 0 picks the device's
 	// default (2 on the CPU, 6 on the GPU, where two run at once).
 	BatchSets int `json:"batch_sets,omitempty"`
+	// CUDAGraph (decoupled mode on cuda) runs each batch as a captured CUDA graph: one launch
+	// instead of one per kernel, so the model's runs do not compete with the camera threads
+	// for the driver. Every run then covers all max_batch slots.
+	CUDAGraph bool `json:"cuda_graph,omitempty"`
 	// QueueFrames is how many frames are buffered between decoder and
 	// inference, per camera.
 	QueueFrames int `json:"queue_frames"`

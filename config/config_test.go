@@ -184,6 +184,7 @@ func TestParseAcceptsEdgeValues(t *testing.T) {
 		`{"inference": {"model": "m"}, "processing": {"max_batch": 1, "max_wait_ms": 0, "queue_frames": 1}}`,
 		`{"inference": {"model": "m"}, "processing": {"max_batch": 256, "max_wait_ms": 1000, "queue_frames": 64}}`,
 		`{"inference": {"model": "m"}, "processing": {"batch_sets": 16}}`,
+		`{"device": "cuda", "inference": {"model": "m"}, "processing": {"ENABLE_DECOUPLED_PIPELINE": true, "cuda_graph": true}}`,
 		`{"inference": {"model": "m"}, "server": {"listen": "[::1]:0", "max_body_bytes": 1024}}`,
 		`{"inference": {"model": "m"}, "server": {"listen": "0.0.0.0:65535", "max_body_bytes": 67108864}}`,
 		`{"inference": {"model": "m"}, "webrtc": {"max_width": 160, "bitrate_kbps": 100, "udp_port_min": 1, "udp_port_max": 1}}`,
@@ -251,6 +252,9 @@ func TestParseInvalid(t *testing.T) {
 			`processing.queue_frames: must be between 1 and 64, got 65`},
 		{"batch sets", `{"inference": {"model": "m"}, "processing": {"batch_sets": -1}}`,
 			`processing.batch_sets: must be between 0 and 16, got -1`},
+		{"cuda graph", `{"inference": {"model": "m"}, "processing": {"cuda_graph": true}}`,
+			`processing.cuda_graph: needs "device": "cuda", got "cpu"` + "\n" +
+				`processing.cuda_graph: applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE`},
 		{"stats every", `{"inference": {"model": "m"}, "processing": {"stats_every_frames": 0}}`,
 			`processing.stats_every_frames: must be at least 1, got 0`},
 		{"gpu warn", `{"inference": {"model": "m"}, "processing": {"gpu_memory_warn_mb": -1}}`,

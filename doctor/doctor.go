@@ -147,7 +147,7 @@ func Run(cfg *config.Config) *Report {
 	}
 	// the execution provider actually running the model
 	if ctx != nil {
-		b, err := inference.NewCUDABackend(info, 1, ctx)
+		b, err := inference.NewCUDABackend(info, 1, ctx, inference.CUDAOptions{})
 		if err != nil {
 			r.add("CUDA execution provider", needOrWarn(wantCUDA), err.Error(), "libonnxruntime_providers_cuda.so (and cuDNN 9, CUDA 12/13 runtime) next to libonnxruntime")
 		} else {

@@ -145,7 +145,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ctx.Close()
-	gb, err := inference.NewCUDABackend(info, 4, ctx)
+	gb, err := inference.NewCUDABackend(info, 4, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

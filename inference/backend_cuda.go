@@ -47,6 +47,7 @@ type cudaBackend struct {
 	hostRecs         []candidateRecord
 	batch            CandidateBatch // what RunCandidates returns, over hostCounts and hostRecs
 
+	graph    bool                // runs replay a captured CUDA graph (CUDAOptions.Graph)
 	bindings []*ortgpu.Binding // [n-1]: batch of n, created on first use
 	shapes   [][]int64         // [n-1]: output shape of a batch of n (what Run returns)
 	closed   bool
@@ -57,12 +58,22 @@ var (
 	_ ConcurrentFiller = (*cudaBackend)(nil)
 )
 
+// CUDAOptions tune a CUDA backend.
+type CUDAOptions struct {
+	// Graph runs the model as a captured CUDA graph (ONNX Runtime's enable_cuda_graph): one
+	// launch a run instead of one per kernel (about 250 for YOLOv8n), so a run no longer
+	// queues its launches behind those of every camera's thread. A dynamic batch is fixed at
+	// maxBatch and every run covers all slots. Create such a backend while no other thread
+	// uses CUDA: the capture (in warm-up) fails if another thread allocates or waits meanwhile.
+	Graph bool
+}
+
 // NewCUDABackend creates a backend on ctx's device for the model described by info (from
 // Inspect) with maxBatch input slots (a model with a fixed batch dimension gets exactly that
 // many, as on the CPU). It initialises ONNX Runtime if needed, compiles the kernels, and fails
 // with an error wrapping ortgpu.ErrCUDAProviderUnavailable when ONNX Runtime's CUDA provider
 // cannot run: it never falls back to the CPU. The caller keeps ctx open until Close.
-func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context) (Backend, error) {
+func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context, opts CUDAOptions) (Backend, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: cuda backend needs a CUDA context", ErrRuntimeInit)
 	}
@@ -74,6 +85,11 @@ func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context) (Backend, e
 	}
 	if maxBatch < 1 {
 		return nil, fmt.Errorf("%w: max batch %d", ErrBatch, maxBatch)
+	}
+	fixBatch := 0
+	if opts.Graph && info.FixedBatch == 0 {
+		// A graph is captured for one shape: the session and every run get maxBatch.
+		fixBatch, info.FixedBatch = maxBatch, maxBatch
 	}
 	if _, err := InitRuntime(""); err != nil {
 		return nil, err
@@ -87,15 +103,16 @@ func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context) (Backend, e
 		slotElems: 3 * info.InputW * info.InputH,
 		bindings:  make([]*ortgpu.Binding, maxBatch),
 		shapes:    make([][]int64, maxBatch),
+		graph:     opts.Graph,
 	}
-	if err := b.setup(); err != nil {
+	if err := b.setup(fixBatch); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: cuda backend: %w", info.Path, err)
 	}
 	return b, nil
 }
 
-func (b *cudaBackend) setup() error {
+func (b *cudaBackend) setup(fixBatch int) error {
 	var err error
 	if b.k, err = b.ctx.Kernels(); err != nil {
 		return err
@@ -114,6 +131,7 @@ func (b *cudaBackend) setup() error {
 	}
 	b.sess, err = ortgpu.NewSession(b.info.Path, ortgpu.SessionOptions{
 		Device: b.ctx.Device(), Stream: b.stream.Handle(), Threads: 1, Do: b.worker.Do,
+		FixBatch: int64(fixBatch), CUDAGraph: b.graph,
 	})
 	if err != nil {
 		return err
@@ -332,9 +350,23 @@ func (b *cudaBackend) runSize(n int) int {
 	return min(s, b.maxBatch)
 }
 
+// graphWarmUpRuns: ONNX Runtime's CUDA provider runs a session normally twice (sizing its
+// arena), captures the graph on the third run and replays it from then on; the fourth run is
+// the first plain replay.
+const graphWarmUpRuns = 4
+
 // warmUp runs every batch size runSize can pick once (on the zeroed input), so that ONNX
-// Runtime sizes its arena and picks its kernels before the first frame.
+// Runtime sizes its arena and picks its kernels before the first frame; with a CUDA graph,
+// until the graph is captured and replayed.
 func (b *cudaBackend) warmUp() error {
+	if b.graph {
+		for range graphWarmUpRuns {
+			if _, err := b.infer(b.maxBatch); err != nil {
+				return fmt.Errorf("warming up the CUDA graph: %w", err)
+			}
+		}
+		return b.stream.Synchronize()
+	}
 	last := 0
 	for n := 1; n <= b.maxBatch; n++ {
 		size := b.runSize(n) // never decreasing in n: each size comes in one run
@@ -398,7 +430,8 @@ func (b *cudaBackend) infer(n int) (int, error) {
 }
 
 // RunCandidates runs slots [0, n) and thresholds on the GPU (cuda.Kernels.Candidates): only
-// the per-image counts and the passing anchors' records are copied back.
+// the per-image counts and the passing anchors' records are copied back, for the n images
+// asked for (a fixed-batch run covers more slots; the others hold stale frames).
 func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error) {
 	if b.closed {
 		return nil, ErrClosed
@@ -409,8 +442,7 @@ func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*Candid
 	if b.anchors == 0 || layout != b.info.Layout {
 		return nil, fmt.Errorf("%w: %s: output %v cannot be decoded on the GPU as %v", ErrBadOutput, b.info.Path, b.outTail, layout)
 	}
-	n, err := b.infer(n)
-	if err != nil {
+	if _, err := b.infer(n); err != nil {
 		return nil, err
 	}
 	p := cuda.CandidateParams{Layout: cuda.YOLOv8, Half: b.outF16, Images: n, Classes: b.classes, Anchors: b.anchors, Conf: conf}

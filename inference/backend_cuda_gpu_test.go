@@ -213,7 +213,7 @@ func compareBackends(t *testing.T, ctx *cuda.Context, cpuModel, gpuModel string,
 		t.Fatal(err)
 	}
 	defer cpu.Close()
-	gpu, err := inference.NewCUDABackend(gpuInfo, maxBatch, ctx)
+	gpu, err := inference.NewCUDABackend(gpuInfo, maxBatch, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatalf("NewCUDABackend: %v", err)
 	}
@@ -292,7 +292,7 @@ func TestGPUBackendFixedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := inference.NewCUDABackend(info, 8, ctx)
+	b, err := inference.NewCUDABackend(info, 8, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestGPUBackendErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := inference.NewCUDABackend(info, 2, ctx)
+	b, err := inference.NewCUDABackend(info, 2, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestGPUDetectorMatchesCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cpuB.Close()
-	gpuB, err := inference.NewCUDABackend(info, 4, ctx)
+	gpuB, err := inference.NewCUDABackend(info, 4, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +410,7 @@ func TestGPUBackendNoLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := inference.NewCUDABackend(info, 4, ctx)
+	b, err := inference.NewCUDABackend(info, 4, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 	ctx := gpuContext(t)
 	s := testStream(t, ctx)
 	const maxB = 32
-	gpu, err := inference.NewCUDABackend(info, maxB, ctx)
+	gpu, err := inference.NewCUDABackend(info, maxB, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,6 +507,72 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 	measureYOLOv8n(t, gpu, info, f, lb)
 }
 
+// CUDAOptions.Graph: the replayed graph gives the plain session's outputs, reads each run's
+// new input (nothing of the captured run is baked in), and runs a batch of 32 faster.
+func TestGPUBackendYOLOv8nCUDAGraph(t *testing.T) {
+	info := kitModel(t, "GPU_TEST_MODEL", "source .gpu/env.sh")
+	ctx := gpuContext(t)
+	s := testStream(t, ctx)
+	const maxB = 32
+	plain, err := inference.NewCUDABackend(info, maxB, ctx, inference.CUDAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	graph, err := inference.NewCUDABackend(info, maxB, ctx, inference.CUDAOptions{Graph: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer graph.Close()
+	frames := []framePair{
+		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42),
+		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 7),
+	}
+	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
+	run := func(b inference.Backend, order []int) []float32 {
+		t.Helper()
+		for slot, fi := range order {
+			if err := b.Fill(slot, frames[fi].dev, lb); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, shape, err := b.Run(len(order))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shape[0] < int64(len(order)) {
+			t.Fatalf("output shape %v for %d images", shape, len(order))
+		}
+		per := len(out) / int(shape[0])
+		return append([]float32(nil), out[:per*len(order)]...)
+	}
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		want, got := run(plain, order), run(graph, order)
+		var maxAbs, maxDiff float64
+		for i := range want {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+			maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+		}
+		t.Logf("frames %v: max |graph-plain| %.3g, max |plain| %.3g", order, maxDiff, maxAbs)
+		if maxDiff > 1e-3*maxAbs {
+			t.Errorf("frames %v: the graph's output differs from the plain session's by %.3g (max |output| %.3g)", order, maxDiff, maxAbs)
+		}
+	}
+	for _, b := range []struct {
+		name string
+		b    inference.Backend
+	}{{"plain", plain}, {"graph", graph}} {
+		const iters = 100
+		start := time.Now()
+		for range iters {
+			if _, _, err := b.b.Run(maxB); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: batch 32 run + raw output copy-back: %.0f img/s", b.name, float64(maxB*iters)/time.Since(start).Seconds())
+	}
+}
+
 // The float16 variant of the test model (scripts/make_fp16_model.py makes it on the GPU
 // machine): the letterbox kernel writes float16, and the throughput that lifts the ceiling.
 func TestGPUBackendYOLOv8nFloat16(t *testing.T) {
@@ -516,7 +582,7 @@ func TestGPUBackendYOLOv8nFloat16(t *testing.T) {
 	if !info.InputFloat16 {
 		t.Fatalf("%s: input is not float16: %+v", info.Path, info)
 	}
-	gpu, err := inference.NewCUDABackend(info, 32, ctx)
+	gpu, err := inference.NewCUDABackend(info, 32, ctx, inference.CUDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +664,7 @@ func TestGPUMissingProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := inference.NewCUDABackend(info, 1, ctx)
+		b, err := inference.NewCUDABackend(info, 1, ctx, inference.CUDAOptions{})
 		if err == nil {
 			b.Close()
 			t.Fatalf("NewCUDABackend succeeded with %s alone: it must not fall back to the CPU", inference.RuntimeLibraryPath())

@@ -64,8 +64,9 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   B="gstvision bench --clip $GPU_TEST_CLIP --device cuda --model $GPU_TEST_MODEL --warmup ${WARMUP:-8s} --duration ${DURATION:-20s}"
   specs=("decoupled 85 32" "decoupled 125 32" "unified 8 1 --pace")
   [ -n "${BENCH_SPECS:-}" ] && IFS=';' read -ra specs <<< "$BENCH_SPECS"
-  # utilisation of SMs, memory, NVDEC (dec) each second while the benchmarks run
-  nvidia-smi dmon -s u -d 1 -o T > "$OUT/dmon.txt" 2>&1 &
+  # each second while the benchmarks run: power, utilisation of SMs, memory and NVDEC (dec),
+  # and clocks (an SM clock that drops when the GPU is partly idle stretches every kernel)
+  nvidia-smi dmon -s puc -d 1 -o T > "$OUT/dmon.txt" 2>&1 &
   dmon=$!
   for spec in "${specs[@]}"; do
     # shellcheck disable=SC2086

@@ -66,6 +66,7 @@ func newBenchCmd() *cobra.Command {
 	f.DurationVar(&o.Stagger, "stagger", 0, "with --pace, delay the cameras' frames by amounts spread over this span (e.g. one GOP, 2s: keyframes then fall at independent times, as real cameras send them)")
 	f.StringVar(&o.Trace, "trace", "", "write a Go execution trace of the first 3 s of the measurement to this file")
 	f.IntVar(&o.Sets, "sets", 0, "decoupled: batches held at once (0: the device's default)")
+	f.BoolVar(&o.CUDAGraph, "cuda-graph", false, "decoupled on cuda: each batch runs as a captured CUDA graph (processing.cuda_graph)")
 	f.DurationVar(&o.Timeline, "timeline", 0, "decoupled: also report the stage interval by interval (e.g. 500ms)")
 	f.Float64Var(&o.Confidence, "confidence", 0.25, "detection score threshold")
 	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")

@@ -35,6 +35,7 @@ const APIVersion = 22
 const (
 	ortLoggingLevelWarning = 2
 	ortFail                = 1
+	ortDisableAll          = 0  // GraphOptimizationLevel ORT_DISABLE_ALL
 	ortEnableAll           = 99 // GraphOptimizationLevel ORT_ENABLE_ALL
 	ortDeviceAllocator     = 0  // OrtAllocatorType
 	ortMemTypeDefault      = 0  // OrtMemType
@@ -145,6 +146,17 @@ type SessionOptions struct {
 	// DisableTF32 sets use_tf32=0: float32 convolutions and matrix products then run in full
 	// float32 precision instead of TF32 on tensor cores (slower, bit-closer to the CPU).
 	DisableTF32 bool
+	// FixBatch, if positive, fixes the first input's symbolic batch dimension to this size
+	// (AddFreeDimensionOverrideByName): every shape in the model is then known when the
+	// session is built, so the shape arithmetic of a dynamic-batch export is folded away
+	// instead of running on the CPU. The session then takes only batches of FixBatch.
+	FixBatch int64
+	// CUDAGraph sets enable_cuda_graph=1: ONNX Runtime captures a run as a CUDA graph and
+	// then replays it, one launch instead of one per kernel. Every node must run on the GPU
+	// (use FixBatch for a dynamic-batch model), the bound tensors must stay at the same
+	// addresses, and no other thread may use CUDA while the capture runs (the third run on
+	// the session's thread; see ONNX Runtime's CUDA graph documentation).
+	CUDAGraph bool
 	// Do, if set, runs session creation and every Run: pass cuda.Worker.Do, so that they all
 	// run on one OS thread with the context current. The CUDA provider keeps cuBLAS/cuDNN
 	// handles and workspaces per calling thread, so a session run from whatever thread a
@@ -159,8 +171,9 @@ type SessionOptions struct {
 // TensorInfo describes a session input or output as the model declares it.
 type TensorInfo struct {
 	Name     string
-	ElemType int     // ONNX element type: 1 float32, 10 float16, ...
-	Shape    []int64 // -1 (or 0) for a symbolic dimension
+	ElemType int      // ONNX element type: 1 float32, 10 float16, ...
+	Shape    []int64  // -1 (or 0) for a symbolic dimension
+	DimNames []string // the symbolic dimensions' names ("" for a fixed or unnamed one)
 }
 
 // Float16 reports whether the tensor's elements are float16.
@@ -212,6 +225,11 @@ func NewSession(modelPath string, opts SessionOptions) (*Session, error) {
 	if err := status("SetSessionGraphOptimizationLevel", C.gv_SetSessionGraphOptimizationLevel(so, ortEnableAll)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSession, err)
 	}
+	if opts.FixBatch > 0 {
+		if err := fixBatch(e, so, modelPath, opts.FixBatch); err != nil {
+			return nil, err
+		}
+	}
 	memName := "Cuda"
 	if opts.cpu {
 		memName = "Cpu"
@@ -260,6 +278,9 @@ func appendCUDA(so *C.OrtSessionOptions, opts SessionOptions) error {
 	if opts.DisableTF32 {
 		kv = append(kv, [2]string{"use_tf32", "0"})
 	}
+	if opts.CUDAGraph {
+		kv = append(kv, [2]string{"enable_cuda_graph", "1"})
+	}
 	keys := make([]*C.char, len(kv))
 	vals := make([]*C.char, len(kv))
 	for i, p := range kv {
@@ -283,6 +304,48 @@ func appendCUDA(so *C.OrtSessionOptions, opts SessionOptions) error {
 	}
 	if err := status("SessionOptionsAppendExecutionProvider_CUDA_V2", C.gv_SessionOptionsAppendExecutionProvider_CUDA_V2(so, po)); err != nil {
 		return fmt.Errorf("%w: %w", ErrCUDAProviderUnavailable, err)
+	}
+	return nil
+}
+
+// fixBatch overrides the symbolic batch dimension of modelPath's first input to n in so. The
+// dimension's name is read from a bare CPU session of the model (the override must be set
+// before the real session is built).
+func fixBatch(e *C.OrtEnv, so *C.OrtSessionOptions, modelPath string, n int64) error {
+	var po *C.OrtSessionOptions
+	if err := status("CreateSessionOptions", C.gv_CreateSessionOptions(&po)); err != nil {
+		return fmt.Errorf("%w: %w", ErrSession, err)
+	}
+	defer C.gv_ReleaseSessionOptions(po)
+	if err := status("SetSessionGraphOptimizationLevel", C.gv_SetSessionGraphOptimizationLevel(po, ortDisableAll)); err != nil {
+		return fmt.Errorf("%w: %w", ErrSession, err)
+	}
+	probe := &Session{bindings: map[*Binding]struct{}{}}
+	cpath := C.CString(modelPath)
+	defer C.free(unsafe.Pointer(cpath))
+	if err := status("CreateSession", C.gv_CreateSession(e, cpath, po, &probe.s)); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSession, modelPath, err)
+	}
+	defer probe.Close()
+	if err := probe.describe(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSession, modelPath, err)
+	}
+	if len(probe.Inputs) == 0 || len(probe.Inputs[0].Shape) == 0 {
+		return fmt.Errorf("%w: %s: fixing the batch to %d: the model has no input with a batch dimension", ErrSession, modelPath, n)
+	}
+	in := probe.Inputs[0]
+	switch {
+	case in.Shape[0] == n:
+		return nil // already fixed at n
+	case in.Shape[0] > 0:
+		return fmt.Errorf("%w: %s: input %q has a fixed batch of %d, not %d", ErrSession, modelPath, in.Name, in.Shape[0], n)
+	case in.DimNames[0] == "":
+		return fmt.Errorf("%w: %s: input %q has an unnamed batch dimension, which cannot be fixed to %d", ErrSession, modelPath, in.Name, n)
+	}
+	name := C.CString(in.DimNames[0])
+	defer C.free(unsafe.Pointer(name))
+	if err := status("AddFreeDimensionOverrideByName", C.gv_AddFreeDimensionOverrideByName(so, name, C.int64_t(n))); err != nil {
+		return fmt.Errorf("%w: fixing %q to %d: %w", ErrSession, in.DimNames[0], n, err)
 	}
 	return nil
 }
@@ -356,8 +419,20 @@ func (s *Session) tensorInfo(output bool, i C.size_t) (TensorInfo, error) {
 	if tsi == nil { // not a tensor (sequence, map): leave ElemType 0
 		return t, nil
 	}
-	t.ElemType, t.Shape, err = typeAndShape(tsi)
-	return t, err
+	if t.ElemType, t.Shape, err = typeAndShape(tsi); err != nil || len(t.Shape) == 0 {
+		return t, err
+	}
+	names := make([]*C.char, len(t.Shape))
+	if err := status("GetSymbolicDimensions", C.gv_GetSymbolicDimensions(tsi, &names[0], C.size_t(len(names)))); err != nil {
+		return t, err
+	}
+	t.DimNames = make([]string, len(names))
+	for i, n := range names {
+		if n != nil {
+			t.DimNames[i] = C.GoString(n)
+		}
+	}
+	return t, nil
 }
 
 func typeAndShape(tsi *C.OrtTensorTypeAndShapeInfo) (int, []int64, error) {

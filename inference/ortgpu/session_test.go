@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gstvision/gstvision/internal/onnxgen"
@@ -150,4 +151,63 @@ func TestMissingCUDAProvider(t *testing.T) {
 		t.Fatalf("NewSession without the CUDA provider = %v, want ErrCUDAProviderUnavailable", err)
 	}
 	t.Log(err)
+}
+
+// FixBatch turns the named batch dimension into a fixed one (so that shape arithmetic folds
+// away, as a CUDA graph needs); a batch fixed at another size is refused, naming both.
+func TestFixBatch(t *testing.T) {
+	openRuntime(t)
+	path := writeModel(t)
+	plain, err := NewSession(path, SessionOptions{cpu: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if got := plain.Inputs[0].DimNames; len(got) != 4 || got[0] != "N" || got[1] != "" {
+		t.Fatalf("dimension names %q, want [N, '', '', '']", got)
+	}
+	fixed, err := NewSession(path, SessionOptions{cpu: true, FixBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fixed.Close()
+	if got := fixed.Inputs[0].Shape; got[0] != 4 {
+		t.Fatalf("input shape with FixBatch 4: %v", got)
+	}
+	inAddr, in := cAlloc(4 * 3 * 16 * 4)
+	defer cFree(in)
+	outAddr, out := cAlloc(4 * 6 * 16 * 4)
+	defer cFree(out)
+	if _, err := fixed.Bind(DeviceTensor{Ptr: inAddr, Shape: []int64{2, 3, 4, 4}}, DeviceTensor{Ptr: outAddr, Shape: []int64{2, 6, 16}}); !errors.Is(err, ErrBinding) {
+		t.Errorf("binding a batch of 2 to a session fixed at 4: %v, want ErrBinding", err)
+	}
+	b, err := fixed.Bind(DeviceTensor{Ptr: inAddr, Shape: []int64{4, 3, 4, 4}}, DeviceTensor{Ptr: outAddr, Shape: []int64{4, 6, 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(in[4*(3*48+5):], math.Float32bits(1.5)) // image 3, channel 0, pixel 5
+	if err := b.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f32s(out)[3*96+3*16+5]; got != 3 {
+		t.Errorf("image 3's doubled pixel = %v, want 3", got)
+	}
+
+	g := onnxgen.NewGraph("fixed_batch")
+	g.Input("x", onnxgen.Float, 2, 3)
+	g.Output("y", onnxgen.Float, 2, 3)
+	g.Node("Identity", []string{"x"}, []string{"y"})
+	p := filepath.Join(t.TempDir(), "fixed.onnx")
+	if err := g.WriteFile(p, 17); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := NewSession(p, SessionOptions{cpu: true, FixBatch: 2}); err != nil {
+		t.Errorf("FixBatch equal to the model's own batch: %v", err)
+	} else {
+		s.Close()
+	}
+	_, err = NewSession(p, SessionOptions{cpu: true, FixBatch: 4})
+	if !errors.Is(err, ErrSession) || !strings.Contains(err.Error(), "fixed batch of 2, not 4") {
+		t.Errorf("FixBatch 4 on a model fixed at 2: %v", err)
+	}
 }

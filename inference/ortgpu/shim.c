@@ -73,6 +73,9 @@ OrtStatus *gv_SetSessionGraphOptimizationLevel(OrtSessionOptions *o, int level) 
 OrtStatus *gv_SetIntraOpNumThreads(OrtSessionOptions *o, int n) {
   return F(SetIntraOpNumThreads, OrtStatus * (*)(OrtSessionOptions *, int))(o, n);
 }
+OrtStatus *gv_AddFreeDimensionOverrideByName(OrtSessionOptions *o, const char *name, int64_t value) {
+  return F(AddFreeDimensionOverrideByName, OrtStatus * (*)(OrtSessionOptions *, const char *, int64_t))(o, name, value);
+}
 void gv_ReleaseSessionOptions(OrtSessionOptions *o) { F(ReleaseSessionOptions, void (*)(OrtSessionOptions *))(o); }
 
 OrtStatus *gv_CreateCUDAProviderOptions(OrtCUDAProviderOptionsV2 **out) {
@@ -138,6 +141,9 @@ OrtStatus *gv_GetDimensionsCount(const OrtTensorTypeAndShapeInfo *t, size_t *out
 }
 OrtStatus *gv_GetDimensions(const OrtTensorTypeAndShapeInfo *t, int64_t *dims, size_t n) {
   return F(GetDimensions, OrtStatus * (*)(const OrtTensorTypeAndShapeInfo *, int64_t *, size_t))(t, dims, n);
+}
+OrtStatus *gv_GetSymbolicDimensions(const OrtTensorTypeAndShapeInfo *t, const char **names, size_t n) {
+  return F(GetSymbolicDimensions, OrtStatus * (*)(const OrtTensorTypeAndShapeInfo *, const char **, size_t))(t, names, n);
 }
 OrtStatus *gv_GetTensorTypeAndShape(const OrtValue *v, OrtTensorTypeAndShapeInfo **out) {
   return F(GetTensorTypeAndShape, OrtStatus * (*)(const OrtValue *, OrtTensorTypeAndShapeInfo **))(v, out);

@@ -65,6 +65,8 @@ enum {
   GV_UpdateCUDAProviderOptions,
   GV_ReleaseCUDAProviderOptions,
   GV_UpdateCUDAProviderOptionsWithValue,
+  GV_AddFreeDimensionOverrideByName,
+  GV_GetSymbolicDimensions,
   GV_NFN
 };
 
@@ -86,6 +88,7 @@ void gv_ReleaseEnv(OrtEnv *e);
 OrtStatus *gv_CreateSessionOptions(OrtSessionOptions **out);
 OrtStatus *gv_SetSessionGraphOptimizationLevel(OrtSessionOptions *o, int level);
 OrtStatus *gv_SetIntraOpNumThreads(OrtSessionOptions *o, int n);
+OrtStatus *gv_AddFreeDimensionOverrideByName(OrtSessionOptions *o, const char *name, int64_t value);
 void gv_ReleaseSessionOptions(OrtSessionOptions *o);
 
 OrtStatus *gv_CreateCUDAProviderOptions(OrtCUDAProviderOptionsV2 **out);
@@ -108,6 +111,8 @@ OrtStatus *gv_CastTypeInfoToTensorInfo(const OrtTypeInfo *t, const OrtTensorType
 OrtStatus *gv_GetTensorElementType(const OrtTensorTypeAndShapeInfo *t, int *out);
 OrtStatus *gv_GetDimensionsCount(const OrtTensorTypeAndShapeInfo *t, size_t *out);
 OrtStatus *gv_GetDimensions(const OrtTensorTypeAndShapeInfo *t, int64_t *dims, size_t n);
+// names[i] is ONNX Runtime's string, valid while t is.
+OrtStatus *gv_GetSymbolicDimensions(const OrtTensorTypeAndShapeInfo *t, const char **names, size_t n);
 OrtStatus *gv_GetTensorTypeAndShape(const OrtValue *v, OrtTensorTypeAndShapeInfo **out);
 void gv_ReleaseTypeInfo(OrtTypeInfo *t);
 void gv_ReleaseTensorTypeAndShapeInfo(OrtTensorTypeAndShapeInfo *t);

@@ -32,6 +32,7 @@ const (
 	slotGetTensorElementType                          = 60
 	slotGetDimensionsCount                            = 61
 	slotGetDimensions                                 = 62
+	slotGetSymbolicDimensions                         = 63
 	slotGetTensorTypeAndShape                         = 65
 	slotCreateMemoryInfo                              = 68
 	slotAllocatorFree                                 = 76
@@ -44,6 +45,7 @@ const (
 	slotReleaseTypeInfo                               = 98
 	slotReleaseTensorTypeAndShapeInfo                 = 99
 	slotReleaseSessionOptions                         = 100
+	slotAddFreeDimensionOverrideByName                = 124
 	slotRunWithBinding                                = 133
 	slotCreateIoBinding                               = 134
 	slotReleaseIoBinding                              = 135
@@ -86,6 +88,7 @@ var apiSlots = []apiSlot{
 	{"GetTensorElementType", C.GV_GetTensorElementType, slotGetTensorElementType},
 	{"GetDimensionsCount", C.GV_GetDimensionsCount, slotGetDimensionsCount},
 	{"GetDimensions", C.GV_GetDimensions, slotGetDimensions},
+	{"GetSymbolicDimensions", C.GV_GetSymbolicDimensions, slotGetSymbolicDimensions},
 	{"GetTensorTypeAndShape", C.GV_GetTensorTypeAndShape, slotGetTensorTypeAndShape},
 	{"CreateMemoryInfo", C.GV_CreateMemoryInfo, slotCreateMemoryInfo},
 	{"AllocatorFree", C.GV_AllocatorFree, slotAllocatorFree},
@@ -98,6 +101,7 @@ var apiSlots = []apiSlot{
 	{"ReleaseTypeInfo", C.GV_ReleaseTypeInfo, slotReleaseTypeInfo},
 	{"ReleaseTensorTypeAndShapeInfo", C.GV_ReleaseTensorTypeAndShapeInfo, slotReleaseTensorTypeAndShapeInfo},
 	{"ReleaseSessionOptions", C.GV_ReleaseSessionOptions, slotReleaseSessionOptions},
+	{"AddFreeDimensionOverrideByName", C.GV_AddFreeDimensionOverrideByName, slotAddFreeDimensionOverrideByName},
 	{"RunWithBinding", C.GV_RunWithBinding, slotRunWithBinding},
 	{"CreateIoBinding", C.GV_CreateIoBinding, slotCreateIoBinding},
 	{"ReleaseIoBinding", C.GV_ReleaseIoBinding, slotReleaseIoBinding},
