@@ -19,28 +19,13 @@ import (
 
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/cudatest"
 )
 
-func openGPU(t testing.TB) *cuda.Context {
-	t.Helper()
-	ctx, err := cuda.Open(0)
-	if err != nil {
-		t.Fatalf("cuda.Open(0) failed on what should be the GPU machine: %v", err)
-	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
-}
-
-// stream makes a stream on ctx, destroyed when the test ends.
-func stream(t testing.TB, ctx *cuda.Context) *cuda.Stream {
-	t.Helper()
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Destroy() })
-	return s
-}
+var (
+	openGPU = cudatest.Open
+	stream  = cudatest.Stream
+)
 
 func kernels(t testing.TB, ctx *cuda.Context) *cuda.Kernels {
 	t.Helper()
@@ -119,17 +104,7 @@ func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 	for i := range buf {
 		buf[i] = byte(rng.Uint32())
 	}
-	dev, err := ctx.Alloc(total)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctx.Free(dev) })
-	if err := s.CopyHtoD(dev, buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	dev := cudatest.Upload(t, ctx, s, buf)
 	f := &testFrame{buf: buf, dev: dev, devSize: total}
 	f.host = inference.Frame{Format: format, Width: w, Height: h}
 	f.img = cuda.Image{Width: w, Height: h, Format: cuda.NV12}

@@ -47,7 +47,7 @@ type cudaBackend struct {
 	hostRecs         []candidateRecord
 	batch            CandidateBatch // what RunCandidates returns, over hostCounts and hostRecs
 
-	graph    bool                // runs replay a captured CUDA graph (CUDAOptions.Graph)
+	graph    bool              // runs replay a captured CUDA graph (CUDAOptions.Graph)
 	bindings []*ortgpu.Binding // [n-1]: batch of n, created on first use
 	shapes   [][]int64         // [n-1]: output shape of a batch of n (what Run returns)
 	closed   bool

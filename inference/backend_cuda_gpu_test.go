@@ -25,6 +25,7 @@ import (
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/inference/ortgpu"
+	"github.com/gstvision/gstvision/internal/cudatest"
 	"github.com/gstvision/gstvision/internal/onnxgen"
 )
 
@@ -33,51 +34,14 @@ func gpuContext(t testing.TB) *cuda.Context {
 	if _, err := inference.InitRuntime(""); err != nil {
 		t.Fatalf("ONNX Runtime: %v (source .gpu/env.sh first)", err)
 	}
-	ctx, err := cuda.Open(0)
-	if err != nil {
-		t.Fatalf("cuda.Open(0) failed on what should be the GPU machine: %v", err)
-	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
+	return cudatest.Open(t)
 }
 
-// gpuCellModel is a YOLOv8-layout detector on a 64x64 input with 3 classes: each of its 64
-// anchors is one 8x8 cell, boxed by the cell itself, scored by the cell's mean R, G, B.
-// Output [batch, 7, 64]; inType/outType choose float32 or float16 at either end.
+// gpuCellModel writes onnxgen.CellDetector (inType/outType: float32 or float16 at either end).
 func gpuCellModel(t testing.TB, batch int64, inType, outType int32) string {
 	t.Helper()
-	g := onnxgen.NewGraph("gpu_cells")
-	g.Input("images", inType, batch, 3, 64, 64)
-	x := "images"
-	if inType == onnxgen.Float16 {
-		g.Node("Cast", []string{x}, []string{"images_f32"}, onnxgen.AttrInt("to", onnxgen.Float))
-		x = "images_f32"
-	}
-	g.Node("AveragePool", []string{x}, []string{"pooled"},
-		onnxgen.AttrInts("kernel_shape", 8, 8), onnxgen.AttrInts("strides", 8, 8))
-	g.InitializerInt64("flat_shape", []int64{3}, []int64{0, 3, 64})
-	g.Node("Reshape", []string{"pooled", "flat_shape"}, []string{"scores"})
-	g.InitializerInt64("pads", []int64{6}, []int64{0, 4, 0, 0, 0, 0})
-	g.Node("Pad", []string{"scores", "pads"}, []string{"padded"})
-	boxes := make([]float32, 7*64)
-	for a := range 64 {
-		boxes[0*64+a] = float32(8*(a%8) + 4)
-		boxes[1*64+a] = float32(8*(a/8) + 4)
-		boxes[2*64+a] = 8
-		boxes[3*64+a] = 8
-	}
-	g.Initializer("boxes", []int64{1, 7, 64}, boxes)
-	out := "output0"
-	if outType == onnxgen.Float16 {
-		out = "output_f32"
-	}
-	g.Node("Add", []string{"padded", "boxes"}, []string{out})
-	if outType == onnxgen.Float16 {
-		g.Node("Cast", []string{out}, []string{"output0"}, onnxgen.AttrInt("to", onnxgen.Float16))
-	}
-	g.Output("output0", outType, batch, 7, 64)
 	p := filepath.Join(t.TempDir(), fmt.Sprintf("cells_b%d_%d_%d.onnx", batch, inType, outType))
-	if err := g.WriteFile(p, 17); err != nil {
+	if err := onnxgen.CellDetector(batch, inType, outType).WriteFile(p, 17); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -126,17 +90,7 @@ func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 	for i := size[0]; i < len(buf); i++ {
 		buf[i] = byte(rng.IntN(256))
 	}
-	dev, err := ctx.Alloc(len(buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctx.Free(dev) })
-	if err := s.CopyHtoD(dev, buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	dev := cudatest.Upload(t, ctx, s, buf)
 	hf := &inference.Frame{Format: format, Width: w, Height: h}
 	df := &inference.Frame{Format: format, Width: w, Height: h}
 	off := 0
@@ -151,15 +105,7 @@ func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 	return framePair{hf, df}
 }
 
-func testStream(t testing.TB, ctx *cuda.Context) *cuda.Stream {
-	t.Helper()
-	s, err := ctx.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Destroy() })
-	return s
-}
+var testStream = cudatest.Stream
 
 func sameShape(a, b []int64) bool {
 	if len(a) != len(b) {

@@ -33,37 +33,10 @@ func writeModel(t testing.TB, g *onnxgen.Graph, name string) string {
 	return p
 }
 
-// cellModel is a YOLOv8-layout detector on a 64x64 input with 3 classes whose every "anchor"
-// is one 8x8 cell: its box is the cell itself and its class scores are the cell's mean R, G
-// and B. Output [N, 7, 64]:
-//
-//	images → AveragePool 8x8/8 → [N,3,8,8] → Reshape [N,3,64] → Pad 4 leading channels of 0
-//	→ Add boxes ([1,7,64]: cx, cy, w, h per cell, 0 for the class channels).
+// cellModel is onnxgen.CellDetector with a float32 output: its detections are known for any
+// image.
 func cellModel(t testing.TB, batch int64, inType int32) string {
-	g := onnxgen.NewGraph("cells")
-	g.Input("images", inType, batch, 3, 64, 64)
-	x := "images"
-	if inType == onnxgen.Float16 {
-		g.Node("Cast", []string{"images"}, []string{"images_f32"}, onnxgen.AttrInt("to", onnxgen.Float))
-		x = "images_f32"
-	}
-	g.Node("AveragePool", []string{x}, []string{"pooled"},
-		onnxgen.AttrInts("kernel_shape", 8, 8), onnxgen.AttrInts("strides", 8, 8))
-	g.InitializerInt64("flat_shape", []int64{3}, []int64{0, 3, 64})
-	g.Node("Reshape", []string{"pooled", "flat_shape"}, []string{"scores"})
-	g.InitializerInt64("pads", []int64{6}, []int64{0, 4, 0, 0, 0, 0})
-	g.Node("Pad", []string{"scores", "pads"}, []string{"padded"})
-	boxes := make([]float32, 7*64)
-	for a := range 64 {
-		boxes[0*64+a] = float32(8*(a%8) + 4)
-		boxes[1*64+a] = float32(8*(a/8) + 4)
-		boxes[2*64+a] = 8
-		boxes[3*64+a] = 8
-	}
-	g.Initializer("boxes", []int64{1, 7, 64}, boxes)
-	g.Node("Add", []string{"padded", "boxes"}, []string{"output0"})
-	g.Output("output0", onnxgen.Float, batch, 7, 64)
-	return writeModel(t, g, "cells.onnx")
+	return writeModel(t, onnxgen.CellDetector(batch, inType, onnxgen.Float), "cells.onnx")
 }
 
 // reshapeModel's output is its input reshaped to [N, 6, 3*H*W/6]: a YOLOv8 layout with 2
