@@ -18,6 +18,7 @@ import (
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/inference/ortgpu"
 	"github.com/gstvision/gstvision/results"
 	"github.com/gstvision/gstvision/server"
 	"github.com/gstvision/gstvision/viewer"
@@ -234,6 +235,9 @@ func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, err
 			threads = max(1, runtime.NumCPU()/2) // several cameras each run a session
 		}
 		b, err = inference.NewCPUBackend(e.Info, maxBatch, threads)
+	}
+	if graph && errors.Is(err, ortgpu.ErrCUDAGraph) {
+		return nil, fmt.Errorf("processing.cuda_graph: %w (set it to false for this model)", err)
 	}
 	if err != nil {
 		return nil, err

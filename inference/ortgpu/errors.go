@@ -19,6 +19,9 @@ var (
 	ErrCUDAProviderUnavailable = errors.New("ONNX Runtime CUDA execution provider unavailable")
 	// ErrSession: the model could not be loaded into a session.
 	ErrSession = errors.New("cannot create ONNX Runtime session")
+	// ErrCUDAGraph: SessionOptions.CUDAGraph was asked for a model ONNX Runtime cannot capture
+	// (nodes left on the CPU, control flow).
+	ErrCUDAGraph = errors.New("the model cannot run as a CUDA graph")
 	// ErrBinding: a tensor bound to a session does not fit its input or output, or the
 	// element type is not float32/float16.
 	ErrBinding = errors.New("bad tensor binding")

@@ -244,6 +244,9 @@ func NewSession(modelPath string, opts SessionOptions) (*Session, error) {
 	defer C.free(unsafe.Pointer(cpath))
 	err = s.do(func() error { return status("CreateSession", C.gv_CreateSession(e, cpath, so, &s.s)) })
 	if err != nil {
+		if opts.CUDAGraph && strings.Contains(err.Error(), "graph capture") {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCUDAGraph, modelPath, err)
+		}
 		if cudaRelated(err) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrCUDAProviderUnavailable, modelPath, err)
 		}
