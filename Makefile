@@ -52,8 +52,9 @@ test-short: deps ## go vet and the unit tests in -short mode (no fuzzing)
 # cannot be fetched or built, lint says so and goes on (a missing tool never fails lint, its
 # findings do). STATICCHECK= (empty) skips it.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-lint: deps ## go vet, gofmt check, staticcheck (pinned in scripts/versions.env)
+lint: deps ## go vet (also of the gpu-tagged tests, which only the GPU machine runs), gofmt check, staticcheck (pinned in scripts/versions.env)
 	$(GO) vet ./...
+	$(GO) vet -tags gpu ./...
 	@files=$$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'); \
 	  out=$$(gofmt -l $$files </dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; echo "gofmt: ok"
 	@if [ -z "$(STATICCHECK)" ]; then echo "lint: note: STATICCHECK is empty, staticcheck skipped"; \

@@ -74,8 +74,13 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
     # leading NAME=value words are environment for this run only (e.g. GSTVISION_CUDA_SYNC=blocking)
     envs=()
     while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
-    extra="${*:4}"
-    extra="${extra//\$GPU_TEST_MODEL_FP16/${GPU_TEST_MODEL_FP16:-none}}"
+    # words of the form $NAME (e.g. --model $GPU_TEST_MODEL_FP16) take that variable's value
+    words=()
+    for w in "${@:4}"; do
+      if [[ "$w" =~ ^\$([A-Za-z_][A-Za-z0-9_]*)$ ]]; then w="${!BASH_REMATCH[1]:-none}"; fi
+      words+=("$w")
+    done
+    extra="${words[*]}"
     echo "### ${envs[*]} mode=$1 cameras=$2 batch=$3 $extra" >> "$OUT/bench.txt"
     # shellcheck disable=SC2086
     timeout 200 env "${envs[@]}" $B --mode "$1" --cameras "$2" --max-batch "$3" $extra >> "$OUT/bench.txt" 2>&1
