@@ -191,6 +191,7 @@ type soakSample struct {
 	gpuMB      float64  // GPU memory used on the device (nvidia-smi), 0 without a GPU
 	mallocMB   float64  // memory C code holds through malloc (GStreamer, drivers)
 	mallocFree float64  // memory malloc holds free in its arenas
+	rssFileMB  float64  // the part of RSS that maps files (library code)
 }
 
 // gpuUsedMB is the memory used on GPU 0 as the driver reports it (the whole device: run
@@ -579,8 +580,8 @@ func TestSoak(t *testing.T) {
 			viewerJoins++
 		}
 		row := soakSample{
-			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), simRSSMB: sim.rssMB(), heapMB: gm.LiveHeapMB, goHeldMB: gm.HeldMB, gpuMB: gpuUsedMB(),
-			mallocMB:   procstat.MallocInUseMB(), mallocFree: procstat.MallocFreeMB(),
+			at: now.Sub(start).Round(time.Second), rssMB: procRSSMB(), rssFileMB: procstat.RSSFileMB("self"), simRSSMB: sim.rssMB(), heapMB: gm.LiveHeapMB, goHeldMB: gm.HeldMB, gpuMB: gpuUsedMB(),
+			mallocMB: procstat.MallocInUseMB(), mallocFree: procstat.MallocFreeMB(),
 			goroutines: runtime.NumGoroutine(), fds: openFDs(), cpuPct: 100 * (cpu - prevCPU) / clk / dt,
 			minFPS: math.Inf(1), wsFast: fast.n.Load(), wsSlow: slow.n.Load(), slowCuts: slow.disconnects.Load(), wsDropped: hub.Dropped, wsClients: wsClients, scrapeMS: scrapeMS,
 		}
@@ -719,22 +720,23 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 	fmt.Fprintf(&b, "Soak: device %s, %d cameras (%d flapping: down 5 s every 30 s, %d flaps), %s mode, every_n_frames %d, %v, %d CPU cores, 2 WebSocket clients (one reading 1 msg/s), "+
 		"a WHEP viewer joining and leaving every 20 s; the simulator runs in its own process, so RSS, heap, goroutines and fds are gstvision's (with the test harness)\n\n",
 		info.device, info.cams, len(info.flapping), info.flaps, info.mode, info.everyN, info.elapsed.Round(time.Second), runtime.NumCPU())
-	b.WriteString("| t | RSS MB | C malloc MB | malloc free MB | Go live heap MB | Go held MB | GPU MB | sim RSS MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| t | RSS MB | RSS files MB | C malloc MB | malloc free MB | Go live heap MB | Go held MB | GPU MB | sim RSS MB | goroutines | open fds | CPU % | min stable fps | flapping cams | flap reconnects | ws fast msgs | ws slow msgs | slow cut off | ws clients (server) | results dropped | /metrics ms |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
-			r.at, r.rssMB, r.mallocMB, r.mallocFree, r.heapMB, r.goHeldMB, r.gpuMB, r.simRSSMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
+		fmt.Fprintf(&b, "| %v | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %d | %.0f | %.1f | %s | %d | %d | %d | %d | %d | %d | %.1f |\n",
+			r.at, r.rssMB, r.rssFileMB, r.mallocMB, r.mallocFree, r.heapMB, r.goHeldMB, r.gpuMB, r.simRSSMB, r.goroutines, r.fds, r.cpuPct, r.minFPS, strings.Join(r.flapStates, ","),
 			r.reconnects, r.wsFast, r.wsSlow, r.slowCuts, r.wsClients, r.wsDropped, r.scrapeMS)
 	}
 	// Growth after warm-up: from the first sample at or past warmup to the last, and the
 	// least-squares slope over those samples, per hour.
-	var xs, rss, cmalloc, cfree, gpu, simRSS, heap, held, gor, fds []float64
+	var xs, rss, rssFile, cmalloc, cfree, gpu, simRSS, heap, held, gor, fds []float64
 	for _, r := range rows {
 		if r.at < warmup {
 			continue
 		}
 		xs = append(xs, r.at.Hours())
 		rss = append(rss, r.rssMB)
+		rssFile = append(rssFile, r.rssFileMB)
 		gpu = append(gpu, r.gpuMB)
 		cmalloc = append(cmalloc, r.mallocMB)
 		cfree = append(cfree, r.mallocFree)
@@ -752,7 +754,7 @@ func soakReport(rows []soakSample, warmup time.Duration, info soakInfo) string {
 		for _, m := range []struct {
 			name string
 			ys   []float64
-		}{{"RSS MB", rss}, {"C malloc in use MB", cmalloc}, {"malloc free MB", cfree}, {"GPU memory MB (device)", gpu}, {"Go live heap MB", heap}, {"Go held MB", held}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
+		}{{"RSS MB", rss}, {"RSS of files MB", rssFile}, {"C malloc in use MB", cmalloc}, {"malloc free MB", cfree}, {"GPU memory MB (device)", gpu}, {"Go live heap MB", heap}, {"Go held MB", held}, {"goroutines", gor}, {"open fds", fds}, {"simulator RSS MB", simRSS}} {
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f | %+.1f |\n", m.name, m.ys[0], m.ys[last], m.ys[last]-m.ys[0], linearSlope(xs, m.ys))
 		}
 	}

@@ -17,6 +17,10 @@ func TestRSSMB(t *testing.T) {
 	if r := RSSMB("no-such-process"); r != 0 {
 		t.Errorf("RSS of a missing process: %v, want 0", r)
 	}
+	// The anonymous 64 MB are not file pages; the test binary's own code is.
+	if f, r := RSSFileMB("self"), RSSMB("self"); f <= 0 || f > r-64 {
+		t.Errorf("RSS of files %.1f MB of %.1f MB while holding 64 MB anonymous", f, r)
+	}
 }
 
 func TestMallocInUseMB(t *testing.T) {
