@@ -16,6 +16,8 @@ type cpuBackend struct {
 	slot     int // floats per input slot: 3*H*W
 	session  *ort.DynamicAdvancedSession
 
+	inMem, outMem *hostBuffer // input and output memory, outside the Go heap (hostmem.go)
+
 	input  []float32
 	ins    []*ort.Tensor[float32] // ins[n-1]: view of slots [0, n)
 	output []float32              // nil when the output has a dynamic non-batch dimension
@@ -88,7 +90,11 @@ func NewCPUBackend(info ModelInfo, maxBatch int, threads int) (Backend, error) {
 // allocate creates the input buffer, the per-batch-size input views and, if the output's
 // non-batch dimensions are all known, the output buffer and its views.
 func (b *cpuBackend) allocate() error {
-	b.input = make([]float32, b.maxBatch*b.slot)
+	var err error
+	if b.inMem, err = newHostBuffer(b.maxBatch * b.slot); err != nil {
+		return err
+	}
+	b.input = b.inMem.floats
 	// Padding first: a stale-slot run (fixed batch) should see a grey image, not zeros.
 	fill(b.input)
 	perOut := int64(0)
@@ -103,7 +109,10 @@ func (b *cpuBackend) allocate() error {
 		perOut *= d
 	}
 	if perOut > 0 {
-		b.output = make([]float32, int64(b.maxBatch)*perOut)
+		if b.outMem, err = newHostBuffer(b.maxBatch * int(perOut)); err != nil {
+			return err
+		}
+		b.output = b.outMem.floats
 	}
 	for n := 1; n <= b.maxBatch; n++ {
 		in, err := ort.NewTensor(ort.NewShape(int64(n), 3, int64(b.info.InputH), int64(b.info.InputW)), b.input)
@@ -205,10 +214,18 @@ func (b *cpuBackend) Close() error {
 		b.auto.Destroy()
 	}
 	b.ins, b.outs, b.auto = nil, nil, nil
+	var err error
 	if b.session != nil {
-		if err := b.session.Destroy(); err != nil {
-			return fmt.Errorf("%s: destroy session: %w", b.info.Path, err)
+		if e := b.session.Destroy(); e != nil {
+			err = fmt.Errorf("%s: destroy session: %w", b.info.Path, e)
 		}
 	}
-	return nil
+	// The tensors over the buffers are gone: the memory can go.
+	b.input, b.output = nil, nil
+	for _, m := range []*hostBuffer{b.inMem, b.outMem} {
+		if e := m.free(); e != nil && err == nil {
+			err = fmt.Errorf("%s: unmapping tensor memory: %w", b.info.Path, e)
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package inference
 import (
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -292,4 +293,44 @@ func TestDetectorCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkB("inline", dets)
+}
+
+// The input and output buffers live outside the Go heap (hostmem.go): a backend of 256 slots
+// (12.6 MB of input) adds next to nothing to the heap the collector paces itself by, it
+// still computes, and Close gives the memory back.
+func TestCPUBackendBuffersOutsideGoHeap(t *testing.T) {
+	needRuntime(t)
+	info, err := Inspect(cellModel(t, -1, onnxgen.Float))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	be, err := NewCPUBackend(info, 256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := int64(heap()) - int64(before)
+	if grown > 2<<20 {
+		t.Errorf("the Go heap grew by %.1f MB for a backend of 256 slots (12.6 MB of input)", float64(grown)/(1<<20))
+	}
+	a, _, _ := testFrames()
+	if err := be.Fill(255, a, NewLetterbox(a.Width, a.Height, 64, 64)); err != nil {
+		t.Fatal(err)
+	}
+	out, shape, err := be.Run(256)
+	if err != nil || len(out) != 256*7*64 || shape[0] != 256 {
+		t.Fatalf("run of 256: %d values, shape %v, %v", len(out), shape, err)
+	}
+	if err := be.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Fill(0, a, NewLetterbox(a.Width, a.Height, 64, 64)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Fill after Close: %v, want ErrClosed", err)
+	}
 }
