@@ -153,6 +153,9 @@ func Run(cfg *config.Config) *Report {
 		} else {
 			b.Close()
 			r.add("CUDA execution provider", OK, "model runs on the GPU with device-memory binding", "")
+			if cfg.Processing.CUDAGraph {
+				r.add(cudaGraphCheck(info, cfg.Processing.MaxBatch, ctx))
+			}
 		}
 	} else {
 		r.add("CUDA execution provider", needOrWarn(wantCUDA), "no GPU", "see GPU and driver")
@@ -164,6 +167,19 @@ func Run(cfg *config.Config) *Report {
 		r.add("CPU execution provider", OK, "model runs on the CPU", "")
 	}
 	return r
+}
+
+// cudaGraphCheck captures the model as a CUDA graph at the stage's batch size, as serve will
+// with processing.cuda_graph (nothing else uses the GPU meanwhile, as the capture needs).
+func cudaGraphCheck(info inference.ModelInfo, maxBatch int, ctx *cuda.Context) (name string, st Status, detail, fix string) {
+	name = "CUDA graph (processing.cuda_graph)"
+	b, err := inference.NewCUDABackend(info, maxBatch, ctx, inference.CUDAOptions{Graph: true})
+	if err != nil {
+		return name, Fail, err.Error(), "set processing.cuda_graph to false for this model"
+	}
+	n := b.MaxBatch()
+	b.Close()
+	return name, OK, fmt.Sprintf("captured and replayed at batch %d", n), ""
 }
 
 // Write prints the report as a table.
