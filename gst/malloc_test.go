@@ -13,6 +13,6 @@ func TestLargeBlocksStayMapped(t *testing.T) {
 		t.Skip("MALLOC_MMAP_THRESHOLD_ is set: the operator's threshold applies")
 	}
 	if !largeBlocksMapped() {
-		t.Fatal("a 512 KiB block came from an arena after a 4 MiB block was freed: the mmap threshold is not fixed")
+		t.Fatal("a 2 MiB block came from an arena after a 4 MiB block was freed: the mmap threshold is not fixed")
 	}
 }
