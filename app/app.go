@@ -56,13 +56,14 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, engine: eng}
 	a.hub = results.NewHub(results.Options{})
 	a.stage, err = analytics.New(analytics.Options{
-		Decoupled:   cfg.Processing.EnableDecoupledPipeline,
-		MaxBatch:    cfg.Processing.MaxBatch,
-		MaxWait:     time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
-		Sets:        stageSets(cfg.Device, cfg.Processing.BatchSets),
-		NewDetector: eng.NewDetector, NewBatchDetector: eng.NewBatchDetector,
-		Publish: a.hub.Publish,
-		Logger:  log,
+		Decoupled:        cfg.Processing.EnableDecoupledPipeline,
+		MaxBatch:         cfg.Processing.MaxBatch,
+		MaxWait:          time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
+		Sets:             stageSets(cfg.Device, cfg.Processing.BatchSets),
+		NewDetector:      eng.NewDetector,
+		NewBatchDetector: eng.NewBatchDetector,
+		Publish:          a.hub.Publish,
+		Logger:           log,
 		OnResult: func(cam string, lat time.Duration, err error) {
 			if f := a.observe.Load(); f != nil {
 				(*f)(cam, lat, err)

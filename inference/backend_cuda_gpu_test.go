@@ -143,6 +143,16 @@ func closeEnough(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
+// largestDifference is the largest |got-want| over want's values, and the largest |want|: for
+// comparing outputs whose scale is set by the largest ones (raw detector outputs).
+func largestDifference(got, want []float32) (maxDiff, maxAbs float64) {
+	for i := range want {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+	}
+	return maxDiff, maxAbs
+}
+
 // pairs of backends over the same model: fill both with the same frames, run, compare.
 func compareBackends(t *testing.T, ctx *cuda.Context, cpuModel, gpuModel string, maxBatch int, frames []framePair, tol float64) {
 	t.Helper()
@@ -441,11 +451,7 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("output shape %v", shape)
-	var maxAbs, maxDiff float64
-	for i := range want {
-		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
-		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
-	}
+	maxDiff, maxAbs := largestDifference(got, want)
 	t.Logf("YOLOv8n 1080p frame: max |GPU-CPU| %.4g, max |CPU| %.4g (relative %.2g; TF32 convolutions)", maxDiff, maxAbs, maxDiff/maxAbs)
 	if maxDiff > 2e-2*maxAbs {
 		t.Errorf("GPU output differs from CPU by %.4g (max |output| %.4g)", maxDiff, maxAbs)
@@ -494,11 +500,7 @@ func TestGPUBackendYOLOv8nCUDAGraph(t *testing.T) {
 	}
 	for _, order := range [][]int{{0, 1}, {1, 0}} {
 		want, got := run(plain, order), run(graph, order)
-		var maxAbs, maxDiff float64
-		for i := range want {
-			maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
-			maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
-		}
+		maxDiff, maxAbs := largestDifference(got, want)
 		t.Logf("frames %v: max |graph-plain| %.3g, max |plain| %.3g", order, maxDiff, maxAbs)
 		if maxDiff > 1e-3*maxAbs {
 			t.Errorf("frames %v: the graph's output differs from the plain session's by %.3g (max |output| %.3g)", order, maxDiff, maxAbs)
