@@ -2,10 +2,29 @@ package bench
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
+
+// A camera that never decodes (its clip is not H.264) stops the run at the start timeout, with
+// an error that names it, instead of measuring the others as if all were running.
+func TestRunNamesCameraThatNeverDecodes(t *testing.T) {
+	clip := filepath.Join(t.TempDir(), "noise.h264")
+	if err := os.WriteFile(clip, []byte(strings.Repeat("not a video ", 4096)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), Options{
+		Clip: clip, Cameras: 1, Device: "cpu", Decoupled: true, MaxBatch: 1,
+		Model: filepath.Join(repoRoot(), "models", "blocks.onnx"), StartTimeout: 3 * time.Second,
+		Warmup: time.Second, Duration: time.Second,
+	})
+	if err == nil || !strings.Contains(err.Error(), "camera cam1 decoded no frame within 3s") {
+		t.Fatalf("got %v, want the error to name cam1 and the start timeout", err)
+	}
+}
 
 // The timeline accounts for the same frames as the totals: one row per interval, each with
 // frames and batches, summing to about the run's frame count.
@@ -17,6 +36,9 @@ func TestRunTimeline(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rep.StartSeconds <= 0 || rep.StartSeconds > 30 {
+		t.Errorf("all cameras decoding after %.1f s", rep.StartSeconds)
 	}
 	if len(rep.Timeline) < 3 || len(rep.Timeline) > 5 {
 		t.Fatalf("%d timeline rows for 2 s at 500 ms", len(rep.Timeline))
