@@ -444,7 +444,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "device\t%s\nmode\t%s\ncameras\t%d\nsource\t%s\nmodel\t%s\n", r.Device, r.Mode, r.Cameras, r.Source, filepath.Base(r.Model))
 	fmt.Fprintf(tw, "all cameras decoding after\t%.1f s\n", r.StartSeconds)
-	fmt.Fprintf(tw, "measured\t%.1f s\nframes with results\t%d\ntotal fps\t%.1f\nper-camera fps (min)\t%.1f\n", r.Seconds, r.Frames, r.FPS, r.MinCameraFPS)
+	fmt.Fprintf(tw, "measured\t%.1f s\nframes with results\t%d\ntotal fps\t%.1f\n", r.Seconds, r.Frames, r.FPS)
+	fmt.Fprintf(tw, "per-camera fps (min)\t%.1f\n", r.MinCameraFPS)
+	if n := len(r.PerCameraFPS); n > 1 {
+		fps := slices.Sorted(slices.Values(r.PerCameraFPS))
+		fmt.Fprintf(tw, "per-camera fps median / max\t%.1f / %.1f\n", fps[n/2], fps[n-1])
+	}
 	fmt.Fprintf(tw, "latency p50 / p95 / p99\t%.1f / %.1f / %.1f ms\n", r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms)
 	if len(r.BatchHist) > 0 {
 		keys := make([]int, 0, len(r.BatchHist))
