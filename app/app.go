@@ -75,6 +75,11 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	if p := cfg.Processing; cfg.Device == config.DeviceCUDA && p.EnableDecoupledPipeline && !p.CUDAGraph {
+		// Measured on an H100: without a graph, each batch's ~250 kernel launches wait behind
+		// the cameras' threads, and a batch takes 3-10 times its GPU time (BENCHMARKS.md).
+		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; set it to true for full rate and lower latency")
+	}
 	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
 	a.server = server.New(server.Options{
 		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,

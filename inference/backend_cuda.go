@@ -367,18 +367,23 @@ func (b *cudaBackend) warmUp() error {
 		}
 		return b.stream.Synchronize()
 	}
-	last := 0
-	for n := 1; n <= b.maxBatch; n++ {
-		size := b.runSize(n) // never decreasing in n: each size comes in one run
-		if size == last {
-			continue
-		}
-		last = size
+	for _, size := range b.runSizes() {
 		if _, err := b.infer(size); err != nil {
 			return fmt.Errorf("warming up: %w", err)
 		}
 	}
 	return b.stream.Synchronize()
+}
+
+// runSizes lists every batch size runSize can pick, in increasing order.
+func (b *cudaBackend) runSizes() []int {
+	var sizes []int
+	for n := 1; n <= b.maxBatch; n++ {
+		if size := b.runSize(n); len(sizes) == 0 || size != sizes[len(sizes)-1] {
+			sizes = append(sizes, size) // runSize never decreases in n
+		}
+	}
+	return sizes
 }
 
 // Run runs slots [0, n) (all slots for a fixed-batch model). The returned slice is the
