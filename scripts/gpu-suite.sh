@@ -46,10 +46,9 @@ if [ -z "${NO_CEILINGS:-}" ]; then
     done
     rm -f "$OUT/nvdec-fallback.log"
   fi
-  if [ -n "${GPU_TEST_MODEL_FP16:-}" ]; then
-    echo "ONNX Runtime ceiling of the float16 variant (ortbench, CUDA EP, $(basename "$GPU_TEST_MODEL_FP16"))" >> "$OUT/ceilings.txt"
-    timeout 120 .gpu/ortbench "$GPU_TEST_MODEL_FP16" 1 32 >> "$OUT/ceilings.txt" 2>&1
-  fi
+  # No ortbench line for the float16 variant: the kit's ortbench feeds float32 inputs only
+  # ("Unexpected input data type ... expected: (tensor(float16))"); TestGPUBackendYOLOv8nFloat16
+  # measures that model alone.
 fi
 if [ "$what" = tests ] || [ "$what" = all ]; then
   for t in cuda-gpu inference-gpu ortgpu gpu-e2e; do
