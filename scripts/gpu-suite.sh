@@ -33,7 +33,7 @@ if [ -z "${NO_CEILINGS:-}" ]; then
     echo "NVDEC, one process, one shared CUDA context (fallback: N decoders in one gst-launch pipeline, 900 frames each)" >> "$OUT/ceilings.txt"
     for N in 8 32; do
       chains=""
-      for i in $(seq "$N"); do
+      for _ in $(seq "$N"); do
         chains="$chains filesrc location=$GPU_TEST_CLIP ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! fakesink sync=false"
       done
       s=$(date +%s.%N)
