@@ -95,7 +95,7 @@ type Report struct {
 	RSSEndMB      float64        `json:"rss_end_mb"`
 	Timeline      []TimelineRow  `json:"timeline,omitempty"`
 	Started       time.Time      `json:"started"`       // when the measurement began
-	StartSeconds  float64        `json:"start_seconds"` // from adding the cameras until all decoded
+	StartSeconds  float64        `json:"start_seconds"` // from the last camera added until all decoded
 }
 
 // TimelineRow is one interval of the measurement (see Options.Timeline).
