@@ -28,6 +28,10 @@ import (
 // ErrStartup wraps every reason serve refuses to start (missing model, GPU, plugin, ...).
 var ErrStartup = errors.New("cannot start")
 
+// ErrConfig marks start-up failures that a field of the config caused (a model or labels file
+// that is missing or unreadable): the command exits 2 for them, as for any bad config.
+var ErrConfig = errors.New("bad config")
+
 // App is a running gstvision.
 type App struct {
 	cfg     *config.Config
@@ -49,15 +53,17 @@ type ResultObserver func(camera string, latency time.Duration, err error)
 // New prepares everything that can fail before any camera starts: nothing starts
 // half-configured.
 func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	removeStaleConfigTemps(cfg.Path(), log)
 	eng, err := NewEngine(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, engine: eng}
+	plan := eng.plan
 	a.hub = results.NewHub(results.Options{})
 	a.stage, err = analytics.New(analytics.Options{
-		Decoupled:        cfg.Processing.EnableDecoupledPipeline,
-		MaxBatch:         cfg.Processing.MaxBatch,
+		Decoupled:        plan.Decoupled,
+		MaxBatch:         plan.MaxBatch,
 		MaxWait:          time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
 		Sets:             stageSets(cfg.Device, cfg.Processing.BatchSets),
 		NewDetector:      eng.NewDetector,
@@ -75,10 +81,12 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	if p := cfg.Processing; cfg.Device == config.DeviceCUDA && p.EnableDecoupledPipeline && !p.CUDAGraph {
+	log.Info("processing", "mode", plan.Mode(), "max_batch", plan.MaxBatch, "cuda_graph", plan.CUDAGraph,
+		"cameras", cfg.EnabledCameras(), "chosen", plan.Reason())
+	if cfg.Device == config.DeviceCUDA && plan.Decoupled && !plan.CUDAGraph {
 		// Measured on an H100: without a graph, each batch's ~250 kernel launches wait behind
 		// the cameras' threads, and a batch takes 3-10 times its GPU time (BENCHMARKS.md).
-		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; set it to true for full rate and lower latency")
+		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; leave it out or set it to true for full rate and lower latency")
 	}
 	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
 	a.server = server.New(server.Options{
@@ -96,6 +104,21 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	return a, nil
+}
+
+// removeStaleConfigTemps deletes the copies of the config that an interrupted save left (the
+// camera API saves the file): they hold the token and camera passwords.
+func removeStaleConfigTemps(path string, log *slog.Logger) {
+	if path == "" {
+		return // parsed from memory: nothing is saved
+	}
+	removed, err := config.RemoveStaleTemps(path)
+	if len(removed) > 0 {
+		log.Info("removed temporary config files left by an interrupted save", "files", removed)
+	}
+	if err != nil {
+		log.Warn("could not remove a stale temporary config file", "err", err)
+	}
 }
 
 // CameraConfig turns a configured camera into what the camera package runs.
@@ -166,6 +189,7 @@ type Engine struct {
 	ORT     string // ONNX Runtime version
 	GstCUDA *gst.CUDAContext
 	cfg     *config.Config
+	plan    config.Plan // the processing choices, made once at start
 	cuda    *cudaState
 }
 
@@ -187,16 +211,16 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	}
 	info, err := inference.Inspect(cfg.Inference.Model)
 	if err != nil {
-		return nil, fmt.Errorf("%w: inference.model: %w", ErrStartup, err)
+		return nil, fmt.Errorf("%w: %w: inference.model: %w", ErrStartup, ErrConfig, err)
 	}
 	labels, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses)
 	if err != nil {
-		return nil, fmt.Errorf("%w: inference.labels: %w", ErrStartup, err)
+		return nil, fmt.Errorf("%w: %w: inference.labels: %w", ErrStartup, ErrConfig, err)
 	}
 	if warn != "" {
 		log.Warn(warn)
 	}
-	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg}
+	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg, plan: cfg.Plan()}
 	if cfg.Device == "cuda" {
 		if err := e.openCUDA(log); err != nil {
 			e.Close()
@@ -227,7 +251,7 @@ func (e *Engine) NewDetector(maxBatch int) (*inference.Detector, error) {
 // CUDA graph where processing.cuda_graph asks. The stage makes these before any camera
 // starts, which the graph's capture needs.
 func (e *Engine) NewBatchDetector(maxBatch int) (*inference.Detector, error) {
-	return e.newDetector(maxBatch, e.cfg.Processing.CUDAGraph)
+	return e.newDetector(maxBatch, e.plan.CUDAGraph)
 }
 
 func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, error) {
@@ -237,7 +261,7 @@ func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, err
 		b, err = e.cuda.newBackend(e.Info, maxBatch, graph)
 	} else {
 		threads := 0
-		if !e.cfg.Processing.EnableDecoupledPipeline {
+		if !e.plan.Decoupled {
 			threads = max(1, runtime.NumCPU()/2) // several cameras each run a session
 		}
 		b, err = inference.NewCPUBackend(e.Info, maxBatch, threads)

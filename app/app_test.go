@@ -65,8 +65,8 @@ func TestModelErrorsFailAtStart(t *testing.T) {
 			if err == nil {
 				t.Fatal("NewEngine succeeded; want an error")
 			}
-			if !errors.Is(err, ErrStartup) {
-				t.Errorf("error %v does not wrap ErrStartup", err)
+			if !errors.Is(err, ErrStartup) || !errors.Is(err, ErrConfig) {
+				t.Errorf("error %v does not wrap ErrStartup and ErrConfig (serve exits 2 for it)", err)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {

@@ -108,7 +108,7 @@ func (a *App) initOps() error {
 	if err := a.server.Handle("GET /metrics", m.Handler(), false); err != nil {
 		return fmt.Errorf("metrics route: %w", err)
 	}
-	return nil
+	return a.initPprof()
 }
 
 // metricCameras adapts the camera list (disabled cameras included) for the collector.

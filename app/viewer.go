@@ -30,6 +30,13 @@ func (a *App) initViewers() error {
 		return err
 	}
 	a.rtc = rtc
+	a.SetWebRTCViewers(func() map[string]int {
+		out := map[string]int{}
+		for cam, st := range rtc.Stats() {
+			out[cam] = st.Viewers
+		}
+		return out
+	})
 	a.viewers = viewer.NewManager(viewer.Options{Encoder: encoder, MaxWidth: cfg.WebRTC.MaxWidth,
 		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.engine.CUDA(), Latest: a.hub.Latest, Subscribe: a.hub.Subscribe,
 		Logger: a.log}, rtc)

@@ -157,9 +157,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Inference.Labels = ""
 	}
 	cfg.Inference.ONNXRuntimeLibrary = o.ORTLibrary
-	cfg.Processing.EnableDecoupledPipeline = o.Decoupled
+	cfg.Processing.EnableDecoupledPipeline = &o.Decoupled
 	if o.MaxBatch > 0 {
-		cfg.Processing.MaxBatch = o.MaxBatch
+		cfg.Processing.MaxBatch = &o.MaxBatch
 	}
 	if o.MaxWait > 0 {
 		cfg.Processing.MaxWaitMS = int(o.MaxWait / time.Millisecond)
@@ -168,7 +168,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Processing.QueueFrames = o.QueueSize
 	}
 	cfg.Processing.BatchSets = o.Sets
-	cfg.Processing.CUDAGraph = o.CUDAGraph
+	cfg.Processing.CUDAGraph = &o.CUDAGraph
 	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence

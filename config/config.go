@@ -78,7 +78,7 @@ const (
 	DefaultConfidence       = 0.25
 	DefaultNMSIoU           = 0.45
 	DefaultEveryNFrames     = 1
-	DefaultMaxBatch         = 8
+	DefaultMaxBatch         = 8 // decoupled mode with no camera configured (see Plan)
 	DefaultMaxWaitMS        = 10
 	DefaultQueueFrames      = 4
 	DefaultStatsEveryFrames = 100
@@ -141,9 +141,11 @@ type Inference struct {
 type Processing struct {
 	// EnableDecoupledPipeline selects the decoupled mode (a shared batching
 	// stage across cameras) instead of the unified one (inline per camera).
-	EnableDecoupledPipeline bool `json:"ENABLE_DECOUPLED_PIPELINE"`
-	// MaxBatch is the largest batch the shared stage forms.
-	MaxBatch int `json:"max_batch"`
+	// Nil (absent) lets Plan choose from the device and the camera count.
+	EnableDecoupledPipeline *bool `json:"ENABLE_DECOUPLED_PIPELINE,omitempty"`
+	// MaxBatch is the largest batch the shared stage forms. Nil (absent) lets
+	// Plan size it from the camera count.
+	MaxBatch *int `json:"max_batch,omitempty"`
 	// MaxWaitMS is how long the shared stage waits to fill a batch.
 	MaxWaitMS int `json:"max_wait_ms"`
 	// BatchSets is how many batches the shared stage holds at once (each with its own
@@ -152,8 +154,9 @@ type Processing struct {
 	BatchSets int `json:"batch_sets,omitempty"`
 	// CUDAGraph (decoupled mode on cuda) runs each batch as a captured CUDA graph: one launch
 	// instead of one per kernel, so the model's runs do not compete with the camera threads
-	// for the driver. Every run then covers all max_batch slots.
-	CUDAGraph bool `json:"cuda_graph,omitempty"`
+	// for the driver. Every run then covers all max_batch slots. Nil (absent) means on
+	// wherever it applies (see Plan).
+	CUDAGraph *bool `json:"cuda_graph,omitempty"`
 	// QueueFrames is how many frames are buffered between decoder and
 	// inference, per camera.
 	QueueFrames int `json:"queue_frames"`
@@ -231,7 +234,6 @@ func Default() *Config {
 			EveryNFrames: DefaultEveryNFrames,
 		},
 		Processing: Processing{
-			MaxBatch:         DefaultMaxBatch,
 			MaxWaitMS:        DefaultMaxWaitMS,
 			QueueFrames:      DefaultQueueFrames,
 			StatsEveryFrames: DefaultStatsEveryFrames,
@@ -333,10 +335,10 @@ func (c *Config) Camera(id string) (*Camera, int) {
 	return nil, -1
 }
 
-// DecoupledMode returns ModeDecoupled when the shared batching stage is
-// enabled, ModeUnified otherwise.
+// DecoupledMode returns ModeDecoupled when the shared batching stage runs
+// (configured, or chosen by Plan), ModeUnified otherwise.
 func (c *Config) DecoupledMode() string {
-	if c.Processing.EnableDecoupledPipeline {
+	if c.Plan().Decoupled {
 		return ModeDecoupled
 	}
 	return ModeUnified
@@ -380,6 +382,9 @@ func (c *Config) Clone() *Config {
 	}
 	out := *c
 	out.Server.CORSOrigins = slices.Clone(c.Server.CORSOrigins)
+	out.Processing.EnableDecoupledPipeline = clonePtr(c.Processing.EnableDecoupledPipeline)
+	out.Processing.MaxBatch = clonePtr(c.Processing.MaxBatch)
+	out.Processing.CUDAGraph = clonePtr(c.Processing.CUDAGraph)
 	if c.WebRTC.ICEServers != nil {
 		out.WebRTC.ICEServers = make([]ICEServer, len(c.WebRTC.ICEServers))
 		for i, s := range c.WebRTC.ICEServers {
@@ -398,15 +403,18 @@ func (c *Config) Clone() *Config {
 
 // Clone returns a copy of cam that shares no pointers with it.
 func (cam Camera) Clone() Camera {
-	if cam.Enabled != nil {
-		e := *cam.Enabled
-		cam.Enabled = &e
-	}
-	if cam.LatencyMS != nil {
-		l := *cam.LatencyMS
-		cam.LatencyMS = &l
-	}
+	cam.Enabled = clonePtr(cam.Enabled)
+	cam.LatencyMS = clonePtr(cam.LatencyMS)
 	return cam
+}
+
+// clonePtr returns a new pointer to a copy of *p, or nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // Redacted returns a deep copy fit to show or log: the token and ICE

@@ -26,6 +26,15 @@ type fieldCheck struct {
 	got, want any
 }
 
+
+// deref is *p, or nil when p is nil: for comparing optional fields with plain values.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
 func checkFields(t *testing.T, checks []fieldCheck) {
 	t.Helper()
 	for _, fc := range checks {
@@ -51,8 +60,9 @@ func TestParseMinimalAppliesDefaults(t *testing.T) {
 		{"Inference.NMSIoU", c.Inference.NMSIoU, 0.45},
 		{"Inference.EveryNFrames", c.Inference.EveryNFrames, 1},
 		{"Inference.ONNXRuntimeLibrary", c.Inference.ONNXRuntimeLibrary, ""},
-		{"Processing.EnableDecoupledPipeline", c.Processing.EnableDecoupledPipeline, false},
-		{"Processing.MaxBatch", c.Processing.MaxBatch, 8},
+		{"Processing.EnableDecoupledPipeline", c.Processing.EnableDecoupledPipeline, (*bool)(nil)},
+		{"Processing.MaxBatch", c.Processing.MaxBatch, (*int)(nil)},
+		{"Processing.CUDAGraph", c.Processing.CUDAGraph, (*bool)(nil)},
 		{"Processing.MaxWaitMS", c.Processing.MaxWaitMS, 10},
 		{"Processing.QueueFrames", c.Processing.QueueFrames, 4},
 		{"Processing.StatsEveryFrames", c.Processing.StatsEveryFrames, 100},
@@ -124,7 +134,7 @@ func TestParseFull(t *testing.T) {
 			EveryNFrames:       2,
 			ONNXRuntimeLibrary: "/opt/onnxruntime/lib/libonnxruntime.so.1",
 		}},
-		{"Processing", c.Processing, Processing{EnableDecoupledPipeline: true, MaxBatch: 16, MaxWaitMS: 0,
+		{"Processing", c.Processing, Processing{EnableDecoupledPipeline: ptr(true), MaxBatch: ptr(16), MaxWaitMS: 0,
 			QueueFrames: 8, StatsEveryFrames: 250, GPUMemoryWarnMB: 6144}},
 		{"WebRTC", c.WebRTC, WebRTC{MaxWidth: 1920, Encoder: "nvh264enc", BitrateKbps: 4000,
 			ICEServers: []ICEServer{
@@ -253,8 +263,9 @@ func TestParseInvalid(t *testing.T) {
 		{"batch sets", `{"inference": {"model": "m"}, "processing": {"batch_sets": -1}}`,
 			`processing.batch_sets: must be between 0 and 16, got -1`},
 		{"cuda graph", `{"inference": {"model": "m"}, "processing": {"cuda_graph": true}}`,
-			`processing.cuda_graph: needs "device": "cuda", got "cpu"` + "\n" +
-				`processing.cuda_graph: applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE`},
+			`processing.cuda_graph: needs "device": "cuda", got "cpu"`},
+		{"cuda graph in unified mode", `{"device": "cuda", "inference": {"model": "m"}, "processing": {"cuda_graph": true, "ENABLE_DECOUPLED_PIPELINE": false}}`,
+			`processing.cuda_graph: applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE to true, or leave it out`},
 		{"stats every", `{"inference": {"model": "m"}, "processing": {"stats_every_frames": 0}}`,
 			`processing.stats_every_frames: must be at least 1, got 0`},
 		{"gpu warn", `{"inference": {"model": "m"}, "processing": {"gpu_memory_warn_mb": -1}}`,

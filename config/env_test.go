@@ -27,7 +27,7 @@ func TestEnvOverrides(t *testing.T) {
 			return []fieldCheck{
 				{"LogLevel", c.LogLevel, "warn"},
 				{"Token", c.Server.Token, "file-token"},
-				{"Decoupled", c.Processing.EnableDecoupledPipeline, true},
+				{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), true},
 			}
 		}, nil},
 		{"strings", map[string]string{
@@ -61,7 +61,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) []fieldCheck {
 				return []fieldCheck{
 					{"Pprof", c.Debug.Pprof, false},
-					{"Decoupled", c.Processing.EnableDecoupledPipeline, false},
+					{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), false},
 					{"Mode", c.DecoupledMode(), "unified"},
 				}
 			}, []EnvOverride{
@@ -70,22 +70,22 @@ func TestEnvOverrides(t *testing.T) {
 			}},
 		{"plain ENABLE_DECOUPLED_PIPELINE", map[string]string{"ENABLE_DECOUPLED_PIPELINE": "false"},
 			func(c *Config) []fieldCheck {
-				return []fieldCheck{{"Decoupled", c.Processing.EnableDecoupledPipeline, false}}
+				return []fieldCheck{{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), false}}
 			}, []EnvOverride{{"ENABLE_DECOUPLED_PIPELINE", "processing.ENABLE_DECOUPLED_PIPELINE"}}},
 		{"GSTVISION_ wins", map[string]string{"GSTVISION_ENABLE_DECOUPLED_PIPELINE": "no", "ENABLE_DECOUPLED_PIPELINE": "YES"},
 			func(c *Config) []fieldCheck {
-				return []fieldCheck{{"Decoupled", c.Processing.EnableDecoupledPipeline, false}}
+				return []fieldCheck{{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), false}}
 			}, []EnvOverride{{"GSTVISION_ENABLE_DECOUPLED_PIPELINE", "processing.ENABLE_DECOUPLED_PIPELINE"}}},
 		{"GSTVISION_ wins over a bad plain one", map[string]string{"GSTVISION_ENABLE_DECOUPLED_PIPELINE": "True", "ENABLE_DECOUPLED_PIPELINE": "maybe"},
 			func(c *Config) []fieldCheck {
-				return []fieldCheck{{"Decoupled", c.Processing.EnableDecoupledPipeline, true}}
+				return []fieldCheck{{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), true}}
 			}, []EnvOverride{{"GSTVISION_ENABLE_DECOUPLED_PIPELINE", "processing.ENABLE_DECOUPLED_PIPELINE"}}},
 		{"empty values are unset", map[string]string{"GSTVISION_TOKEN": "", "GSTVISION_LOG_LEVEL": "  ", "GSTVISION_ENABLE_DECOUPLED_PIPELINE": "", "ENABLE_DECOUPLED_PIPELINE": "off"},
 			func(c *Config) []fieldCheck {
 				return []fieldCheck{
 					{"Token", c.Server.Token, "file-token"},
 					{"LogLevel", c.LogLevel, "warn"},
-					{"Decoupled", c.Processing.EnableDecoupledPipeline, false},
+					{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), false},
 				}
 			}, []EnvOverride{{"ENABLE_DECOUPLED_PIPELINE", "processing.ENABLE_DECOUPLED_PIPELINE"}}},
 		{"unrelated variables ignored", map[string]string{"GSTVISION_MODEL": "x", "LOG_LEVEL": "error", "PPROF": "x"},
@@ -160,11 +160,11 @@ func TestLoadUsesProcessEnv(t *testing.T) {
 	}
 	checkFields(t, []fieldCheck{
 		{"LogLevel", c.LogLevel, "error"},
-		{"Decoupled", c.Processing.EnableDecoupledPipeline, true},
+		{"Decoupled", deref(c.Processing.EnableDecoupledPipeline), true},
 	})
 	// Parse ignores the environment.
 	c = mustParse(t, `{"inference": {"model": "m"}}`)
-	if c.LogLevel != "info" || c.Processing.EnableDecoupledPipeline {
+	if c.LogLevel != "info" || c.Processing.EnableDecoupledPipeline != nil {
 		t.Errorf("Parse applied the environment: %q %v", c.LogLevel, c.Processing.EnableDecoupledPipeline)
 	}
 }

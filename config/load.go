@@ -35,6 +35,8 @@ type envSpec struct {
 	path string
 	str  func(*Config) *string
 	flag func(*Config) *bool
+	// optFlag is a boolean whose absence means "chosen automatically"; the variable sets it.
+	optFlag func(*Config) **bool
 }
 
 var envSpecs = []envSpec{
@@ -44,27 +46,43 @@ var envSpecs = []envSpec{
 	{vars: []string{"GSTVISION_LISTEN"}, path: "server.listen", str: func(c *Config) *string { return &c.Server.Listen }},
 	{vars: []string{"GSTVISION_TOKEN"}, path: "server.token", str: func(c *Config) *string { return &c.Server.Token }},
 	{vars: []string{"GSTVISION_ENABLE_DECOUPLED_PIPELINE", "ENABLE_DECOUPLED_PIPELINE"}, path: "processing.ENABLE_DECOUPLED_PIPELINE",
-		flag: func(c *Config) *bool { return &c.Processing.EnableDecoupledPipeline }},
+		optFlag: func(c *Config) **bool { return &c.Processing.EnableDecoupledPipeline }},
 	{vars: []string{"GSTVISION_GST_DEBUG"}, path: "debug.gst_debug", str: func(c *Config) *string { return &c.Debug.GSTDebug }},
 	{vars: []string{"GSTVISION_DUMP_DOT_DIR"}, path: "debug.dump_dot_dir", str: func(c *Config) *string { return &c.Debug.DumpDotDir }},
 	{vars: []string{"GSTVISION_PPROF"}, path: "debug.pprof", flag: func(c *Config) *bool { return &c.Debug.Pprof }},
 }
 
-// value returns the field's current value as a string or bool.
+// value returns the field's current value as a string or bool; nil for an absent optFlag.
 func (s envSpec) value(c *Config) any {
-	if s.flag != nil {
+	switch {
+	case s.flag != nil:
 		return *s.flag(c)
+	case s.optFlag != nil:
+		if p := *s.optFlag(c); p != nil {
+			return *p
+		}
+		return nil
 	}
 	return *s.str(c)
 }
 
 func (s envSpec) set(c *Config, v any) {
-	if s.flag != nil {
+	switch {
+	case s.flag != nil:
 		*s.flag(c) = v.(bool)
-	} else {
+	case s.optFlag != nil:
+		if b, ok := v.(bool); ok {
+			*s.optFlag(c) = &b
+		} else {
+			*s.optFlag(c) = nil // back to absent
+		}
+	default:
 		*s.str(c) = v.(string)
 	}
 }
+
+// isBool reports whether the variable holds a boolean.
+func (s envSpec) isBool() bool { return s.flag != nil || s.optFlag != nil }
 
 // pathSpecs are the file paths resolved against the config's directory.
 var pathSpecs = []struct {
@@ -188,7 +206,7 @@ func applyEnv(c *Config, lookup LookupFunc) []FieldError {
 			continue
 		}
 		var newVal any = val
-		if spec.flag != nil {
+		if spec.isBool() {
 			b, good := parseBool(val)
 			if !good {
 				shown := fmt.Sprintf("%q", truncate(val))

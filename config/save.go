@@ -64,9 +64,43 @@ func Save(path string, c *Config) error {
 	return nil
 }
 
+// tempPerm is the mode os.CreateTemp gives the temporary file.
+const tempPerm = os.FileMode(0o600)
+
+// tempPattern names the temporary files Save writes beside target.
+func tempPattern(target string) string { return "." + filepath.Base(target) + ".tmp-*" }
+
+// RemoveStaleTemps deletes the temporary files that an interrupted Save left beside the config
+// file at path (they hold a copy of the config, token included) and returns their names. Call
+// it at start-up, before anything saves.
+func RemoveStaleTemps(path string) ([]string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: stale temporary files: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real // Save writes beside the link's target
+	}
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(abs), tempPattern(abs)))
+	if err != nil {
+		return nil, fmt.Errorf("config: stale temporary files: %w", err)
+	}
+	var removed []string
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(m); err != nil {
+			return removed, fmt.Errorf("config: remove stale %s: %w", m, err)
+		}
+		removed = append(removed, m)
+	}
+	return removed, nil
+}
+
 func writeAtomic(target string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(target)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern(target))
 	if err != nil {
 		return err
 	}
@@ -77,10 +111,9 @@ func writeAtomic(target string, data []byte, perm os.FileMode) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
+	// The temporary file keeps CreateTemp's 0600 for as long as it lives under its own name:
+	// a save interrupted here leaves the token and passwords readable by the owner only.
 	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
 		return err
 	}
 	if err = syncFile(f); err != nil {
@@ -91,6 +124,11 @@ func writeAtomic(target string, data []byte, perm os.FileMode) (err error) {
 	}
 	if err = os.Rename(tmp, target); err != nil {
 		return err
+	}
+	if perm != tempPerm {
+		if err := os.Chmod(target, perm); err != nil {
+			return fmt.Errorf("renamed, but restore mode %v: %w", perm, err)
+		}
 	}
 	// The rename is durable once the directory is synced.
 	d, derr := os.Open(dir)

@@ -102,8 +102,6 @@ func TestSaveMinimalWritesDefaults(t *testing.T) {
     "onnxruntime_library": ""
   },
   "processing": {
-    "ENABLE_DECOUPLED_PIPELINE": false,
-    "max_batch": 8,
     "max_wait_ms": 10,
     "queue_frames": 4,
     "stats_every_frames": 100,
@@ -180,7 +178,7 @@ func TestSaveKeepsFileValuesOverEnv(t *testing.T) {
 		{"LogLevel", saved.LogLevel, "error"},
 		{"Token", saved.Server.Token, "s3cret-token"},
 		{"Pprof", saved.Debug.Pprof, true},
-		{"Decoupled", saved.Processing.EnableDecoupledPipeline, true},
+		{"Decoupled", deref(saved.Processing.EnableDecoupledPipeline), true},
 		{"len(Cameras)", len(saved.Cameras), 3},
 		{"Cameras[2].ID", saved.Cameras[2].ID, "new"},
 	})
@@ -310,7 +308,7 @@ func TestSaveFailureLeavesOldFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Processing.MaxBatch = 0
+		c.Processing.MaxBatch = ptr(0)
 		err = Save(path, c)
 		want := "config: save " + path + ": refusing to write an invalid config: processing.max_batch: must be between 1 and 256, got 0"
 		if err == nil || err.Error() != want || !errors.Is(err, ErrInvalid) {
@@ -367,4 +365,68 @@ func TestSaveProgrammaticConfig(t *testing.T) {
 		{"Cameras[0].Name", back.Cameras[0].Name, "cam1"},
 		{"Cameras[0].LatencyMS", *back.Cameras[0].LatencyMS, 200},
 	})
+}
+
+// A save interrupted before its rename leaves a temporary copy of the config, token included:
+// it must be readable by the owner only, even when the config file itself is 0644.
+func TestSaveTemporaryFileIsPrivate(t *testing.T) {
+	dir, path, _ := copyFull(t)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadWithEnv(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tempMode os.FileMode
+	interrupted := errors.New("power cut")
+	old := syncFile
+	syncFile = func(f *os.File) error {
+		fi, err := os.Stat(f.Name())
+		if err != nil {
+			return err
+		}
+		tempMode = fi.Mode().Perm()
+		return interrupted
+	}
+	t.Cleanup(func() { syncFile = old })
+	if err := Save(path, c); !errors.Is(err, interrupted) {
+		t.Fatalf("Save error %v, want %v", err, interrupted)
+	}
+	if tempMode != 0o600 {
+		t.Errorf("temporary file mode %v before the rename, want 0600", tempMode)
+	}
+	syncFile = old
+	c.LogLevel = "error"
+	if err := Save(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("saved file mode %v (%v), want the original 0644", fi.Mode().Perm(), err)
+	}
+	if names := listDir(t, dir); !reflect.DeepEqual(names, []string{"config.json"}) {
+		t.Errorf("directory holds %v, want only config.json", names)
+	}
+}
+
+// Temporary files left by an interrupted save are removed at start; other files stay.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir, path, _ := copyFull(t)
+	stale := filepath.Join(dir, ".config.json.tmp-123456")
+	writeFile(t, stale, `{"server": {"token": "secret"}}`)
+	other := filepath.Join(dir, ".other.json.tmp-1")
+	writeFile(t, other, "{}")
+	removed, err := RemoveStaleTemps(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(removed, []string{stale}) {
+		t.Errorf("removed %v, want [%s]", removed, stale)
+	}
+	if names := listDir(t, dir); !reflect.DeepEqual(names, []string{".other.json.tmp-1", "config.json"}) {
+		t.Errorf("directory holds %v, want .other.json.tmp-1 and config.json", names)
+	}
+	if removed, err := RemoveStaleTemps(path); err != nil || len(removed) != 0 {
+		t.Errorf("second call removed %v, %v; want nothing", removed, err)
+	}
 }

@@ -86,14 +86,16 @@ func (c *Config) Validate() error {
 	v.atLeast("inference.every_n_frames", int64(c.Inference.EveryNFrames), 1)
 
 	p := c.Processing
-	v.between("processing.max_batch", int64(p.MaxBatch), 1, 256)
+	if p.MaxBatch != nil {
+		v.between("processing.max_batch", int64(*p.MaxBatch), 1, 256)
+	}
 	v.between("processing.max_wait_ms", int64(p.MaxWaitMS), 0, 1000)
 	v.between("processing.batch_sets", int64(p.BatchSets), 0, 16)
-	if p.CUDAGraph && c.Device != DeviceCUDA {
+	if isTrue(p.CUDAGraph) && c.Device != DeviceCUDA {
 		v.add("processing.cuda_graph", `needs "device": "cuda", got %s`, quote(c.Device))
 	}
-	if p.CUDAGraph && !p.EnableDecoupledPipeline {
-		v.add("processing.cuda_graph", "applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE")
+	if isTrue(p.CUDAGraph) && isFalse(p.EnableDecoupledPipeline) {
+		v.add("processing.cuda_graph", "applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE to true, or leave it out")
 	}
 	v.between("processing.queue_frames", int64(p.QueueFrames), 1, 64)
 	v.atLeast("processing.stats_every_frames", int64(p.StatsEveryFrames), 1)

@@ -153,8 +153,8 @@ func Run(cfg *config.Config) *Report {
 		} else {
 			b.Close()
 			r.add("CUDA execution provider", OK, "model runs on the GPU with device-memory binding", "")
-			if cfg.Processing.CUDAGraph {
-				r.add(cudaGraphCheck(info, cfg.Processing.MaxBatch, ctx))
+			if plan := cfg.Plan(); plan.CUDAGraph {
+				r.add(cudaGraphCheck(info, plan.MaxBatch, ctx))
 			}
 		}
 	} else {

@@ -436,7 +436,8 @@ func TestSoak(t *testing.T) {
 	cfg, _ := opsConfig(t, mode == "decoupled", cams...)
 	cfg.LogLevel = "info"
 	cfg.Inference.EveryNFrames = everyN
-	cfg.Processing.MaxBatch = 8
+	batch := 8
+	cfg.Processing.MaxBatch = &batch
 	cfg.Processing.StatsEveryFrames = 3000
 	if device != "" {
 		cfg.Device = device

@@ -185,6 +185,9 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 	if n := rec.count(logEncoderStarted, "cam1") - started; n != 1 {
 		t.Errorf("%d encoders started for two viewers of cam1, want exactly 1", n)
 	}
+	if v, ok := metricValue(scrape(t, base), "gstvision_webrtc_viewers", "camera", "cam1"); !ok || v != 2 {
+		t.Errorf("gstvision_webrtc_viewers{camera=cam1} = %v (%v) with two viewers, want 2", v, ok)
+	}
 	if n := rec.count(logEncoderStopped, "cam1") - stopped; n != 0 {
 		t.Errorf("the encoder stopped %d times while both viewers watched", n)
 	}
@@ -197,6 +200,9 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 	})
 	if n := rec.count(logEncoderStopped, "cam1") - stopped; n != 0 {
 		t.Errorf("the encoder stopped while a viewer still watched")
+	}
+	if v, ok := metricValue(scrape(t, base), "gstvision_webrtc_viewers", "camera", "cam1"); !ok || v != 1 {
+		t.Errorf("gstvision_webrtc_viewers{camera=cam1} = %v (%v) after one of two viewers left, want 1", v, ok)
 	}
 	c2.HangUp(t, base+c2.Location)
 	pollCond(t, 10*time.Second, "the encoder to stop after both viewers left", func() bool {

@@ -50,8 +50,10 @@ func cudaConfig(t testing.TB, decoupled bool, model, labels string) *config.Conf
 	cfg.Inference.Model = model
 	cfg.Inference.Labels = labels
 	cfg.Inference.Confidence = 0.5
-	cfg.Processing.EnableDecoupledPipeline = decoupled
-	cfg.Processing.MaxBatch = 8
+	batch, graph := 8, false // the graph has its own test (inference-gpu); here the plain path
+	cfg.Processing.EnableDecoupledPipeline = &decoupled
+	cfg.Processing.MaxBatch = &batch
+	cfg.Processing.CUDAGraph = &graph
 	cfg.Processing.StatsEveryFrames = 1 << 30
 	return cfg
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gstvision/gstvision/app"
@@ -23,6 +25,9 @@ func newServeCmd() *cobra.Command {
 			}
 			log := newLogger(cfg.LogLevel, cfg.LogFormat)
 			a, err := app.New(cfg, log)
+			if errors.Is(err, app.ErrConfig) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
