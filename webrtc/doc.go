@@ -10,8 +10,9 @@
 // frames; coalesced).
 //
 // [Manager.Handler] is the WHEP endpoint: POST an SDP offer to /whep/{camera}, get the answer
-// (non-trickle: ICE candidates included) with the session's URL in Location, DELETE that URL
-// to leave. Sessions whose connection fails, or that never connect, are closed and removed.
+// (with all of the server's ICE candidates) with the session's URL in Location, PATCH that URL
+// with trickled candidates if the offer went out before gathering ended, DELETE it to leave.
+// Sessions whose connection fails, or that never connect, are closed and removed.
 //
 // Wiring, in short:
 //

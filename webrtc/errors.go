@@ -12,7 +12,8 @@ var (
 	ErrUnknownCamera = errors.New("unknown camera")
 	// ErrSessionNotFound: no WHEP session with that ID for that camera (404).
 	ErrSessionNotFound = errors.New("session not found")
-	// ErrUnsupportedMediaType: the offer's Content-Type is not application/sdp (415).
+	// ErrUnsupportedMediaType: the body's Content-Type is not application/sdp (POST) or
+	// application/trickle-ice-sdpfrag (PATCH) (415).
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
 	// ErrOfferTooLarge: the offer exceeds Options.MaxOfferBytes (413).
 	ErrOfferTooLarge = errors.New("offer too large")
@@ -20,8 +21,20 @@ var (
 	ErrBadOffer = errors.New("bad SDP offer")
 	// ErrNoVideo: the offer has no video m-line with H.264 we can send (400).
 	ErrNoVideo = errors.New("offer has no H.264 video m-line")
-	// ErrMethodNotAllowed: the WHEP resource does not support the method, e.g. PATCH for trickle
-	// ICE or ICE restarts (405).
+	// ErrFragmentTooLarge: a PATCH's trickle ICE fragment exceeds Options.MaxOfferBytes (413).
+	ErrFragmentTooLarge = errors.New("trickle ICE fragment too large")
+	// ErrBadFragment: a PATCH's body is not a usable trickle ICE SDP fragment (RFC 8840) for
+	// the session (400).
+	ErrBadFragment = errors.New("bad trickle ICE fragment")
+	// ErrPreconditionFailed: a PATCH's If-Match does not match the session's ETag (412).
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrICERestart: a PATCH asks for an ICE restart (new ICE credentials), which this server
+	// does not do; the client POSTs a new offer instead (422, as WHIP and WHEP prescribe for a
+	// session that supports trickle ICE but not ICE restarts).
+	ErrICERestart = errors.New("ICE restart not supported; POST a new offer")
+	// ErrMethodNotAllowed: the WHEP resource does not support the method (405). The handler's
+	// router answers unsupported methods by itself; the sentinel stays for callers that map
+	// errors with [StatusOf].
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrClosed: the manager or broadcaster is closed (503).
 	ErrClosed = errors.New("closed")
@@ -29,8 +42,8 @@ var (
 	ErrBadOptions = errors.New("bad webrtc options")
 )
 
-// StatusOf maps an error from this package to an HTTP status code: 404, 405, 413, 415, 400,
-// 503, and 500 for anything else.
+// StatusOf maps an error from this package to an HTTP status code: 404, 405, 412, 413, 415,
+// 422, 400, 503, and 500 for anything else.
 func StatusOf(err error) int {
 	switch {
 	case err == nil:
@@ -39,11 +52,15 @@ func StatusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrOfferTooLarge):
+	case errors.Is(err, ErrPreconditionFailed):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, ErrOfferTooLarge), errors.Is(err, ErrFragmentTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnsupportedMediaType):
 		return http.StatusUnsupportedMediaType
-	case errors.Is(err, ErrBadOffer), errors.Is(err, ErrNoVideo):
+	case errors.Is(err, ErrICERestart):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, ErrBadOffer), errors.Is(err, ErrNoVideo), errors.Is(err, ErrBadFragment):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable

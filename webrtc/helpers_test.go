@@ -175,7 +175,7 @@ func newTestServer(t *testing.T, opts webrtc.Options, cameras ...string) *testSe
 	h := m.Handler(func(c string) bool { return known[c] })
 	mux := http.NewServeMux()
 	for _, p := range []string{"POST /whep/{camera}", "OPTIONS /whep/{camera}",
-		"DELETE /whep/{camera}/{session}", "PATCH /whep/{camera}/{session}"} {
+		"DELETE /whep/{camera}/{session}", "PATCH /whep/{camera}/{session}", "OPTIONS /whep/{camera}/{session}"} {
 		mux.Handle(p, h)
 	}
 	srv := httptest.NewUnstartedServer(mux)

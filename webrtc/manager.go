@@ -10,8 +10,9 @@ import (
 
 // Manager owns the broadcasters of all cameras and the WHEP sessions attached to them.
 type Manager struct {
-	opts Options
-	api  *pion.API
+	opts  Options
+	api   *pion.API
+	probe *iceProber // nil without ICE servers
 
 	mu     sync.Mutex
 	cams   map[string]*Broadcaster
@@ -31,7 +32,9 @@ func NewManager(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{opts: opts, api: api, cams: map[string]*Broadcaster{}}, nil
+	m := &Manager{opts: opts, api: api, cams: map[string]*Broadcaster{}}
+	m.probe = newICEProber(api, opts.pionICEServers(), opts.GatherTimeout, opts.Logger)
+	return m, nil
 }
 
 func cloneICEServers(in []ICEServer) []ICEServer {
@@ -109,8 +112,10 @@ func (m *Manager) Remove(camera string) {
 	}
 }
 
-// Close ends every session and waits for their goroutines; later offers get 503.
+// Close ends every session and waits for their goroutines and the ICE server probes; later
+// offers get 503.
 func (m *Manager) Close() error {
+	m.probe.close()
 	m.mu.Lock()
 	m.closed = true
 	list := make([]*Broadcaster, 0, len(m.cams))

@@ -38,7 +38,12 @@ type ICEServer struct {
 // Options configures a [Manager]. Zero fields take the defaults above.
 type Options struct {
 	// ICEServers are announced to WHEP clients in Link headers (rel="ice-server") and used by
-	// the server's own ICE agent as well.
+	// the server's own ICE agent as well: each URL is probed in the background (at start, every
+	// 30 s, and when a session's gathering times out), and sessions gather only with the URLs
+	// whose last probe gave a candidate within GatherTimeout, so that an unreachable server
+	// does not delay every answer (answers in the round trip before the first probe's reply
+	// have host candidates only). A warning names each URL left out, never its credentials;
+	// stuns: URLs, from which pion gathers nothing, are only announced.
 	ICEServers []ICEServer
 	// UDPPortMin and UDPPortMax bound the UDP ports of ICE candidates; both 0 means any.
 	UDPPortMin, UDPPortMax int
@@ -51,7 +56,8 @@ type Options struct {
 	// --allow-loopback-in-peer-connection).
 	LoopbackOnly bool
 	// GatherTimeout bounds how long POST waits for ICE gathering to complete before it answers
-	// with the candidates found so far (WHEP here is non-trickle).
+	// with the candidates found so far (the server does not trickle its candidates), and how
+	// long an ICE server probe waits for a candidate.
 	GatherTimeout time.Duration
 	// ConnectTimeout closes a session whose peer connection has not connected this long after
 	// the offer.
@@ -163,7 +169,9 @@ func newAPI(o *Options) (*pion.API, error) {
 	var se pion.SettingEngine
 	se.LoggerFactory = slogFactory{o.Logger}
 	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, 2*time.Second)
-	se.SetSTUNGatherTimeout(o.GatherTimeout)
+	// pion's own STUN timeout a little past ours, so that a STUN server that stopped answering
+	// always shows as a gathering timeout, which sets off a probe that leaves it out.
+	se.SetSTUNGatherTimeout(o.GatherTimeout + time.Second)
 	if o.UDPPortMin != 0 {
 		if err := se.SetEphemeralUDPPortRange(uint16(o.UDPPortMin), uint16(o.UDPPortMax)); err != nil {
 			return nil, fmt.Errorf("%w: UDP port range: %w", ErrBadOptions, err)

@@ -30,6 +30,7 @@ type session struct {
 	sender   *pion.RTPSender
 	queue    chan *frame
 	created  time.Time
+	remote   remoteICE // the offer's ICE credentials and m= sections, for PATCH
 
 	active    atomic.Bool // connected: WriteAccessUnit queues frames for it
 	done      chan struct{}
@@ -59,7 +60,9 @@ func randomUint32() uint32 {
 // newSession creates the peer connection for offer and starts the session. It returns the
 // answer once ICE gathering has completed or Options.GatherTimeout has passed.
 func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*session, string, error) {
-	pc, err := m.api.NewPeerConnection(pion.Configuration{ICEServers: m.opts.pionICEServers()})
+	// Only the ICE servers that answer: an unreachable one would hold the answer for the whole
+	// GatherTimeout.
+	pc, err := m.api.NewPeerConnection(pion.Configuration{ICEServers: m.probe.usable()})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating peer connection: %w", err)
 	}
@@ -100,7 +103,8 @@ func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*sess
 	return s, answer, nil
 }
 
-// negotiate applies the offer and returns the non-trickle answer.
+// negotiate applies the offer and returns the answer with the server's candidates in it (the
+// server does not trickle its own).
 func (s *session) negotiate(offer string) (string, error) {
 	track, err := pion.NewTrackLocalStaticRTP(
 		pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000},
@@ -117,6 +121,11 @@ func (s *session) negotiate(offer string) (string, error) {
 	if err := s.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
+	remote, err := parseRemoteICE(offer)
+	if err != nil {
+		return "", err
+	}
+	s.remote = remote
 	answer, err := s.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
@@ -134,9 +143,11 @@ func (s *session) negotiate(offer string) (string, error) {
 	select {
 	case <-gathered:
 	case <-t.C:
-		// Answer with what we have: host candidates come first and are often enough.
+		// Answer with what we have: host candidates come first and are often enough. A server
+		// that answered its last probe has gone quiet: probe again to leave it out.
 		s.log.Warn("ICE gathering timed out; answering with the candidates so far",
 			"timeout", s.b.m.opts.GatherTimeout)
+		s.b.m.probe.probeSoon()
 	}
 	ld := s.pc.LocalDescription()
 	if ld == nil {

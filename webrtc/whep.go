@@ -13,21 +13,29 @@ import (
 	pion "github.com/pion/webrtc/v4"
 )
 
-// Handler returns the WHEP endpoint (draft-ietf-wish-whep), non-trickle:
+// Handler returns the WHEP endpoint (draft-ietf-wish-whep):
 //
-//	POST    /whep/{camera}            offer (application/sdp) → 201, answer, Location, ETag, Link
+//	POST    /whep/{camera}            offer (application/sdp) → 201, answer, Location, ETag, Link, Accept-Patch
+//	PATCH   /whep/{camera}/{session}  trickle ICE (application/trickle-ice-sdpfrag, RFC 8840) → 204
 //	DELETE  /whep/{camera}/{session}  end the session → 200
-//	PATCH   /whep/{camera}/{session}  405, Allow: DELETE, OPTIONS (no trickle ICE, no ICE restart)
-//	OPTIONS /whep/{camera}            204, Allow, Accept-Post, Link (ICE servers)
+//	OPTIONS /whep/{camera}            204, Allow, Accept-Post, Accept-Patch, Link (ICE servers)
+//	OPTIONS /whep/{camera}/{session}  204, Allow, Accept-Patch
+//
+// The answer carries the server's candidates (the server does not trickle its own); clients may
+// send the offer before their own gathering ends and PATCH their candidates as they come. A
+// PATCH with If-Match must match the session's ETag ("*" matches any). ICE restarts (a fragment
+// with new ICE credentials) are refused with 422, as WHIP and WHEP prescribe for a server that
+// trickles but does not restart: the client POSTs a new offer instead.
 //
 // lookup reports whether a camera exists; a nil lookup accepts the cameras that have a
 // broadcaster. An offer for a known camera without one creates it, so viewers may arrive
 // before the camera's pipeline registers its callbacks (see [Broadcaster.OnViewersChanged]).
 //
-// Errors are JSON {"error": "..."}: 400 (malformed SDP, no H.264 video), 404 (unknown camera or
-// session), 413 (offer larger than Options.MaxOfferBytes), 415 (not application/sdp), 503
-// (manager closed). The handler routes by itself, so it can be mounted on exactly these
-// patterns or on the "/whep/" prefix.
+// Errors are JSON {"error": "..."}: 400 (malformed SDP or fragment, no H.264 video), 404
+// (unknown camera or session), 412 (If-Match does not match), 413 (body larger than
+// Options.MaxOfferBytes), 415 (not application/sdp, or not application/trickle-ice-sdpfrag for
+// PATCH), 422 (ICE restart), 503 (manager closed). The handler routes by itself, so it can be
+// mounted on exactly these patterns or on the "/whep/" prefix.
 func (m *Manager) Handler(lookup func(camera string) bool) http.Handler {
 	h := &whepHandler{m: m, lookup: lookup}
 	mux := http.NewServeMux()
@@ -91,6 +99,7 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Location", strings.TrimSuffix(r.URL.EscapedPath(), "/")+"/"+s.id)
 	hd.Set("ETag", s.etag)
+	hd.Set("Accept-Patch", sdpFragType)
 	h.setLinks(hd)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
@@ -98,54 +107,108 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 
 // readOffer checks the content type and size and returns a checked SDP offer.
 func (h *whepHandler) readOffer(r *http.Request) (string, error) {
-	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/sdp" {
-		return "", fmt.Errorf("%w: Content-Type %q, want application/sdp", ErrUnsupportedMediaType, ct)
+	if err := checkContentType(r, "application/sdp"); err != nil {
+		return "", err
 	}
+	body, err := h.readBody(r, ErrOfferTooLarge, ErrBadOffer)
+	if err != nil {
+		return "", err
+	}
+	if err := checkOffer(body); err != nil {
+		return "", err
+	}
+	return body, nil
+}
+
+// checkContentType refuses a request whose body is not of media type want.
+func checkContentType(r *http.Request, want string) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != want {
+		return fmt.Errorf("%w: Content-Type %q, want %s", ErrUnsupportedMediaType, ct, want)
+	}
+	return nil
+}
+
+// readBody reads a request body of at most Options.MaxOfferBytes. A larger one wraps tooLarge,
+// a failed read (the client went away) malformed.
+func (h *whepHandler) readBody(r *http.Request, tooLarge, malformed error) (string, error) {
 	max := h.m.opts.MaxOfferBytes
 	if r.ContentLength > max {
-		return "", fmt.Errorf("%w: %d bytes, limit %d", ErrOfferTooLarge, r.ContentLength, max)
+		return "", fmt.Errorf("%w: %d bytes, limit %d", tooLarge, r.ContentLength, max)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return "", fmt.Errorf("%w: limit %d bytes", ErrOfferTooLarge, mbe.Limit)
+			return "", fmt.Errorf("%w: limit %d bytes", tooLarge, mbe.Limit)
 		}
-		return "", fmt.Errorf("%w: reading body: %w", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: reading body: %w", malformed, err)
 	}
 	if int64(len(body)) > max {
-		return "", fmt.Errorf("%w: limit %d bytes", ErrOfferTooLarge, max)
+		return "", fmt.Errorf("%w: limit %d bytes", tooLarge, max)
 	}
-	offer := string(body)
-	if err := checkOffer(offer); err != nil {
-		return "", err
-	}
-	return offer, nil
+	return string(body), nil
 }
 
 func (h *whepHandler) delete(w http.ResponseWriter, r *http.Request) {
-	camera, id := r.PathValue("camera"), r.PathValue("session")
-	b := h.m.lookup(camera)
-	if b == nil {
-		h.writeErr(w, r, fmt.Errorf("%w: %s", ErrSessionNotFound, id))
-		return
-	}
-	s, ok := b.session(id)
-	if !ok {
-		h.writeErr(w, r, fmt.Errorf("%w: %s", ErrSessionNotFound, id))
+	s, err := h.session(r)
+	if err != nil {
+		h.writeErr(w, r, err)
 		return
 	}
 	s.closeAndWait("DELETE")
 	w.WriteHeader(http.StatusOK)
 }
 
-// patch answers 405: this server does not support trickle ICE or ICE restarts, which WHEP does
-// through PATCH; clients send complete offers and reconnect with a new POST instead.
+// session resolves the session of a request's URL.
+func (h *whepHandler) session(r *http.Request) (*session, error) {
+	id := r.PathValue("session")
+	if b := h.m.lookup(r.PathValue("camera")); b != nil {
+		if s, ok := b.session(id); ok {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
+}
+
+// patch adds the client's trickled ICE candidates (an RFC 8840 fragment) to its session.
 func (h *whepHandler) patch(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", "DELETE, OPTIONS")
-	h.writeErr(w, r, fmt.Errorf("%w: trickle ICE and ICE restarts are not supported; POST a new offer",
-		ErrMethodNotAllowed))
+	frag, s, err := h.readPatch(r)
+	if err == nil {
+		err = s.addCandidates(frag)
+	}
+	if err != nil {
+		if errors.Is(err, ErrUnsupportedMediaType) {
+			w.Header().Set("Accept-Patch", sdpFragType)
+		}
+		h.writeErr(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readPatch resolves the session of a PATCH and checks its preconditions, content type and
+// size, and returns its parsed fragment.
+func (h *whepHandler) readPatch(r *http.Request) (*sdpFrag, *session, error) {
+	s, err := h.session(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if im := r.Header.Get("If-Match"); im != "" && !matchETag(im, s.etag) {
+		return nil, nil, fmt.Errorf("%w: If-Match %s, the session's ETag is %s", ErrPreconditionFailed, im, s.etag)
+	}
+	if err := checkContentType(r, sdpFragType); err != nil {
+		return nil, nil, err
+	}
+	body, err := h.readBody(r, ErrFragmentTooLarge, ErrBadFragment)
+	if err != nil {
+		return nil, nil, err
+	}
+	frag, err := parseSDPFrag(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return frag, s, nil
 }
 
 func (h *whepHandler) options(w http.ResponseWriter, r *http.Request) {
@@ -156,12 +219,14 @@ func (h *whepHandler) options(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Allow", "OPTIONS, POST")
 	hd.Set("Accept-Post", "application/sdp")
+	hd.Set("Accept-Patch", sdpFragType)
 	h.setLinks(hd)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *whepHandler) optionsSession(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Allow", "DELETE, OPTIONS")
+	w.Header().Set("Allow", "DELETE, OPTIONS, PATCH")
+	w.Header().Set("Accept-Patch", sdpFragType)
 	w.WriteHeader(http.StatusNoContent)
 }
 
