@@ -155,6 +155,9 @@ func (e *apiEnv) do(t testing.TB, method, path, body string) apiResp {
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
 	return apiResp{rec.Code, rec.Body.String()}

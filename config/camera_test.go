@@ -112,7 +112,7 @@ func TestParseCamera(t *testing.T) {
 }
 
 func TestCloneAndRedacted(t *testing.T) {
-	c := mustParse(t, `{"server": {"token": "tok"}, "inference": {"model": "m"},
+	c := mustParse(t, `{"server": {"token": "tok", "cors_origins": ["*"]}, "inference": {"model": "m"},
 		"webrtc": {"ice_servers": [{"urls": ["turn:t"], "username": "u", "credential": "cred"}]},
 		"cameras": [{"id": "a", "url": "rtsp://admin:hunter2@h/a", "latency_ms": 5}]}`)
 	cl := c.Clone()

@@ -113,8 +113,9 @@ type Server struct {
 	// Token, when set, is the bearer token guarding the API, WHEP, WebSocket
 	// and metrics endpoints.
 	Token string `json:"token"`
-	// CORSOrigins lists the allowed origins: "*" or http(s)://host[:port].
-	// An empty list allows no cross-origin requests.
+	// CORSOrigins lists the origins, besides the server's own, whose pages
+	// may use the API (read and write): "*" for any, or http(s)://host[:port].
+	// Empty, the default, allows the server's own origin only.
 	CORSOrigins []string `json:"cors_origins"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
@@ -225,7 +226,7 @@ func Default() *Config {
 		Device:    DefaultDevice,
 		Server: Server{
 			Listen:       DefaultListen,
-			CORSOrigins:  []string{"*"},
+			CORSOrigins:  []string{},
 			MaxBodyBytes: DefaultMaxBodyBytes,
 		},
 		Inference: Inference{
@@ -258,7 +259,7 @@ func (c *Config) ApplyDefaults() {
 	setIfEmpty(&c.Device, DefaultDevice)
 	setIfEmpty(&c.Server.Listen, DefaultListen)
 	if c.Server.CORSOrigins == nil {
-		c.Server.CORSOrigins = []string{"*"}
+		c.Server.CORSOrigins = []string{} // the server's own origin only
 	}
 	setIfEmpty(&c.WebRTC.Encoder, DefaultEncoder)
 	if c.WebRTC.ICEServers == nil {

@@ -26,7 +26,6 @@ type fieldCheck struct {
 	got, want any
 }
 
-
 // deref is *p, or nil when p is nil: for comparing optional fields with plain values.
 func deref[T any](p *T) any {
 	if p == nil {
@@ -52,7 +51,7 @@ func TestParseMinimalAppliesDefaults(t *testing.T) {
 		{"Device", c.Device, "cpu"},
 		{"Server.Listen", c.Server.Listen, ":8080"},
 		{"Server.Token", c.Server.Token, ""},
-		{"Server.CORSOrigins", c.Server.CORSOrigins, []string{"*"}},
+		{"Server.CORSOrigins", c.Server.CORSOrigins, []string{}}, // the server's own origin only
 		{"Server.MaxBodyBytes", c.Server.MaxBodyBytes, int64(1048576)},
 		{"Inference.Model", c.Inference.Model, "/srv/gstvision/models/blocks.onnx"},
 		{"Inference.Labels", c.Inference.Labels, ""},
@@ -169,13 +168,13 @@ func TestParseZeroCamerasAndNulls(t *testing.T) {
 		"inference": {"model": "/abs/m.onnx"}, "webrtc": {"ice_servers": null}, "cameras": null}`)
 	checkFields(t, []fieldCheck{
 		{"LogLevel", c.LogLevel, "info"},
-		{"CORSOrigins", c.Server.CORSOrigins, []string{"*"}},
+		{"CORSOrigins", c.Server.CORSOrigins, []string{}},
 		{"MaxBodyBytes", c.Server.MaxBodyBytes, int64(1 << 20)},
 		{"Model", c.Inference.Model, "/abs/m.onnx"},
 		{"ICEServers", c.WebRTC.ICEServers, []ICEServer{}},
 		{"Cameras", c.Cameras, []Camera{}},
 	})
-	// An explicit empty list of origins is kept: no cross-origin requests.
+	// An explicit empty list of origins is kept: the server's own origin only.
 	c = mustParse(t, `{"server": {"cors_origins": []}, "inference": {"model": "m"}, "cameras": []}`)
 	checkFields(t, []fieldCheck{{"CORSOrigins", c.Server.CORSOrigins, []string{}}})
 	// Empty strings mean the default.

@@ -88,9 +88,7 @@ func TestSaveMinimalWritesDefaults(t *testing.T) {
   "server": {
     "listen": ":8080",
     "token": "",
-    "cors_origins": [
-      "*"
-    ],
+    "cors_origins": [],
     "max_body_bytes": 1048576
   },
   "inference": {

@@ -499,6 +499,7 @@ func TestSoak(t *testing.T) {
 				return 0
 			}
 			r.Header.Set("Authorization", "Bearer tok")
+			r.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(r)
 			if err != nil {
 				return 0

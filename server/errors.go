@@ -9,6 +9,15 @@ var (
 	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrBadRequest: the request is malformed, e.g. its JSON body does not decode (400).
 	ErrBadRequest = errors.New("bad request")
+	// ErrForbidden: the request is not allowed, token or not, e.g. a state-changing request from
+	// a browser page of an origin the server does not allow (403). Wrapped as
+	// `origin "https://x" not allowed`.
+	ErrForbidden = errors.New("not allowed")
+	// ErrRequestTimeout: the request body did not arrive within Options.BodyReadTimeout (408).
+	ErrRequestTimeout = errors.New("request timeout")
+	// ErrUnsupportedMediaType: the request body's Content-Type is not one the route reads, e.g.
+	// text/plain where JSON is wanted (415).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 	// ErrNotFound: the thing named in the request does not exist (404).
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the request conflicts with the current state, e.g. a duplicate camera ID (409).

@@ -12,16 +12,22 @@ import (
 	"time"
 )
 
-// serveHTTP is the root handler: panic recovery and logging around CORS, routing (JSON 404 and
-// 405), auth and the body limit, in that order.
+// serveHTTP is the root handler: panic recovery and logging around the body read deadline,
+// CORS, the origin check of state-changing requests, routing (JSON 404 and 405), auth and the
+// body limit, in that order.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	start := time.Now()
 	defer s.logRequest(rec, r, start)
 	defer s.recoverPanic(rec, r)
 
+	rec.body = s.guardBody(w, r)
 	if s.cors.handle(rec, r) {
 		return // preflight answered
+	}
+	if err := s.cors.checkWrite(r); err != nil {
+		WriteErr(rec, err)
+		return
 	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
@@ -81,24 +87,29 @@ func (s *Server) logRequest(rec *recorder, r *http.Request, start time.Time) {
 	)
 }
 
-// recorder remembers the status and size of a response. It unwraps for http.ResponseController
-// and passes Flush and Hijack through (WebSocket needs Hijack).
+// recorder remembers the status and size of a response, and gives up the request's body when
+// the response starts before it was read (see guardedBody). It unwraps for
+// http.ResponseController and passes Flush and Hijack through (WebSocket needs Hijack).
 type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	body   *guardedBody // nil without a request body
 }
 
 func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 || w.status < 200 { // informational headers may precede the final one
+	if w.status < 200 { // none yet, or informational ones, which may precede the final one
 		w.status = code
+		if code >= 200 && w.body.unread() {
+			w.body.abandon(w.Header())
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *recorder) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.status < 200 {
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
@@ -110,8 +121,8 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush sends buffered data to the client, if the underlying writer can.
 func (w *recorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.status < 200 {
+		w.WriteHeader(http.StatusOK)
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
@@ -193,14 +204,12 @@ func (p *corsPolicy) allows(origin string) bool {
 }
 
 // handle adds CORS headers for allowed origins and answers preflight requests (204, or 403 for a
-// disallowed origin). It reports whether the request has been answered.
+// disallowed origin other than the server's own). It reports whether the request has been
+// answered.
 func (p *corsPolicy) handle(w http.ResponseWriter, r *http.Request) bool {
-	if !p.enabled() {
-		return false
-	}
 	origin := r.Header.Get("Origin")
 	h := w.Header()
-	if !p.any {
+	if p.enabled() && !p.any {
 		h.Add("Vary", "Origin")
 	}
 	if origin == "" {
@@ -208,11 +217,12 @@ func (p *corsPolicy) handle(w http.ResponseWriter, r *http.Request) bool {
 	}
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if !p.allows(origin) {
-		if preflight {
-			WriteError(w, http.StatusForbidden, "origin not allowed")
+		if preflight && !sameOrigin(r, origin) {
+			WriteErr(w, originNotAllowed(origin))
 			return true
 		}
-		return false // the browser blocks the response itself
+		// The browser blocks the response itself; checkWrite refuses what would change state.
+		return false
 	}
 	allowOrigin := origin
 	if p.any {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"os"
+	"strings"
 )
 
 // WriteJSON writes v as a JSON response (one line, HTML characters not escaped) with status.
@@ -60,6 +63,12 @@ func StatusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrRequestTimeout):
+		return http.StatusRequestTimeout
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrConflict):
@@ -79,7 +88,8 @@ func StatusOf(err error) int {
 }
 
 // ReadBody reads the whole request body. Past the server's body limit it returns an error
-// wrapping [ErrBodyTooLarge]; answer it with [WriteErr].
+// wrapping [ErrBodyTooLarge], past its read timeout one wrapping [ErrRequestTimeout]; answer it
+// with [WriteErr].
 func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
@@ -92,8 +102,13 @@ func ReadBody(r *http.Request) ([]byte, error) {
 }
 
 // DecodeJSON decodes the request body, a single JSON value, into v, rejecting unknown fields.
-// Errors wrap [ErrBodyTooLarge] or [ErrBadRequest].
+// Its Content-Type must be application/json or another JSON type (application/*+json);
+// otherwise nothing is read. Errors wrap [ErrUnsupportedMediaType], [ErrBodyTooLarge],
+// [ErrRequestTimeout] or [ErrBadRequest].
 func DecodeJSON(r *http.Request, v any) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
 	if r.Body == nil {
 		return fmt.Errorf("%w: empty body", ErrBadRequest)
 	}
@@ -111,12 +126,36 @@ func DecodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// checkJSONContentType accepts a request whose Content-Type is application/json or another
+// JSON type (application/*+json, e.g. application/merge-patch+json), whatever its parameters.
+// Anything else, such as the text/plain of a "simple" cross-site request that a browser sends
+// without a preflight, is an error wrapping [ErrUnsupportedMediaType], and so is a missing
+// Content-Type (a browser sends none for a Blob body, also without a preflight).
+func checkJSONContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && isJSONMediaType(mt) {
+		return nil
+	}
+	return fmt.Errorf("%w: Content-Type %q, want %s", ErrUnsupportedMediaType, ct, jsonMediaType)
+}
+
+// jsonMediaType is the Content-Type JSON request bodies should carry.
+const jsonMediaType = "application/json"
+
+func isJSONMediaType(mt string) bool {
+	return mt == jsonMediaType ||
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
 // bodyError classifies an error met while reading (what = "reading body") or decoding
 // (what = "invalid JSON") a request body.
 func bodyError(what string, err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, mbe.Limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) { // Options.BodyReadTimeout passed
+		return fmt.Errorf("%w: body not received in time: %w", ErrRequestTimeout, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrBadRequest, what, err)
 }

@@ -1,7 +1,8 @@
 // Package server serves gstvision's HTTP API: health and readiness, cameras, statistics and the
 // detection stream over WebSocket, plus the routes other packages add with [Server.Handle] (WHEP,
-// the viewer page, metrics). It owns what every route shares: bearer-token auth, CORS, request
-// body limits, JSON errors, request logging and panic recovery.
+// the viewer page, metrics). It owns what every route shares: bearer-token auth, CORS, the
+// origin check of state-changing requests, request body limits in size and time, JSON errors,
+// request logging and panic recovery.
 //
 // Built-in routes (all JSON; errors are {"error": "..."}):
 //
@@ -17,6 +18,14 @@
 //
 // Unknown paths answer 404, known paths with another method 405 with Allow. With a token set,
 // every route but the public ones needs "Authorization: Bearer T" or "?token=T".
+//
+// Browsers: a request that may change state (any method but GET, HEAD and OPTIONS) sent with an
+// Origin other than the server's own and those of Options.CORSOrigins gets 403, on every route,
+// token or not; requests without Origin (curl, other servers) are not affected. JSON bodies must
+// be sent as application/json (or another JSON type, or without Content-Type), else 415, so that
+// a page cannot post them as a form or as text. A body not received within
+// Options.BodyReadTimeout gets 408, and a response sent before its request's body was read
+// closes the connection.
 package server
 
 import (
@@ -42,6 +51,7 @@ import (
 const (
 	DefaultListen          = ":8080"
 	DefaultMaxBodyBytes    = 1 << 20
+	DefaultBodyReadTimeout = 30 * time.Second
 	DefaultWSQueueLen      = 64
 	DefaultWSPingInterval  = 15 * time.Second
 	DefaultWSWriteTimeout  = 10 * time.Second
@@ -56,13 +66,21 @@ type Options struct {
 	// public: "Authorization: Bearer <token>", or "?token=<token>" where a header cannot be set
 	// (browser WebSocket, <video> pages).
 	Token string
-	// CORSOrigins lists the origins browsers may call the API from: "*" for any, or exact
-	// origins such as "https://nvr.example.com:8443". Empty disables CORS. It also authorises
+	// CORSOrigins lists the origins other than the server's own that browser pages may call
+	// the API from, reading and writing: exact origins such as "https://nvr.example.com:8443",
+	// or "*" for any origin. Empty allows the server's own origin only: others get no CORS
+	// headers, and their preflights and state-changing requests get 403. It also authorises
 	// those origins for /ws (same-origin WebSocket requests are always allowed).
 	CORSOrigins []string
 	// MaxBodyBytes limits request bodies (413 past it). 0 means DefaultMaxBodyBytes; negative
 	// means no limit.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds the time a request body may take to arrive, counted from the end
+	// of its headers: reads past it fail (408 from DecodeJSON and ReadBody) and the connection
+	// is closed. Once a body is read in full the deadline is lifted, so a slow handler is not
+	// cut short; requests without a body (WebSocket upgrades among them) have none. 0 means
+	// DefaultBodyReadTimeout; negative means no limit.
+	BodyReadTimeout time.Duration
 	// Logger receives request logs (debug), WebSocket client events (debug) and handler panics
 	// (error). Nil discards them.
 	Logger *slog.Logger
@@ -86,6 +104,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.BodyReadTimeout == 0 {
+		o.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -199,9 +220,11 @@ func New(opts Options, deps Deps) *Server {
 }
 
 // Handle registers h for pattern (a net/http ServeMux pattern, e.g. "POST /whep/{camera}" or
-// "GET /{$}"). Unless public, requests need the token. Every route gets CORS, the body limit,
-// logging and panic recovery. It returns an error wrapping [ErrBadPattern] if ServeMux rejects
-// the pattern or it conflicts with a registered one. Safe to call while serving.
+// "GET /{$}"). Unless public, requests need the token. Every route gets CORS, the origin check,
+// the body limits, logging and panic recovery. A handler reads the request body, if it wants
+// it, before it starts the response: what is left unread then goes with the connection. It
+// returns an error wrapping [ErrBadPattern] if ServeMux rejects the pattern or it conflicts with
+// a registered one. Safe to call while serving.
 func (s *Server) Handle(pattern string, h http.Handler, public bool) (err error) {
 	if h == nil {
 		return fmt.Errorf("%w: %q: nil handler", ErrBadPattern, pattern)

@@ -158,7 +158,14 @@ func (e *env) do(t *testing.T, method, path string, body io.Reader, hdr ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // as API clients send; hdr may change it
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Content-Type" && hdr[i+1] == "" {
+			req.Header.Del(hdr[i]) // no Content-Type at all
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := e.ts.Client().Do(req)
@@ -276,7 +283,7 @@ func TestCameraManagement(t *testing.T) {
 	e.do(t, "POST", "/api/cameras", strings.NewReader(`{"id":"teapot"}`)).expect(t, 418, `{"error":"wrapped: status 418"}`)
 	e.do(t, "POST", "/api/cameras", strings.NewReader(`{"id":`)).expect(t, 400, `{"error":"bad request: invalid JSON: unexpected EOF"}`)
 	e.do(t, "POST", "/api/cameras", strings.NewReader(`{} {}`)).expect(t, 400, `{"error":"bad request: trailing data after the JSON value"}`)
-	e.do(t, "POST", "/api/cameras", nil).expect(t, 400, `{"error":"bad request: empty body"}`)
+	e.do(t, "POST", "/api/cameras", nil, "Content-Type", "application/json").expect(t, 400, `{"error":"bad request: empty body"}`)
 
 	e.do(t, "PUT", "/api/cameras/cam9", strings.NewReader(`{"url":"rtsp://h/t"}`)).expect(t, 200, `{"id":"cam9","url":"rtsp://h/t","state":"starting","fps":0,"frames":0,"inferred":0,"dropped":0,"reconnects":0,"since":"2026-11-25T21:00:00Z"}`)
 	e.do(t, "PUT", "/api/cameras/zz", strings.NewReader(`{}`)).expect(t, 404, `{"error":"camera \"zz\" not found"}`)
@@ -363,7 +370,7 @@ func TestCORS(t *testing.T) {
 	}
 
 	r = e.do(t, "OPTIONS", "/api/cameras", nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
-	r.expect(t, 403, `{"error":"origin not allowed"}`)
+	r.expect(t, 403, `{"error":"origin \"https://evil.example\" not allowed"}`)
 	r = e.do(t, "GET", "/healthz", nil, "Origin", "https://evil.example")
 	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("disallowed origin got CORS headers: %v", r.header)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -396,4 +397,23 @@ func mustRequest(t *testing.T, method, path string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestWSOutlivesBodyReadTimeout: the body read deadline does not reach WebSocket connections,
+// which stay open and keep receiving long past it.
+func TestWSOutlivesBodyReadTimeout(t *testing.T) {
+	const timeout = time.Millisecond
+	e := newEnv(t, Options{BodyReadTimeout: timeout}, newFakeCameras(camera.StateRunning))
+	conn := e.dial(t, "", nil)
+	e.waitSubscribers(t, 1)
+	for i := range 3 {
+		time.Sleep(50 * timeout)
+		e.hub.Publish(results.Result{Camera: "cam1", Frame: uint64(i)})
+		if got := readText(t, conn); !strings.Contains(got, fmt.Sprintf(`"frame":%d,`, i)) {
+			t.Fatalf("message %d: %s", i, got)
+		}
+	}
+	if n := e.hub.Stats().Subscribers; n != 1 {
+		t.Errorf("Subscribers = %d, want the client still there", n)
+	}
 }
