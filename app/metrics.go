@@ -116,7 +116,8 @@ func (a *App) metricCameras() []metrics.Camera {
 	var list []metrics.Camera
 	for _, st := range a.ops.api.List() {
 		list = append(list, metrics.Camera{ID: st.ID, State: string(st.State), FPS: st.FPS,
-			Decoded: st.Frames, Inferred: st.Inferred, Dropped: st.Dropped, Reconnects: st.Reconnects})
+			Decoded: st.Frames, Inferred: st.Inferred, Dropped: st.Dropped, Reconnects: st.Reconnects,
+			DropRatio: st.DropRate})
 	}
 	return list
 }

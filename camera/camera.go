@@ -2,9 +2,9 @@ package camera
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,19 +57,22 @@ type Camera struct {
 	state      State
 	since      time.Time
 	lastErr    string
+	lastErrAt  time.Time
+	dropRate   float64 // over the last complete DropWindow
 	info       gst.StreamInfo
 	width      int
 	height     int
 	fps        float64
 	reconnects uint64
 
-	decodedBase uint64        // frames decoded by earlier pipelines of this camera
+	decodedBase uint64        // frames decoded by earlier pipelines; the current one numbers on from it
 	current     atomic.Uint64 // frames decoded by the current pipeline
 	handed      atomic.Uint64 // frames that reached the analyzer
 	arrived     atomic.Uint64 // frames that reached the sink (the rest were dropped by the queue)
 	dropped     uint64        // the highest drop count reported: a counter never goes back
 
 	pipeline atomic.Pointer[gst.CameraPipeline] // the running pipeline, if any
+	faults   chan error                         // a panic on the frame path, for the supervisor
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -84,7 +87,7 @@ func New(cfg Config, analyzer Analyzer, cuda *gst.CUDAContext, log *slog.Logger)
 		cfg.StatsEvery = 100
 	}
 	return &Camera{cfg: cfg, analyzer: analyzer, cuda: cuda, log: log.With("camera", cfg.ID),
-		state: StateStarting, since: time.Now()}
+		state: StateStarting, since: time.Now(), faults: make(chan error, 1)}
 }
 
 // ID is the camera's id.
@@ -112,17 +115,16 @@ func (c *Camera) Stop() {
 func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	current, queued := c.current.Load(), uint64(0)
+	decoded, queued := c.decodedBase+c.current.Load(), uint64(0)
 	if p := c.pipeline.Load(); p != nil {
-		current = p.Decoded() // live, not the last once-a-second sample
+		decoded = p.Decoded() // numbered on from decodedBase; live, not the last once-a-second sample
 		queued = p.Queued()
 	}
-	decoded := c.decodedBase + current
 	c.dropped = droppedSoFar(c.dropped, decoded, c.arrived.Load(), queued)
 	return Status{
 		ID: c.cfg.ID, URL: c.cfg.RedactedURL, State: c.state, FPS: c.fps,
-		Frames: decoded, Inferred: c.handed.Load(), Dropped: c.dropped,
-		Reconnects: c.reconnects, LastError: c.lastErr, Since: c.since,
+		Frames: decoded, Inferred: c.handed.Load(), Dropped: c.dropped, DropRate: c.dropRate,
+		Reconnects: c.reconnects, LastError: c.lastErr, LastErrorAt: c.lastErrAt, Since: c.since,
 		Width: c.width, Height: c.height, Codec: c.info.Codec,
 	}
 }
@@ -142,12 +144,37 @@ func (c *Camera) setState(s State, err error) {
 		c.state, c.since = s, time.Now()
 	}
 	if err != nil {
-		c.lastErr = err.Error()
+		c.lastErr, c.lastErrAt = err.Error(), time.Now()
 	}
 }
 
-// HandleFrame implements elements.FrameHandler: counts, thins to every Nth frame, hands over.
-func (c *Camera) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error {
+// HandleFrame implements elements.FrameHandler. It runs on the pipeline's streaming thread,
+// where a panic (in the analyzer, say) would kill the process: it becomes this camera's fault
+// instead, and the camera restarts with its usual backoff while the others go on.
+func (c *Camera) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.recoverFrame(r, meta, f)
+		}
+	}()
+	return c.handleFrame(meta, f)
+}
+
+// recoverFrame releases the frame of a panicked HandleFrame, logs the panic with its stack,
+// and reports it to the supervisor. The returned error also makes the sink stop the pipeline.
+func (c *Camera) recoverFrame(r any, meta elements.FrameMeta, f *gst.MappedFrame) error {
+	f.Unmap() // does nothing when the analyzer released the frame before panicking
+	err := fmt.Errorf("frame %d: %w", meta.Index, elements.PanicError(r))
+	c.log.Error("frame handler panicked, restarting the camera", "error", err, "stack", string(debug.Stack()))
+	select {
+	case c.faults <- err:
+	default: // one is already waiting for the supervisor
+	}
+	return err
+}
+
+// handleFrame counts, thins to every Nth frame, and hands the frame to the analyzer.
+func (c *Camera) handleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error {
 	c.arrived.Add(1)
 	if c.width != f.Frame.Width || c.height != f.Frame.Height {
 		c.mu.Lock()
@@ -167,46 +194,36 @@ func (c *Camera) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error 
 	return c.analyzer.Analyze(c.cfg.ID, meta, f)
 }
 
-// isPermanent tells faults that retrying soon will not fix (missing plugin, unsupported codec).
-func isPermanent(err error) bool {
-	return errors.Is(err, gst.ErrMissingElement) || errors.Is(err, gst.ErrCodec)
-}
-
 func (c *Camera) supervise(ctx context.Context) {
 	defer close(c.done)
 	handlerID := elements.AddHandler(c)
 	defer elements.RemoveHandler(handlerID)
-	backoff := BackoffMin
+	r := newRetry()
 	first := true
 	for {
-		started := time.Now()
+		started, decoded := time.Now(), c.decodedBase
 		err := c.runOnce(ctx, handlerID, first)
 		first = false
 		if ctx.Err() != nil {
 			c.setState(StateDisabled, nil)
 			return
 		}
-		if time.Since(started) >= StableAfter {
-			backoff = BackoffMin
-		}
-		state := StateReconnecting
-		if isPermanent(err) {
-			state = StateFailed
-			backoff = BackoffMax
+		state, wait := r.next(err, c.decodedBase > decoded, time.Since(started) >= StableAfter)
+		if state == StateUnauthorized {
+			err = refusedError(c.cfg.RedactedURL, r.authFails, wait)
 		}
 		c.mu.Lock()
 		c.reconnects++
-		c.fps = 0
+		c.fps, c.dropRate = 0, 0
 		c.mu.Unlock()
 		c.setState(state, err)
-		c.log.Warn("camera down, will retry", "error", err, "retry_in", backoff)
+		c.log.Warn("camera down, will retry", "state", state, "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			c.setState(StateDisabled, nil)
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, BackoffMax)
 	}
 }
 
@@ -223,14 +240,11 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	if err != nil {
 		return err
 	}
+	base := c.decodedBase // only this goroutine writes it
+	p.NumberFrom(base)    // frame numbers go on across reconnects, in results and in the viewer
+	c.drainFaults()
 	c.pipeline.Store(p)
-	defer func() {
-		c.pipeline.Store(nil)
-		p.Stop()
-		c.mu.Lock()
-		c.decodedBase += c.current.Swap(0)
-		c.mu.Unlock()
-	}()
+	defer c.retire(p)
 	if err := p.Start(); err != nil {
 		return err
 	}
@@ -241,14 +255,17 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	lastTick := start
 	nextLog := uint64(c.cfg.StatsEvery)
 	running := false
+	var drops dropWindow
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-p.Done():
+			return c.handlerFault(err)
+		case err := <-c.faults:
 			return err
 		case now := <-tick.C:
-			n := p.Decoded()
+			n := p.Decoded() - base
 			c.current.Store(n)
 			c.mu.Lock()
 			c.fps = float64(n-lastCount) / now.Sub(lastTick).Seconds()
@@ -260,6 +277,7 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 				c.setState(StateRunning, nil)
 				c.log.Info("camera running", "url", c.cfg.RedactedURL, "codec", p.Info().Codec, "decoder", p.Info().Decoder)
 			}
+			c.watchDrops(&drops, now)
 			if n >= nextLog {
 				st := c.Status()
 				c.log.Info("camera stats", "fps", fmt.Sprintf("%.1f", st.FPS), "frames", st.Frames,
@@ -274,5 +292,51 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 				return fmt.Errorf("%w: none decoded within %s of connecting", gst.ErrStall, startDeadline)
 			}
 		}
+	}
+}
+
+// retire stops the camera's pipeline and adds its frames, the last ones decoded after the
+// last tick included, to decodedBase: the next pipeline numbers its frames on from there.
+func (c *Camera) retire(p *gst.CameraPipeline) {
+	p.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.decodedBase = p.Decoded()
+	c.current.Store(0)
+	c.pipeline.Store(nil)
+}
+
+// handlerFault prefers a panic on the frame path to the pipeline error it caused (the sink
+// posts it as a plain text error), so that the camera's error wraps elements.ErrHandlerPanic.
+func (c *Camera) handlerFault(err error) error {
+	select {
+	case f := <-c.faults:
+		return f
+	default:
+		return err
+	}
+}
+
+// drainFaults forgets a fault a previous pipeline reported after its supervisor had moved on.
+func (c *Camera) drainFaults() {
+	select {
+	case <-c.faults:
+	default:
+	}
+}
+
+// watchDrops feeds the drop window once a second: at each window's end it updates the drop
+// rate shown by Status and warns when inference did not keep up.
+func (c *Camera) watchDrops(w *dropWindow, now time.Time) {
+	st := c.Status()
+	rate, ended, warn := w.sample(now, st.Frames, st.Dropped)
+	if !ended {
+		return
+	}
+	c.mu.Lock()
+	c.dropRate = rate
+	c.mu.Unlock()
+	if warn {
+		c.log.Warn(dropWarning(rate), "drop_rate", rate, "dropped", st.Dropped, "frames", st.Frames)
 	}
 }

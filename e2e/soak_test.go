@@ -264,7 +264,7 @@ type wsReader struct {
 type streamSpan struct {
 	firstFrame, lastFrame uint64
 	firstPTS, lastPTS     time.Duration
-	restarts              int // the index went back: a new pipeline (spans are then not comparable)
+	restarts              int // the PTS went back: a new pipeline (spans are then not comparable)
 }
 
 // lost returns the frames the source sent that the decoder did not decode, over the span.
@@ -288,7 +288,8 @@ func (r *wsReader) note(data []byte) {
 	switch {
 	case sp == nil:
 		r.spans[m.Camera] = &streamSpan{firstFrame: m.Frame, lastFrame: m.Frame, firstPTS: m.PTS, lastPTS: m.PTS}
-	case m.Frame < sp.lastFrame:
+	case m.PTS < sp.lastPTS || m.Frame < sp.lastFrame:
+		// A new pipeline: its PTS start over (frame numbers carry on across reconnects).
 		*sp = streamSpan{firstFrame: m.Frame, lastFrame: m.Frame, firstPTS: m.PTS, lastPTS: m.PTS, restarts: sp.restarts + 1}
 	default:
 		sp.lastFrame, sp.lastPTS = m.Frame, m.PTS

@@ -144,6 +144,14 @@ func TestViewerWHEPPlayback(t *testing.T) {
 	}
 }
 
+// viewersMetric scrapes gstvision_webrtc_viewers{camera=cam1}, then closes the scrape's idle
+// connection, whose goroutines would count against the test's goroutine baseline.
+func viewersMetric(t *testing.T, base string) (float64, bool) {
+	t.Helper()
+	defer http.DefaultClient.CloseIdleConnections()
+	return metricValue(scrape(t, base), "gstvision_webrtc_viewers", "camera", "cam1")
+}
+
 // TestViewerTwoViewersShareOneEncoder: two WHEP clients of one camera both receive decodable
 // video from a single encoder, which stops once both have left; no goroutine outlives them.
 func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
@@ -185,7 +193,7 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 	if n := rec.count(logEncoderStarted, "cam1") - started; n != 1 {
 		t.Errorf("%d encoders started for two viewers of cam1, want exactly 1", n)
 	}
-	if v, ok := metricValue(scrape(t, base), "gstvision_webrtc_viewers", "camera", "cam1"); !ok || v != 2 {
+	if v, ok := viewersMetric(t, base); !ok || v != 2 {
 		t.Errorf("gstvision_webrtc_viewers{camera=cam1} = %v (%v) with two viewers, want 2", v, ok)
 	}
 	if n := rec.count(logEncoderStopped, "cam1") - stopped; n != 0 {
@@ -201,7 +209,7 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 	if n := rec.count(logEncoderStopped, "cam1") - stopped; n != 0 {
 		t.Errorf("the encoder stopped while a viewer still watched")
 	}
-	if v, ok := metricValue(scrape(t, base), "gstvision_webrtc_viewers", "camera", "cam1"); !ok || v != 1 {
+	if v, ok := viewersMetric(t, base); !ok || v != 1 {
 		t.Errorf("gstvision_webrtc_viewers{camera=cam1} = %v (%v) after one of two viewers left, want 1", v, ok)
 	}
 	c2.HangUp(t, base+c2.Location)

@@ -6,6 +6,8 @@ package elements
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,18 @@ type FrameHandler interface {
 
 // ErrNoHandler means a sink was created with a handler-id nobody registered.
 var ErrNoHandler = errors.New("gstvisioninfer: no frame handler registered for handler-id")
+
+// ErrHandlerPanic is wrapped by the error that replaces a frame handler's panic.
+var ErrHandlerPanic = errors.New("frame handler panicked")
+
+// PanicError turns a value recovered from a frame handler's panic into an error wrapping
+// ErrHandlerPanic (and the value itself, when it is an error).
+func PanicError(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("%w: %w", ErrHandlerPanic, err)
+	}
+	return fmt.Errorf("%w: %v", ErrHandlerPanic, r)
+}
 
 var (
 	handlers   sync.Map // uint64 → FrameHandler
@@ -161,9 +175,27 @@ func (s *inferSink) Render(self *base.GstBaseSink, buffer *gogst.Buffer) gogst.F
 		self.ErrorMessage(gogst.DomainStream, gogst.StreamErrorDecode, err.Error(), "")
 		return gogst.FlowError
 	}
-	if err := s.handler.HandleFrame(meta, mf); err != nil {
-		self.ErrorMessage(gogst.DomainStream, gogst.StreamErrorFailed, err.Error(), "")
+	if err := s.handle(self, meta, mf); err != nil {
+		// go-gst 1.4's ErrorMessage posts the debug string as the text (and GStreamer's
+		// generic text when it is empty): pass the error as both, so the bus names it
+		self.ErrorMessage(gogst.DomainStream, gogst.StreamErrorFailed, err.Error(), err.Error())
 		return gogst.FlowError
 	}
 	return gogst.FlowOK
+}
+
+// handle calls the handler on this streaming thread. A Go panic here would kill the whole
+// process, every camera with it: it becomes this pipeline's error instead, which its owner
+// handles like any other fault. The camera's handler recovers its own panics (to report them
+// as that camera's); this covers the others, such as the viewer's.
+func (s *inferSink) handle(self *base.GstBaseSink, meta FrameMeta, mf *gst.MappedFrame) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			mf.Unmap() // does nothing when the handler released the frame before panicking
+			err = PanicError(r)
+			slog.Error("frame handler panicked", "element", self.GetName(), "handler_id", s.handlerID,
+				"frame", meta.Index, "error", err, "stack", string(debug.Stack()))
+		}
+	}()
+	return s.handler.HandleFrame(meta, mf)
 }

@@ -185,7 +185,8 @@ func (p *CameraPipeline) addRTSPSource() error {
 	}
 	src.SetArg("protocols", protocols)
 	// timestamps straight from the camera's RTP clock (no arrival-time smoothing): the sinks do
-	// not sync to a clock, and results keep the camera's own frame timing
+	// not sync to a clock, and results keep the camera's own frame timing. The first packet
+	// gets PTS 0, so pictures shown before it need guardTimestamps (ptsguard.go).
 	src.SetArg("buffer-mode", "none")
 	if err := p.pipeline.Add(src); err != nil {
 		return fmt.Errorf("%w: %v", ErrPipeline, err)
@@ -291,6 +292,7 @@ func (p *CameraPipeline) readBus() {
 		case gogst.MessageError:
 			gerr := msg.ParseError()
 			err := fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), redact(gerr.Error(), p.opts))
+			err = markUnauthorized(msg, gerr.Error(), err) // gst/auth.go
 			p.log.Debug("pipeline error", "debug", redact(gerr.DebugString(), p.opts))
 			p.fail(err)
 		case gogst.MessageEOS:
@@ -397,6 +399,8 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bo
 		// after packet loss, ask the camera for a keyframe and drop until it comes
 		setOptional(d, "request-keyframe", true)
 		setOptional(d, "wait-for-keyframe", true)
+		// pictures shown before the first packet must not get a wrapped PTS (ptsguard.go)
+		guardTimestamps(d.GetStaticPad("src"))
 	}
 	if _, err := add(parseName, "parse", map[string]any{"config-interval": -1}); err != nil {
 		return err

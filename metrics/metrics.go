@@ -33,7 +33,7 @@ var ErrRegister = errors.New("metrics: register collector")
 // CameraStates lists every camera state; the state gauge reports each of them (1 for the
 // current one, 0 for the others) so that a query such as
 // gstvision_camera_state{state="reconnecting"} == 1 always has a series to look at.
-var CameraStates = []string{"starting", "running", "reconnecting", "failed", "disabled"}
+var CameraStates = []string{"starting", "running", "reconnecting", "failed", "disabled", "unauthorized"}
 
 // Camera is one camera's counters, as the camera package keeps them.
 type Camera struct {
@@ -44,6 +44,9 @@ type Camera struct {
 	Inferred   uint64 // frames handed to the detector
 	Dropped    uint64 // frames dropped before the detector
 	Reconnects uint64 // pipeline rebuilds after a fault
+	// DropRatio is the fraction of decoded frames dropped before the detector over the
+	// camera's last drop window (10 s): a rate to alert on, where Dropped only grows.
+	DropRatio float64
 }
 
 // Batch is the decoupled batcher's statistics.
@@ -152,6 +155,7 @@ type collector struct {
 	src Sources
 
 	decoded, inferred, dropped, reconnects, state, fps *prometheus.Desc
+	dropRatio                                          *prometheus.Desc
 	batchSize, batchFillErrors, batchRunErrors         *prometheus.Desc
 	batchRunSeconds                                    *prometheus.Desc
 	gpuUsed, gpuTotal                                  *prometheus.Desc
@@ -175,6 +179,7 @@ func newCollector(src Sources) *collector {
 		reconnects:      d("camera_reconnects_total", "Pipeline rebuilds after a fault, per camera.", "camera"),
 		state:           d("camera_state", "1 for the camera's current state, 0 for the others.", "camera", "state"),
 		fps:             d("camera_fps", "Decoded frames per second over the last second, per camera.", "camera"),
+		dropRatio:       d("camera_drop_ratio", "Fraction of decoded frames dropped before the detector over the last 10 s window, per camera.", "camera"),
 		batchSize:       d("batch_size", "Frames per inference batch (decoupled mode)."),
 		batchFillErrors: d("batch_fill_errors_total", "Frames whose preprocessing into a batch failed (decoupled mode)."),
 		batchRunErrors:  d("batch_run_errors_total", "Batches whose inference failed (decoupled mode)."),
@@ -193,7 +198,7 @@ func newCollector(src Sources) *collector {
 // Describe sends every description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.decoded, c.inferred, c.dropped, c.reconnects, c.state, c.fps,
+		c.decoded, c.inferred, c.dropped, c.reconnects, c.state, c.fps, c.dropRatio,
 		c.batchSize, c.batchFillErrors, c.batchRunErrors, c.batchRunSeconds,
 		c.gpuUsed, c.gpuTotal, c.wsClients, c.wsQueued, c.resultsDropped, c.published, c.webrtcViewers,
 	} {
@@ -252,6 +257,7 @@ func (c *collector) collectCameras(ch chan<- prometheus.Metric, cams []Camera) {
 		emit(ch, c.dropped, prometheus.CounterValue, float64(cam.Dropped), cam.ID)
 		emit(ch, c.reconnects, prometheus.CounterValue, float64(cam.Reconnects), cam.ID)
 		emit(ch, c.fps, prometheus.GaugeValue, cam.FPS, cam.ID)
+		emit(ch, c.dropRatio, prometheus.GaugeValue, cam.DropRatio, cam.ID)
 		known := false
 		for _, s := range CameraStates {
 			v := 0.0

@@ -65,8 +65,8 @@ func TestCollector(t *testing.T) {
 	m, err := New(Sources{
 		Cameras: func() []Camera {
 			return []Camera{
-				{ID: "a", State: "running", FPS: 29.5, Decoded: 1000, Inferred: 900, Dropped: 100, Reconnects: 2},
-				{ID: "b", State: "disabled"},
+				{ID: "a", State: "running", FPS: 29.5, Decoded: 1000, Inferred: 900, Dropped: 100, Reconnects: 2, DropRatio: 0.25},
+				{ID: "b", State: "unauthorized"},
 				{ID: "a", State: "running"}, // a duplicate must not break the scrape
 			}
 		},
@@ -99,7 +99,10 @@ func TestCollector(t *testing.T) {
 		{"gstvision_camera_fps", []string{"camera", "a"}, 29.5},
 		{"gstvision_camera_state", []string{"camera", "a", "state", "running"}, 1},
 		{"gstvision_camera_state", []string{"camera", "a", "state", "reconnecting"}, 0},
-		{"gstvision_camera_state", []string{"camera", "b", "state", "disabled"}, 1},
+		{"gstvision_camera_drop_ratio", []string{"camera", "a"}, 0.25},
+		{"gstvision_camera_drop_ratio", []string{"camera", "b"}, 0},
+		{"gstvision_camera_state", []string{"camera", "b", "state", "unauthorized"}, 1},
+		{"gstvision_camera_state", []string{"camera", "b", "state", "disabled"}, 0},
 		{"gstvision_camera_state", []string{"camera", "b", "state", "running"}, 0},
 		{"gstvision_batch_run_errors_total", nil, 1},
 		{"gstvision_batch_run_seconds_total", nil, 1.5},

@@ -25,9 +25,14 @@ struct SimServer
   gboolean rate_control;
   int fps;
   int jump_frames;
+  int skip_frames;
   GMutex media_lock;
   GPtrArray *medias;            /* GWeakRef* of every media built, guarded by media_lock */
+  gboolean auth;                /* basic auth required (sim_server_set_auth) */
 };
+
+/* The role a client that sent the right credentials gets (sim_server_set_auth). */
+#define SIM_AUTH_ROLE "viewer"
 
 typedef struct
 {
@@ -236,6 +241,41 @@ jump_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* skip_probe drops the first *left pictures (decode order): the client joins
+ * the stream mid-GOP, as a client of a camera that is already running does. */
+static GstPadProbeReturn
+skip_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  int *left = user_data;
+
+  (void) pad;
+  if (*left <= 0)
+    return GST_PAD_PROBE_REMOVE;
+  (*left)--;
+  return GST_PAD_PROBE_DROP;
+}
+
+/* add_skip_probe makes the media built from bin skip its first n encoded pictures, at the
+ * output of the parser named join (which has seen the parameter sets by then). */
+static void
+add_skip_probe (GstElement * bin, int n)
+{
+  GstElement *join = gst_bin_get_by_name (GST_BIN (bin), "join");
+  GstPad *pad;
+  int *left;
+
+  if (join == NULL) {
+    GST_WARNING ("simulate: media has no element named join");
+    return;
+  }
+  pad = gst_element_get_static_pad (join, "src");
+  left = g_new (int, 1);
+  *left = n;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, skip_probe, left, g_free);
+  gst_object_unref (pad);
+  gst_object_unref (join);
+}
+
 static void
 on_media_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
     gpointer user_data)
@@ -249,6 +289,8 @@ on_media_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
   bin = gst_rtsp_media_get_element (media);
   if (bin != NULL) {
     src = gst_bin_get_by_name_recurse_up (GST_BIN (bin), "src");
+    if (cd->s->skip_frames > 0)
+      add_skip_probe (bin, cd->s->skip_frames);
     gst_object_unref (bin);
   }
   if (src == NULL) {
@@ -500,6 +542,12 @@ sim_server_new (const char *address, const char *service, guintptr server_id,
   return s;
 }
 
+void
+sim_server_set_skip (SimServer * s, int skip_frames)
+{
+  s->skip_frames = skip_frames;
+}
+
 int
 sim_server_port (SimServer * s)
 {
@@ -523,6 +571,35 @@ sim_server_sync (SimServer * s)
   sim_call (s, NULL, NULL);
 }
 
+/* ---- basic authentication (Options.User, Options.Password) ---- */
+
+/* sim_factory_allow lets clients with SIM_AUTH_ROLE see and play factory's media. */
+static void
+sim_factory_allow (GstRTSPMediaFactory * factory)
+{
+  gst_rtsp_media_factory_add_role (factory, SIM_AUTH_ROLE,
+      GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+      GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, NULL);
+}
+
+void
+sim_server_set_auth (SimServer * s, const char *user, const char *password)
+{
+  GstRTSPAuth *auth = gst_rtsp_auth_new ();
+  GstRTSPToken *token;
+  gchar *basic;
+
+  token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING,
+      SIM_AUTH_ROLE, NULL);
+  basic = gst_rtsp_auth_make_basic (user, password);
+  gst_rtsp_auth_add_basic (auth, basic, token);
+  g_free (basic);
+  gst_rtsp_token_unref (token);
+  gst_rtsp_server_set_auth (s->server, auth);
+  g_object_unref (auth);
+  s->auth = TRUE;
+}
+
 void
 sim_server_mount (SimServer * s, int cam, const char *path, const char *launch)
 {
@@ -538,6 +615,8 @@ sim_server_mount (SimServer * s, int cam, const char *path, const char *launch)
   cd->cam = cam;
   g_signal_connect_data (factory, "media-configure",
       G_CALLBACK (on_media_configure), cd, (GClosureNotify) g_free, 0);
+  if (s->auth)
+    sim_factory_allow (factory);
   gst_rtsp_mount_points_add_factory (s->mounts, path, factory);
 }
 

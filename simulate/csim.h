@@ -16,11 +16,17 @@ typedef struct SimFrameSrc SimFrameSrc;
 SimServer *sim_server_new (const char *address, const char *service,
     guintptr server_id, int fps, int jump_frames, char **err_msg,
     int *err_code);
+/* Call before the first sim_server_mount: every client's first skip_frames encoded
+ * pictures are not sent. */
+void sim_server_set_skip (SimServer * s, int skip_frames);
 int sim_server_port (SimServer * s);
 void sim_server_run (SimServer * s);
 void sim_server_sync (SimServer * s);
 void sim_server_mount (SimServer * s, int cam, const char *path,
     const char *launch);
+/* Requires HTTP basic credentials from every client; call before the first mount. */
+void sim_server_set_auth (SimServer * s, const char *user,
+    const char *password);
 void sim_server_unmount (SimServer * s, int cam, const char *path);
 void sim_server_shutdown (SimServer * s);
 void sim_server_free (SimServer * s);

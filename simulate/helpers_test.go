@@ -427,6 +427,67 @@ func (c *rtspConn) readRTP(d time.Duration, n int) ([]rtpPacket, error) {
 	return out, nil
 }
 
+// readRTPUntil collects the RTP packets of channel 0, handing each to done, until done
+// returns true. Tests wait for what they need this way instead of reading for a fixed time,
+// which would assume how fast the machine encodes. After timeout (make it generous) it
+// returns what it has with an error.
+func (c *rtspConn) readRTPUntil(timeout time.Duration, done func(rtpPacket) bool) ([]rtpPacket, error) {
+	var out []rtpPacket
+	_ = c.c.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		ch, p, err := c.packet()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return out, fmt.Errorf("not done after %v (%d packets): %w", timeout, len(out), err)
+			}
+			return out, err
+		}
+		if ch != 0 {
+			continue
+		}
+		pk, err := parseRTP(p)
+		if err != nil {
+			return out, err
+		}
+		pk.at = time.Now()
+		out = append(out, pk)
+		if done(pk) {
+			return out, nil
+		}
+	}
+}
+
+// pictureCounter is h264Stats or h265Stats.
+type pictureCounter interface {
+	rtp(payload []byte)
+	counts() (keyframes, pictures int)
+}
+
+// joinWatch follows a stream from its first packet to its first keyframe.
+type joinWatch struct {
+	started  bool
+	firstTS  uint32
+	firstKey bool // the first picture is a keyframe
+	pictures int  // pictures so far
+	before   int  // packets timed before the first picture
+}
+
+// packet takes the next packet; it reports whether a keyframe has arrived.
+func (j *joinWatch) packet(st pictureCounter, p rtpPacket) bool {
+	key0, _ := st.counts()
+	st.rtp(p.payload)
+	key, pics := st.counts()
+	if !j.started && pics > 0 {
+		j.started, j.firstTS, j.firstKey = true, p.ts, key > key0
+	}
+	if j.started && int32(p.ts-j.firstTS) < 0 {
+		j.before++
+	}
+	j.pictures = pics
+	return key > 0
+}
+
 // ---- H.264 bitstream facts from RTP payloads (RFC 6184) ----
 
 type h264Stats struct {
@@ -473,6 +534,10 @@ func (st *h264Stats) nal(n []byte) {
 		}
 		st.spsSeen, st.ppsOK = false, false
 	}
+}
+
+func (st *h264Stats) counts() (keyframes, pictures int) {
+	return st.idr, st.idr + st.p + st.b + st.i
 }
 
 func (st *h264Stats) rtp(payload []byte) {
@@ -575,6 +640,11 @@ func (st *h265Stats) nal(n []byte) {
 		}
 		st.vps, st.sps, st.pps = false, false, false
 	}
+}
+
+// counts: IRAP pictures are also counted by their slice type.
+func (st *h265Stats) counts() (keyframes, pictures int) {
+	return st.irap, st.p + st.b + st.i
 }
 
 func (st *h265Stats) rtp(payload []byte) {

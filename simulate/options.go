@@ -38,6 +38,16 @@ type Options struct {
 	// JumpEverySec seconds of stream, as some real cameras' clocks do. The pictures stay
 	// continuous and are still produced in real time.
 	JumpEverySec int
+	// SkipFrames, when > 0, drops the first SkipFrames encoded pictures (in decode order) of
+	// every client's stream, so that each client joins mid-GOP as the client of a camera
+	// that is already running does: the first picture it gets may be a P-picture that
+	// shows after the B-pictures sent next, and the first keyframe comes only later. The
+	// client's k-th picture is then no longer frame k of the scene.
+	SkipFrames int
+	// User and Password, when User is set, make every camera require these credentials
+	// (RTSP basic authentication, as real cameras do): a client without them, or with
+	// others, gets 401 Unauthorized. URL does not include them.
+	User, Password string
 	// Logger receives the server's events (default: discarded).
 	Logger *slog.Logger
 	// OnFrame, when set, is called by every client's frame feeder with the camera (1-based),
@@ -123,10 +133,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.JumpEverySec < 0 {
 		return o, fmt.Errorf("simulate: JumpEverySec = %d: want >= 0", o.JumpEverySec)
 	}
+	if o.SkipFrames < 0 {
+		return o, fmt.Errorf("simulate: SkipFrames = %d: want >= 0", o.SkipFrames)
+	}
+	if err := o.checkCredentials(); err != nil {
+		return o, err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o, nil
+}
+
+// checkCredentials rejects credentials that basic authentication cannot carry.
+func (o Options) checkCredentials() error {
+	switch {
+	case o.User == "" && o.Password != "":
+		return errors.New("simulate: Password without User")
+	case strings.Contains(o.User, ":"):
+		return fmt.Errorf("simulate: User %q: basic authentication forbids ':' in the user name", o.User)
+	}
+	return nil
 }
 
 // elementPackages names the Debian package that ships each element the server uses.
@@ -136,14 +163,21 @@ var elementPackages = map[string]string{
 	"x265enc":    "gstreamer1.0-plugins-bad",
 	"rtph264pay": "gstreamer1.0-plugins-good",
 	"rtph265pay": "gstreamer1.0-plugins-good",
+	"h264parse":  "gstreamer1.0-plugins-bad",
+	"h265parse":  "gstreamer1.0-plugins-bad",
 }
 
-// requiredElements lists the elements a media of codec needs.
-func requiredElements(codec string) []string {
-	if codec == CodecH265 {
-		return []string{"appsrc", "x265enc", "rtph265pay"}
+// requiredElements lists the elements a media of o needs.
+func requiredElements(o Options) []string {
+	enc, pay, parse := "x264enc", "rtph264pay", "h264parse"
+	if o.Codec == CodecH265 {
+		enc, pay, parse = "x265enc", "rtph265pay", "h265parse"
 	}
-	return []string{"appsrc", "x264enc", "rtph264pay"}
+	els := []string{"appsrc", enc, pay}
+	if o.SkipFrames > 0 {
+		els = append(els, parse) // joinParser
+	}
+	return els
 }
 
 // launch is the pipeline description of one client's media: raw 8-bit 4:2:0 frames from Go,
@@ -167,8 +201,8 @@ func (o Options) launch() string {
 			opts += fmt.Sprintf(":b-pyramid=0:rc-lookahead=%d", o.BFrames+1)
 		}
 		enc = fmt.Sprintf(`x265enc name=enc speed-preset=ultrafast log-level=error bitrate=%d key-int-max=%d%s option-string="%s" `+
-			`! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=-1`,
-			o.BitrateKbps, o.KeyIntMax, tune, opts)
+			`! video/x-h265,profile=main ! %srtph265pay name=pay0 pt=96 config-interval=-1`,
+			o.BitrateKbps, o.KeyIntMax, tune, opts, o.joinParser("h265", "hvc1"))
 	default:
 		// superfast keeps CABAC and 8x8 transforms (High profile) at little CPU;
 		// ultrafast would drop to Constrained Baseline. zerolatency forbids B-frames, so it
@@ -181,8 +215,20 @@ func (o Options) launch() string {
 			tune = " tune=zerolatency"
 		}
 		enc = fmt.Sprintf(`x264enc name=enc speed-preset=superfast%s bitrate=%d key-int-max=%d bframes=%d b-adapt=false b-pyramid=false threads=1 `+
-			`! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1`,
-			tune, o.BitrateKbps, o.KeyIntMax, o.BFrames)
+			`! video/x-h264,profile=high ! %srtph264pay name=pay0 pt=96 config-interval=-1`,
+			tune, o.BitrateKbps, o.KeyIntMax, o.BFrames, o.joinParser("h264", "avc"))
 	}
 	return "( " + src + " ! " + enc + " )"
+}
+
+// joinParser is the launch fragment (ending in "! ") that goes before the payloader when
+// SkipFrames is set, else "". The parser hands the payloader its parameter sets in the caps
+// (codec_data of the packetized format), so they reach the SDP as a camera's do, although
+// the first keyframe, which carries them in the stream, is among the pictures dropped at
+// its output (the element named "join").
+func (o Options) joinParser(codec, format string) string {
+	if o.SkipFrames <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%sparse name=join ! video/x-%s,stream-format=%s,alignment=au ! ", codec, codec, format)
 }

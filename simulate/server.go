@@ -77,7 +77,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	initOnce.Do(func() { gst.Init(nil) })
-	for _, name := range requiredElements(o.Codec) {
+	for _, name := range requiredElements(o) {
 		if gst.Find(name) == nil {
 			return nil, fmt.Errorf("simulate: element %s not found (Debian package %s): %w",
 				name, elementPackages[name], ErrElementMissing)
@@ -126,7 +126,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		return nil, fmt.Errorf("simulate: listen %s: %s", o.Listen, msg)
 	}
+	C.sim_server_set_skip(s.cs, C.int(o.SkipFrames))
 	s.port = int(C.sim_server_port(s.cs))
+	if o.User != "" {
+		s.requireAuth(o.User, o.Password)
+	}
 	s.launch = C.CString(launch)
 
 	go s.loop()
@@ -150,6 +154,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// requireAuth makes the cameras demand user and password (before any mount).
+func (s *Server) requireAuth(user, password string) {
+	cu, cp := C.CString(user), C.CString(password)
+	defer C.free(unsafe.Pointer(cu))
+	defer C.free(unsafe.Pointer(cp))
+	C.sim_server_set_auth(s.cs, cu, cp)
 }
 
 // loop runs the GLib main loop of the RTSP server on a locked OS thread until Close.

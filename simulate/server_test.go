@@ -36,15 +36,18 @@ func checkAlignment(t *testing.T, sc *Scene, frames []*decFrame, step int) {
 	}
 }
 
+// pullFrames pulls n decoded pictures. One generous deadline covers them all: a loaded
+// machine may encode and decode far slower than real time for a while.
 func pullFrames(t *testing.T, c *decClient, n int) []*decFrame {
 	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	var out []*decFrame
 	for len(out) < n {
-		timeout := 2 * time.Second
-		if len(out) == 0 {
-			timeout = 15 * time.Second
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%d of %d frames within 30 s", len(out), n)
 		}
-		f, err := c.frame(timeout)
+		f, err := c.frame(left)
 		if err != nil {
 			t.Fatalf("frame %d: %v", len(out), err)
 		}
@@ -95,16 +98,20 @@ func TestWireH264(t *testing.T) {
 	if p := sdpProfileIDC(sdp); p != 100 {
 		t.Errorf("SDP SPS profile_idc %d, want 100 (High)\n%s", p, sdp)
 	}
+	// two IDR pictures (key-int-max 60: about 2 s of stream) however long encoding takes,
+	// and at least the first 3 s after PLAY (the pacing check below looks at them)
 	t0 := time.Now()
-	pkts, err := c.readRTP(3500*time.Millisecond, 0)
-	if err != nil {
-		t.Fatalf("after %d packets: %v", len(pkts), err)
-	}
 	var st h264Stats
+	pkts, err := c.readRTPUntil(30*time.Second, func(p rtpPacket) bool {
+		st.rtp(p.payload)
+		return st.idr >= 2 && p.at.Sub(t0) >= 3*time.Second
+	})
+	if err != nil {
+		t.Fatalf("waiting for 2 IDR pictures (have %d) and 3 s: %v", st.idr, err)
+	}
 	frameAt := map[uint32]time.Time{}
 	var seqGaps int
 	for i, p := range pkts {
-		st.rtp(p.payload)
 		if _, ok := frameAt[p.ts]; !ok {
 			frameAt[p.ts] = p.at
 		}
@@ -119,9 +126,6 @@ func TestWireH264(t *testing.T) {
 	}
 	if st.b == 0 {
 		t.Error("no B-slices in the stream")
-	}
-	if st.idr < 2 {
-		t.Errorf("%d IDR pictures in 3.5 s, want ≥ 2 (key-int-max 60)", st.idr)
 	}
 	if st.idrWithoutSPS != 0 {
 		t.Errorf("%d IDR pictures without SPS/PPS in front", st.idrWithoutSPS)
@@ -142,15 +146,17 @@ func TestWireH264(t *testing.T) {
 			break
 		}
 	}
-	// real time: pictures first seen between 1 s and 3 s after PLAY
+	// real time: never faster than 30 fps over the pictures first seen between 1 s and 3 s
+	// after PLAY (slower is a loaded machine, not a fault: no lower bound)
 	n := 0
 	for _, at := range frameAt {
 		if d := at.Sub(t0); d >= time.Second && d < 3*time.Second {
 			n++
 		}
 	}
-	if n < 40 || n > 66 { // a loaded 2-core machine may lag; never faster than real time
-		t.Errorf("%d pictures in a 2 s window, want ≈60 (30 fps, real time)", n)
+	t.Logf("%d pictures in the 2 s window (60 at 30 fps, real time)", n)
+	if n > 66 {
+		t.Errorf("%d pictures in a 2 s window: faster than real time (30 fps)", n)
 	}
 }
 
@@ -162,6 +168,7 @@ func TestOptionsValidation(t *testing.T) {
 		{Codec: "vp8"},
 		{FPS: -1},
 		{Listen: "nope"},
+		{SkipFrames: -1},
 	}
 	for _, o := range bad {
 		if _, err := o.withDefaults(); err == nil {
@@ -189,6 +196,13 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	if o, _ := (Options{Codec: CodecH265}).withDefaults(); !strings.Contains(o.launch(), "b-pyramid=0:rc-lookahead=3") {
 		t.Errorf("H.265 launch %s: want no B-pyramid and a 3-frame lookahead", o.launch())
+	}
+	// joining mid-GOP: a parser named join, feeding the payloader the parameter sets in caps
+	if o, _ := (Options{SkipFrames: 1}).withDefaults(); !strings.Contains(o.launch(), "h264parse name=join ! video/x-h264,stream-format=avc") {
+		t.Errorf("SkipFrames launch %s: want an h264parse named join, avc out", o.launch())
+	}
+	if strings.Contains(o.launch(), "join") {
+		t.Errorf("default launch %s: no parser without SkipFrames", o.launch())
 	}
 	if _, err := Start(context.Background(), Options{Width: 853, Height: 480}); err == nil {
 		t.Error("Start accepted 853x480")
@@ -242,7 +256,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 		if _, err := c.play(s.URL(i)); err != nil {
 			t.Fatal(err)
 		}
-		if p, err := c.readRTP(2*time.Second, 20); err != nil || len(p) < 20 {
+		if p, err := c.readRTP(30*time.Second, 20); err != nil || len(p) < 20 {
 			t.Fatalf("camera %d: %d packets, %v", i, len(p), err)
 		}
 		conns = append(conns, c)
@@ -322,12 +336,12 @@ func TestStopStartCamera(t *testing.T) {
 	if err := s.StopCamera(1); err != nil {
 		t.Fatal(err)
 	}
-	msg := c.waitEnd(5 * time.Second)
+	msg := c.waitEnd(20 * time.Second) // it returns as soon as the stream ends
 	if msg == "" {
-		t.Fatal("client of the stopped camera saw neither EOS nor error within 5 s")
+		t.Fatal("client of the stopped camera saw neither EOS nor error within 20 s")
 	}
 	t.Logf("client saw %q %v after StopCamera", msg, time.Since(t0).Round(time.Millisecond))
-	_ = described.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = described.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := described.r.ReadByte(); err == nil {
 		t.Error("connection of a client that described camera 1 still open")
 	}
@@ -343,7 +357,7 @@ func TestStopStartCamera(t *testing.T) {
 	if r, err := probe.do("DESCRIBE", s.URL(1), "Accept: application/sdp"); err != nil || r.status != 404 {
 		t.Fatalf("DESCRIBE of a stopped camera: %+v %v, want 404", r, err)
 	}
-	if p, err := other.readRTP(time.Second, 10); err != nil || len(p) < 10 {
+	if p, err := other.readRTP(30*time.Second, 10); err != nil || len(p) < 10 {
 		t.Errorf("camera 2 stalled while camera 1 was stopped: %d packets, %v", len(p), err)
 	}
 	if err := s.StopCamera(1); err != nil {
@@ -407,10 +421,20 @@ func TestTimestampJumps(t *testing.T) {
 	if _, err := c.play(s.URL(1)); err != nil {
 		t.Fatal(err)
 	}
+	// 61 pictures, however long encoding takes: any 60 steps between pictures hold exactly
+	// two multiples of 30, so exactly two jumps
+	const want = 61
 	t0 := time.Now()
-	pkts, err := c.readRTP(2500*time.Millisecond, 0)
+	seen, prevTS := 0, uint32(0)
+	pkts, err := c.readRTPUntil(30*time.Second, func(p rtpPacket) bool {
+		if seen == 0 || p.ts != prevTS {
+			seen++
+		}
+		prevTS = p.ts
+		return seen >= want
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("waiting for %d pictures: %v", want, err)
 	}
 	var frames []uint32
 	for i, p := range pkts {
@@ -432,8 +456,8 @@ func TestTimestampJumps(t *testing.T) {
 			t.Errorf("picture %d: RTP timestamp step %d, want 3000 (or a 10 s jump)", i, d)
 		}
 	}
-	if jumps < 1 || jumps > 3 {
-		t.Errorf("%d jumps in %d pictures, want 1..3 (every 30 frames)", jumps, len(frames))
+	if jumps != 2 {
+		t.Errorf("%d jumps in %d pictures, want 2 (every 30 frames)", jumps, len(frames))
 	}
 	if el := time.Since(t0); len(frames) > int(el.Seconds()*30)+15 {
 		t.Errorf("%d pictures in %v: faster than real time", len(frames), el)
@@ -504,25 +528,71 @@ func TestWireH265(t *testing.T) {
 	if _, err := c.play(s.URL(1)); err != nil {
 		t.Fatal(err)
 	}
-	pkts, err := c.readRTP(2500*time.Millisecond, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// two IRAP pictures (key-int-max 60: about 2 s of stream), however long encoding takes
 	var st h265Stats
-	for _, p := range pkts {
+	pkts, err := c.readRTPUntil(30*time.Second, func(p rtpPacket) bool {
 		st.rtp(p.payload)
-	}
+		return st.irap >= 2
+	})
 	t.Logf("%d packets: IRAP %d, P %d, B %d, I %d; general_profile_idc %d", len(pkts), st.irap, st.p, st.b, st.i, st.profileIDC)
+	if err != nil {
+		t.Fatalf("waiting for 2 IRAP pictures: %v", err)
+	}
 	if st.profileIDC != 1 {
 		t.Errorf("SPS general_profile_idc %d, want 1 (Main: 8-bit 4:2:0)", st.profileIDC)
 	}
 	if st.b == 0 {
 		t.Error("no B-slices in the H.265 stream")
 	}
-	if st.irap < 2 {
-		t.Errorf("%d IRAP pictures in 2.5 s, want ≥ 2", st.irap)
-	}
 	if st.irapWithoutPS != 0 {
 		t.Errorf("%d IRAP pictures without VPS/SPS/PPS in front", st.irapWithoutPS)
+	}
+}
+
+// TestSkipFramesJoinsMidGOP: with SkipFrames a client gets the stream as the client of a
+// running camera does: parameter sets in the SDP, a P-picture first, B-pictures timed before
+// it next, and a keyframe only later.
+func TestSkipFramesJoinsMidGOP(t *testing.T) {
+	for _, c := range []struct {
+		codec, sprop string
+		stats        pictureCounter
+	}{
+		{CodecH264, "sprop-parameter-sets=", &h264Stats{}},
+		{CodecH265, "sprop-sps=", &h265Stats{}},
+	} {
+		t.Run(c.codec, func(t *testing.T) {
+			s, err := Start(context.Background(), Options{Codec: c.codec, Listen: "127.0.0.1:0", SkipFrames: 1, KeyIntMax: 15})
+			if errors.Is(err, ErrElementMissing) {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			conn, err := dialRTSP(s.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			sdp, err := conn.play(s.URL(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(sdp, c.sprop) {
+				t.Errorf("SDP without %s: a client could not decode the stream\n%s", c.sprop, sdp)
+			}
+			var j joinWatch
+			if _, err := conn.readRTPUntil(30*time.Second, func(p rtpPacket) bool { return j.packet(c.stats, p) }); err != nil {
+				t.Fatalf("waiting for a keyframe: %v", err)
+			}
+			t.Logf("first picture keyframe %v, %d pictures up to the first keyframe, %d packets timed before the first picture",
+				j.firstKey, j.pictures, j.before)
+			if j.firstKey {
+				t.Error("the first picture is a keyframe: the client did not join mid-GOP")
+			}
+			if j.before == 0 {
+				t.Error("no packet timed before the first picture's: B-pictures should follow it")
+			}
+		})
 	}
 }
