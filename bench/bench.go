@@ -38,7 +38,10 @@ type Options struct {
 	Cameras   int           // how many cameras
 	Device    string        // cpu or cuda
 	Decoupled bool          // decoupled (shared batching stage) or unified mode
-	MaxBatch  int           // decoupled: batch size
+	// Auto leaves the mode, the batch (unless MaxBatch is set) and the CUDA graph to the
+	// config's automatic choice for this many cameras, as serve makes it (config.Plan).
+	Auto     bool
+	MaxBatch int // decoupled: batch size
 	MaxWait   time.Duration // decoupled: max wait to fill a batch
 	Model     string        // ONNX model
 	Labels    string        // labels file ("" = COCO or classN)
@@ -71,6 +74,8 @@ type Options struct {
 type Report struct {
 	Device        string         `json:"device"`
 	Mode          string         `json:"mode"`
+	MaxBatch      int            `json:"max_batch,omitempty"` // decoupled mode
+	CUDAGraph     bool           `json:"cuda_graph,omitempty"`
 	Cameras       int            `json:"cameras"`
 	Source        string         `json:"source"`
 	Model         string         `json:"model"`
@@ -157,7 +162,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Inference.Labels = ""
 	}
 	cfg.Inference.ONNXRuntimeLibrary = o.ORTLibrary
-	cfg.Processing.EnableDecoupledPipeline = &o.Decoupled
+	if !o.Auto {
+		cfg.Processing.EnableDecoupledPipeline = &o.Decoupled
+		cfg.Processing.CUDAGraph = &o.CUDAGraph
+	}
 	if o.MaxBatch > 0 {
 		cfg.Processing.MaxBatch = &o.MaxBatch
 	}
@@ -168,17 +176,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Processing.QueueFrames = o.QueueSize
 	}
 	cfg.Processing.BatchSets = o.Sets
-	cfg.Processing.CUDAGraph = &o.CUDAGraph
 	cfg.Processing.StatsEveryFrames = 1 << 30 // quiet
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence
 	}
-	a, err := app.New(cfg, o.Logger)
-	if err != nil {
-		return nil, err
-	}
-	defer a.Close()
-
 	var urls []string
 	source := o.Clip
 	if o.Simulate {
@@ -204,17 +205,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			urls = append(urls, "file://"+abs)
 		}
 	}
+	// The cameras are the config's, as serve's are: its automatic choices count them.
+	for i, u := range urls {
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: "tcp"})
+	}
+	a, err := app.New(cfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
 	rec := &recorder{perCam: map[string]uint64{}}
 	a.Observe(rec.observe)
-	for i, u := range urls {
-		cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: "tcp"})
+	for i, cam := range cfg.Cameras {
+		cc := app.CameraConfig(cfg, cam)
 		cc.Pace = o.Pace
 		cc.PaceDelay = o.Stagger * time.Duration(i) / time.Duration(len(urls))
 		if err := a.Cameras().Add(cc); err != nil {
 			return nil, err
 		}
 	}
-	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
+	plan := cfg.Plan()
+	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), MaxBatch: plan.MaxBatch, CUDAGraph: plan.CUDAGraph,
+		Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
 	t := time.Now()
 	if err := waitAllDecoding(ctx, a.Cameras(), o.StartTimeout); err != nil {
 		return nil, err
@@ -442,7 +454,11 @@ func waitAllDecoding(ctx context.Context, cams *camera.Manager, timeout time.Dur
 // WriteTable prints the report for people.
 func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "device\t%s\nmode\t%s\ncameras\t%d\nsource\t%s\nmodel\t%s\n", r.Device, r.Mode, r.Cameras, r.Source, filepath.Base(r.Model))
+	mode := r.Mode
+	if r.Mode == config.ModeDecoupled {
+		mode = fmt.Sprintf("%s (max_batch %d, cuda_graph %v)", r.Mode, r.MaxBatch, r.CUDAGraph)
+	}
+	fmt.Fprintf(tw, "device\t%s\nmode\t%s\ncameras\t%d\nsource\t%s\nmodel\t%s\n", r.Device, mode, r.Cameras, r.Source, filepath.Base(r.Model))
 	fmt.Fprintf(tw, "all cameras decoding after\t%.1f s\n", r.StartSeconds)
 	fmt.Fprintf(tw, "measured\t%.1f s\nframes with results\t%d\ntotal fps\t%.1f\n", r.Seconds, r.Frames, r.FPS)
 	fmt.Fprintf(tw, "per-camera fps (min)\t%.1f\n", r.MinCameraFPS)

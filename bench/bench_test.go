@@ -56,3 +56,22 @@ func TestRunTimeline(t *testing.T) {
 		t.Errorf("timeline rows add up to %.0f frames, the run counted %.0f", got, want)
 	}
 }
+
+// With Auto, the run takes the choices serve makes for this many cameras when the config
+// leaves them out: the cameras count, so two give the unified mode and a batch of 2.
+func TestRunAuto(t *testing.T) {
+	rep, err := Run(context.Background(), Options{
+		Simulate: true, Cameras: 2, SimWidth: 320, SimHeight: 180, Device: "cpu", Auto: true,
+		Model: filepath.Join(repoRoot(), "models", "blocks.onnx"), Warmup: time.Second, Duration: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Mode != "unified" || rep.MaxBatch != 2 || rep.CUDAGraph {
+		t.Errorf("auto with 2 cameras on cpu: mode %s, max_batch %d, cuda_graph %v; want unified, 2, false",
+			rep.Mode, rep.MaxBatch, rep.CUDAGraph)
+	}
+	if rep.Frames == 0 {
+		t.Error("no frame measured")
+	}
+}

@@ -24,8 +24,16 @@ func newBenchCmd() *cobra.Command {
 			case "unified":
 			case "decoupled":
 				o.Decoupled = true
+			case "auto":
+				o.Auto = true
+				if !cmd.Flags().Changed("max-batch") {
+					o.MaxBatch = 0 // sized from the cameras, as serve does
+				}
+				if cmd.Flags().Changed("cuda-graph") {
+					return usageError{fmt.Errorf("--cuda-graph goes with --mode decoupled; --mode auto chooses it")}
+				}
 			default:
-				return usageError{fmt.Errorf("--mode must be unified or decoupled, got %q", mode)}
+				return usageError{fmt.Errorf("--mode must be unified, decoupled or auto, got %q", mode)}
 			}
 			if o.Clip == "" && !o.Simulate {
 				return usageError{fmt.Errorf("give --clip FILE or --simulate")}
@@ -54,7 +62,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&o.SimHeight, "sim-height", 360, "simulated picture height")
 	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras")
 	f.StringVar(&o.Device, "device", "cpu", "cpu or cuda")
-	f.StringVar(&mode, "mode", "decoupled", "unified or decoupled")
+	f.StringVar(&mode, "mode", "decoupled", "unified, decoupled, or auto (chosen for the camera count as serve does when the config leaves it out)")
 	f.IntVar(&o.MaxBatch, "max-batch", 8, "decoupled: largest batch")
 	f.DurationVar(&o.MaxWait, "max-wait", 10*time.Millisecond, "decoupled: longest wait to fill a batch")
 	f.StringVar(&o.Model, "model", "models/blocks.onnx", "ONNX model")
