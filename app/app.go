@@ -126,8 +126,16 @@ func CameraConfig(cfg *config.Config, c config.Camera) camera.Config {
 	return camera.Config{
 		ID: c.ID, URL: c.URL, RedactedURL: config.RedactURL(c.URL), Transport: c.Transport,
 		Latency: c.Latency(), EveryN: cfg.Inference.EveryNFrames, QueueFrames: cfg.Processing.QueueFrames,
-		StatsEvery: cfg.Processing.StatsEveryFrames,
+		StatsEvery: cfg.Processing.StatsEveryFrames, DropRemedy: cfg.Plan().DropRemedy(cfg.Device),
 	}
+}
+
+// cameraConfig is CameraConfig with the drop remedy of the plan this App runs, which cameras
+// added at run time do not change.
+func (a *App) cameraConfig(c config.Camera) camera.Config {
+	cc := CameraConfig(a.cfg, c)
+	cc.DropRemedy = a.engine.plan.DropRemedy(a.cfg.Device)
+	return cc
 }
 
 // Observe registers f to be told of every result (benchmarks, metrics).
@@ -155,7 +163,7 @@ func (a *App) Run(ctx context.Context) error {
 		if !c.IsEnabled() {
 			continue
 		}
-		if err := a.cameras.Add(CameraConfig(a.cfg, c)); err != nil {
+		if err := a.cameras.Add(a.cameraConfig(c)); err != nil {
 			return err
 		}
 	}

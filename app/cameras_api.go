@@ -82,7 +82,7 @@ func newCameraAPI(cfg *config.Config, run cameraRunner, log *slog.Logger,
 // newCameraAPI builds the App's camera API over its manager.
 func (a *App) newCameraAPI() *CameraAPI {
 	a.ops.api = newCameraAPI(a.cfg, a.cameras, a.log,
-		func(c config.Camera) camera.Config { return CameraConfig(a.cfg, c) }, a.forgetCamera)
+		a.cameraConfig, a.forgetCamera)
 	return a.ops.api
 }
 

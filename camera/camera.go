@@ -33,6 +33,9 @@ type Config struct {
 	PaceDelay   time.Duration // and with this delay (see gst.CameraOptions)
 	// ViewerHandlerID, when set, gives the pipeline a viewer branch feeding that handler.
 	ViewerHandlerID uint64
+	// DropRemedy tells the operator what to change when this camera drops frames before the
+	// detector (it depends on the mode and device, which the camera does not know).
+	DropRemedy string
 }
 
 // Backoff bounds for rebuilding a failed pipeline: 1 s doubling to 30 s, reset after a stable minute.
@@ -337,6 +340,6 @@ func (c *Camera) watchDrops(w *dropWindow, now time.Time) {
 	c.dropRate = rate
 	c.mu.Unlock()
 	if warn {
-		c.log.Warn(dropWarning(rate), "drop_rate", rate, "dropped", st.Dropped, "frames", st.Frames)
+		c.log.Warn(dropWarning(rate, c.cfg.DropRemedy), "drop_rate", rate, "dropped", st.Dropped, "frames", st.Frames)
 	}
 }

@@ -38,9 +38,12 @@ func (w *dropWindow) sample(now time.Time, decoded, dropped uint64) (rate float6
 	return rate, true, rate > DropWarnRate
 }
 
-// dropWarning is the warning for a window whose drop rate was rate: the cause and the remedies.
-func dropWarning(rate float64) string {
-	return fmt.Sprintf("inference is not keeping up: %.1f %% of decoded frames dropped in the last %s; "+
-		"set processing.ENABLE_DECOUPLED_PIPELINE to true, raise inference.every_n_frames, or use device cuda",
-		100*rate, DropWindow)
+// dropWarning is the warning for a window whose drop rate was rate: the cause and the remedy
+// (Config.DropRemedy; a generic one when it is empty).
+func dropWarning(rate float64, remedy string) string {
+	if remedy == "" {
+		remedy = "raise inference.every_n_frames"
+	}
+	return fmt.Sprintf("inference is not keeping up: %.1f %% of decoded frames dropped in the last %s; %s",
+		100*rate, DropWindow, remedy)
 }

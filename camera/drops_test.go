@@ -43,11 +43,13 @@ func TestDropWindow(t *testing.T) {
 
 // TestDropWarning names the cause, the rate and the remedies.
 func TestDropWarning(t *testing.T) {
-	msg := dropWarning(0.234)
-	for _, want := range []string{"inference is not keeping up", "23.4 %", "10s",
-		"processing.ENABLE_DECOUPLED_PIPELINE", "inference.every_n_frames", "cuda"} {
+	msg := dropWarning(0.234, "set processing.ENABLE_DECOUPLED_PIPELINE to true")
+	for _, want := range []string{"inference is not keeping up", "23.4 %", "10s", "processing.ENABLE_DECOUPLED_PIPELINE"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
+	}
+	if msg := dropWarning(0.1, ""); !strings.Contains(msg, "inference.every_n_frames") {
+		t.Errorf("without a remedy from the app: %q, want a generic one", msg)
 	}
 }

@@ -97,6 +97,23 @@ func (c *Config) Plan() Plan {
 	return plan
 }
 
+// DropRemedy is what to change when cameras drop frames before the detector under this plan
+// on device: the camera's drop warning ends with it.
+func (p Plan) DropRemedy(device string) string {
+	switch {
+	case !p.Decoupled && device == DeviceCUDA:
+		return "each camera's inline inference is slower than its frame rate: set processing.ENABLE_DECOUPLED_PIPELINE to true (one batched stage for all cameras), or raise inference.every_n_frames"
+	case !p.Decoupled:
+		return "the CPU cannot run the detector at every camera's frame rate: raise inference.every_n_frames, use fewer cameras, or use device cuda"
+	case device == DeviceCUDA && !p.CUDAGraph:
+		return "the shared inference stage is saturated: set processing.cuda_graph to true, raise inference.every_n_frames, or use a smaller model"
+	case device == DeviceCUDA:
+		return "the shared inference stage is saturated: raise inference.every_n_frames or use a smaller model"
+	default:
+		return "the shared inference stage is saturated: raise inference.every_n_frames, use fewer cameras, or use device cuda"
+	}
+}
+
 // autoMaxBatch is the batch for n cameras: the power of two that holds one frame of each
 // (a captured graph always runs every slot, so a larger batch is wasted work), capped per
 // device. With no camera configured yet (cameras come through the API) it is DefaultMaxBatch.

@@ -94,3 +94,25 @@ func TestPlanEnvAndSave(t *testing.T) {
 		}
 	}
 }
+
+// The drop warning's remedy fits the mode and device: switching to the decoupled mode is only
+// offered where it is not already on.
+func TestDropRemedy(t *testing.T) {
+	for _, c := range []struct {
+		plan   Plan
+		device string
+		want   string
+		not    string
+	}{
+		{Plan{}, DeviceCUDA, "ENABLE_DECOUPLED_PIPELINE to true", "device cuda"},
+		{Plan{}, DeviceCPU, "use device cuda", "ENABLE_DECOUPLED_PIPELINE"},
+		{Plan{Decoupled: true, CUDAGraph: true}, DeviceCUDA, "every_n_frames", "ENABLE_DECOUPLED_PIPELINE"},
+		{Plan{Decoupled: true}, DeviceCUDA, "cuda_graph to true", "ENABLE_DECOUPLED_PIPELINE"},
+		{Plan{Decoupled: true}, DeviceCPU, "use device cuda", "ENABLE_DECOUPLED_PIPELINE"},
+	} {
+		got := c.plan.DropRemedy(c.device)
+		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
+			t.Errorf("%+v on %s: %q, want it to say %q and not %q", c.plan, c.device, got, c.want, c.not)
+		}
+	}
+}
