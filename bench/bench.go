@@ -31,22 +31,22 @@ import (
 
 // Options select what to measure.
 type Options struct {
-	Clip      string        // H.264/H.265 byte-stream file played in a loop by every camera
-	Simulate  bool          // use simulated RTSP cameras instead of Clip
-	SimWidth  int           // simulated picture size (default 640x360)
-	SimHeight int           //
-	Cameras   int           // how many cameras
-	Device    string        // cpu or cuda
-	Decoupled bool          // decoupled (shared batching stage) or unified mode
+	Clip      string // H.264/H.265 byte-stream file played in a loop by every camera
+	Simulate  bool   // use simulated RTSP cameras instead of Clip
+	SimWidth  int    // simulated picture size (default 640x360)
+	SimHeight int    //
+	Cameras   int    // how many cameras
+	Device    string // cpu or cuda
+	Decoupled bool   // decoupled (shared batching stage) or unified mode
 	// Auto leaves the mode, the batch (unless MaxBatch is set) and the CUDA graph to the
 	// config's automatic choice for this many cameras, as serve makes it (config.Plan).
 	Auto     bool
-	MaxBatch int // decoupled: batch size
-	MaxWait   time.Duration // decoupled: max wait to fill a batch
-	Model     string        // ONNX model
-	Labels    string        // labels file ("" = COCO or classN)
-	Duration  time.Duration // measured time, after Warmup
-	Warmup    time.Duration // after every camera decodes, before measuring
+	MaxBatch int           // decoupled: batch size
+	MaxWait  time.Duration // decoupled: max wait to fill a batch
+	Model    string        // ONNX model
+	Labels   string        // labels file ("" = COCO or classN)
+	Duration time.Duration // measured time, after Warmup
+	Warmup   time.Duration // after every camera decodes, before measuring
 	// StartTimeout bounds the wait for every camera's first decoded frame (default 60 s).
 	// Opening many decoders at once takes seconds (about 10 cameras a second on the H100), so
 	// the warm-up starts only once all decode: the measurement sees the steady state.
