@@ -11,10 +11,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps deps-test build run test test-short lint bench fuzz model docker gpu-kit gpu-build gpu-test clean
+.PHONY: help deps deps-test build run test e2e test-short lint bench fuzz model docker gpu-kit gpu-build gpu-test clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 deps: ## install GStreamer packages and ONNX Runtime if missing
 	@scripts/install-deps.sh
@@ -31,7 +31,12 @@ deps-test: ## deps, plus Chromium and Firefox for the browser tests
 test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory fuzz
+
+e2e: deps deps-test ## the end-to-end tests alone (build tag e2e): serve in-process against simulated cameras
+	$(GO) vet -tags e2e ./e2e/
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags e2e ./e2e/
 
 # Fuzzing runs a count of inputs, not a duration: with a -fuzztime duration, Go 1.26's fuzz
 # coordinator can race its own deadline and fail with a bare "context deadline exceeded"
@@ -40,9 +45,9 @@ test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 FUZZ_INPUTS ?= 120000
 FUZZ_FLAGS = -run '^$$' -fuzzminimizetime 2s
 fuzz: ## run the fuzz targets briefly
-	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_INPUTS)x ./config/
-	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZ_INPUTS)x ./results/
-	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzAddCamera$$' -fuzztime $$(($(FUZZ_INPUTS) / 4))x ./app/
+	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_INPUTS)x ./internal/config/
+	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZ_INPUTS)x ./internal/results/
+	$(GO) test $(FUZZ_FLAGS) -fuzz '^FuzzAddCamera$$' -fuzztime $$(($(FUZZ_INPUTS) / 4))x ./internal/app/
 
 test-short: deps ## go vet and the unit tests in -short mode (no fuzzing)
 	$(GO) vet ./...
@@ -54,13 +59,13 @@ test-short: deps ## go vet and the unit tests in -short mode (no fuzzing)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 lint: deps ## go vet (also of the gpu-tagged tests, which only the GPU machine runs), gofmt check, staticcheck (pinned in scripts/versions.env)
 	$(GO) vet ./...
-	$(GO) vet -tags gpu ./...
+	$(GO) vet -tags 'gpu e2e' ./...
 	@files=$$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'); \
 	  out=$$(gofmt -l $$files </dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; echo "gofmt: ok"
 	@if [ -z "$(STATICCHECK)" ]; then echo "lint: note: STATICCHECK is empty, staticcheck skipped"; \
 	elif ! $(STATICCHECK) -version >/dev/null 2>&1; then \
 	  echo "lint: note: staticcheck $(STATICCHECK_VERSION) could not be fetched or built here; skipped"; \
-	else echo "staticcheck $(STATICCHECK_VERSION) ./..."; $(STATICCHECK) ./... && echo "staticcheck: ok"; fi
+	else echo "staticcheck $(STATICCHECK_VERSION) ./..."; $(STATICCHECK) -tags e2e ./... && echo "staticcheck: ok"; fi
 
 model: ## regenerate models/blocks.onnx (the shipped test detector)
 	$(GO) run ./tools/mkdetector -out models
@@ -86,7 +91,7 @@ gpu-build: ## put gstvision and the gpu-tagged tests into .gpu/bins.tar.xz (one 
 	cp -L /usr/lib/x86_64-linux-gnu/libgstcontroller-1.0.so.0 .gpu/extra/
 	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o $(GPU_BINS)/gstvision ./cmd/gstvision
 	for t in $(GPU_TESTS); do p=$${t%%:*}; n=$${t##*:}; \
-	  $(GO) test -c -tags gpu -ldflags '-s -w' -o $(GPU_BINS)/$$n.test ./$$p || exit 1; done
+	  $(GO) test -c -tags 'gpu e2e' -ldflags '-s -w' -o $(GPU_BINS)/$$n.test ./$$p || exit 1; done
 	# the kit's ortbench travels in the archive too (kept in bin/, outside the carried .gpu/): the
 	# kit, gstvision and three test binaries then still fit in the 64 MiB a device call carries
 	mkdir -p bin && if [ -f .gpu/ortbench.bin.xz ]; then mv .gpu/ortbench.bin.xz bin/; fi

@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs gstvision end to end on CPU: simulated RTSP cameras → gstvision's pipelines
 // → the shipped detector → WebSocket, scored against the simulator's ground truth.
 package e2e
@@ -18,12 +20,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/camera"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/groundtruth"
-	"github.com/gstvision/gstvision/results"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // repoRoot finds the module root (the shipped model lives there).

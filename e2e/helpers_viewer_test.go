@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Helpers of the browser-path tests (viewer_test.go): an in-process gstvision with a log
@@ -24,11 +26,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/scenematch"
 	"github.com/gstvision/gstvision/internal/waitfor"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // ---- the app under test ----

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Operations tests: reconnects that leave other cameras alone, cameras managed through the
@@ -30,9 +32,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/camera"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/logbuf"
 	"github.com/gstvision/gstvision/internal/waitfor"
 )

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // The soak benchmark: not a timed CI test. It runs only when GSTVISION_SOAK holds a duration:
@@ -32,10 +34,10 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gstvision/gstvision/camera"
+	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/procstat"
 	"github.com/gstvision/gstvision/internal/whepclient"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // soakSim is the soak's simulator, run in a child process (this test binary, running

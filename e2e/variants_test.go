@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -6,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/internal/groundtruth"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // TestServeStreamVariants: cameras as they come in the field — H.265, an odd resolution,

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // The browser path end to end, on CPU: simulated RTSP cameras → gstvision (in-process) → the
@@ -23,8 +25,8 @@ import (
 	"github.com/gstvision/gstvision/internal/h264test"
 	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/overlay"
-	"github.com/gstvision/gstvision/simulate"
-	"github.com/gstvision/gstvision/viewer"
+	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/viewer"
 )
 
 // Log messages of viewer/viewer.go: one per encoder pipeline started or stopped.

@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/camera"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/groundtruth"
-	"github.com/gstvision/gstvision/results"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // modelPath finds the shipped detector: beside the test binary's working dir or the repo.

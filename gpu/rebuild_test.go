@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/procstat"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // frameLog is a frame handler that counts the frames reaching the inference sink and checks

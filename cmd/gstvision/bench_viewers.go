@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gstvision/gstvision/bench"
+	"github.com/gstvision/gstvision/internal/bench"
 )
 
 func newBenchViewersCmd() *cobra.Command {

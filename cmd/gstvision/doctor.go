@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gstvision/gstvision/config"
-	"github.com/gstvision/gstvision/doctor"
+	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/internal/doctor"
 )
 
 func newDoctorCmd() *cobra.Command {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gstvision/gstvision/app"
-	"github.com/gstvision/gstvision/config"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/config"
 )
 
 func newServeCmd() *cobra.Command {

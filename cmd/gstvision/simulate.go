@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 func newSimulateCmd() *cobra.Command {

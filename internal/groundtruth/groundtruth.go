@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/inference"
-	"github.com/gstvision/gstvision/results"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // FrameMatches tells whether dets match the ground truth: every object found with its class at

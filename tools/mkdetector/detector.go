@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/gstvision/gstvision/internal/onnxgen"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // Params are the knobs of the generated detector. DefaultParams gives the shipped model's.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/internal/onnxgen/ortest"
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 const (

@@ -18,7 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gstvision/gstvision/simulate"
+	"github.com/gstvision/gstvision/internal/simulate"
 )
 
 // Names of the files mkdetector writes inside the output directory.

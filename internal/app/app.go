@@ -1,0 +1,309 @@
+// Package app wires gstvision's parts together for `gstvision serve`: GStreamer, the CUDA
+// context (cuda mode), the model, the inference stage, the cameras, the results hub and the
+// HTTP server. It owns start-up order and graceful shutdown; each part lives in its own package.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/gstvision/gstvision/internal/analytics"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/elements"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/inference/ortgpu"
+	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/internal/server"
+	"github.com/gstvision/gstvision/internal/viewer"
+	"github.com/gstvision/gstvision/webrtc"
+)
+
+// ErrStartup wraps every reason serve refuses to start (missing model, GPU, plugin, ...).
+var ErrStartup = errors.New("cannot start")
+
+// ErrConfig marks start-up failures that a field of the config caused (a model or labels file
+// that is missing or unreadable): the command exits 2 for them, as for any bad config.
+var ErrConfig = errors.New("bad config")
+
+// App is a running gstvision.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	engine  *Engine
+	hub     *results.Hub
+	stage   *analytics.Stage
+	cameras *camera.Manager
+	server  *server.Server
+	observe atomic.Pointer[ResultObserver]
+	ops     opsState // run-time camera API, metrics, more observers (cameras_api.go, metrics.go)
+	rtc     *webrtc.Manager
+	viewers *viewer.Manager
+}
+
+// ResultObserver is told every processed frame's latency from decode to detections.
+type ResultObserver func(camera string, latency time.Duration, err error)
+
+// New prepares everything that can fail before any camera starts: nothing starts
+// half-configured.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	removeStaleConfigTemps(cfg.Path(), log)
+	eng, err := NewEngine(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, engine: eng}
+	plan := eng.plan
+	a.hub = results.NewHub(results.Options{})
+	a.stage, err = analytics.New(analytics.Options{
+		Decoupled:        plan.Decoupled,
+		MaxBatch:         plan.MaxBatch,
+		MaxWait:          time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
+		Sets:             stageSets(cfg.Device, cfg.Processing.BatchSets),
+		NewDetector:      eng.NewDetector,
+		NewBatchDetector: eng.NewBatchDetector,
+		Publish:          a.hub.Publish,
+		Logger:           log,
+		OnResult: func(cam string, lat time.Duration, err error) {
+			if f := a.observe.Load(); f != nil {
+				(*f)(cam, lat, err)
+			}
+			a.notifyObservers(cam, lat, err)
+		},
+	})
+	if err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	log.Info("processing", "mode", plan.Mode(), "max_batch", plan.MaxBatch, "cuda_graph", plan.CUDAGraph,
+		"cameras", cfg.EnabledCameras(), "chosen", plan.Reason())
+	if cfg.Device == config.DeviceCUDA && plan.Decoupled && !plan.CUDAGraph {
+		// Measured on an H100: without a graph, each batch's ~250 kernel launches wait behind
+		// the cameras' threads, and a batch takes 3-10 times its GPU time (BENCHMARKS.md).
+		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; leave it out or set it to true for full rate and lower latency")
+	}
+	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
+	a.server = server.New(server.Options{
+		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
+	}, server.Deps{Cameras: a.newCameraAPI(), Results: a.hub})
+	if err := a.initViewers(); err != nil {
+		a.stage.Close()
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	if err := a.initOps(); err != nil {
+		a.stage.Close()
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	return a, nil
+}
+
+// removeStaleConfigTemps deletes the copies of the config that an interrupted save left (the
+// camera API saves the file): they hold the token and camera passwords.
+func removeStaleConfigTemps(path string, log *slog.Logger) {
+	if path == "" {
+		return // parsed from memory: nothing is saved
+	}
+	removed, err := config.RemoveStaleTemps(path)
+	if len(removed) > 0 {
+		log.Info("removed temporary config files left by an interrupted save", "files", removed)
+	}
+	if err != nil {
+		log.Warn("could not remove a stale temporary config file", "err", err)
+	}
+}
+
+// CameraConfig turns a configured camera into what the camera package runs.
+func CameraConfig(cfg *config.Config, c config.Camera) camera.Config {
+	return camera.Config{
+		ID: c.ID, URL: c.URL, RedactedURL: config.RedactURL(c.URL), Transport: c.Transport,
+		Latency: c.Latency(), EveryN: cfg.Inference.EveryNFrames, QueueFrames: cfg.Processing.QueueFrames,
+		StatsEvery: cfg.Processing.StatsEveryFrames, DropRemedy: cfg.Plan().DropRemedy(cfg.Device),
+	}
+}
+
+// cameraConfig is CameraConfig with the drop remedy of the plan this App runs, which cameras
+// added at run time do not change.
+func (a *App) cameraConfig(c config.Camera) camera.Config {
+	cc := CameraConfig(a.cfg, c)
+	cc.DropRemedy = a.engine.plan.DropRemedy(a.cfg.Device)
+	return cc
+}
+
+// Observe registers f to be told of every result (benchmarks, metrics).
+func (a *App) Observe(f ResultObserver) { a.observe.Store(&f) }
+
+// Engine is the device side (model, GPU).
+func (a *App) Engine() *Engine { return a.engine }
+
+// Stage is the inference stage.
+func (a *App) Stage() *analytics.Stage { return a.stage }
+
+// Server is the HTTP server (for adding routes before Run).
+func (a *App) Server() *server.Server { return a.server }
+
+// Hub is the results hub.
+func (a *App) Hub() *results.Hub { return a.hub }
+
+// Cameras is the camera manager.
+func (a *App) Cameras() *camera.Manager { return a.cameras }
+
+// Run starts the enabled cameras and serves until ctx ends, then shuts down: the HTTP server
+// stops accepting, cameras' pipelines go to NULL, the inference stage drains.
+func (a *App) Run(ctx context.Context) error {
+	for _, c := range a.cfg.Cameras {
+		if !c.IsEnabled() {
+			continue
+		}
+		if err := a.cameras.Add(a.cameraConfig(c)); err != nil {
+			return err
+		}
+	}
+	a.log.Info("gstvision serving", "listen", a.cfg.Server.Listen, "device", a.cfg.Device,
+		"mode", a.stage.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
+	go a.watchGPU(ctx)
+	err := a.server.ListenAndServe(ctx)
+	a.Close()
+	return err
+}
+
+// Close stops cameras, the stage and the engine.
+func (a *App) Close() {
+	a.cameras.StopAll()
+	if a.viewers != nil {
+		a.viewers.Close()
+		a.rtc.Close()
+	}
+	a.stage.Close()
+	a.hub.Close()
+	a.engine.Close()
+	a.log.Info("gstvision stopped")
+}
+
+// Engine is the device-specific part: ONNX Runtime, the model, and in cuda mode the shared
+// CUDA context (one for every decoder and for ONNX Runtime).
+type Engine struct {
+	Device  string
+	Info    inference.ModelInfo
+	Labels  []string
+	ORT     string // ONNX Runtime version
+	GstCUDA *gst.CUDAContext
+	cfg     *config.Config
+	plan    config.Plan // the processing choices, made once at start
+	cuda    *cudaState
+}
+
+// NewEngine initialises GStreamer, ONNX Runtime and the model; in cuda mode also the GPU,
+// NVDEC and the CUDA execution provider. Anything missing is an error that says what.
+func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
+	gst.Init(cfg.Debug.GSTDebug, cfg.Debug.DumpDotDir)
+	if err := elements.Register(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	for _, f := range []string{"rtspsrc", "rtph264depay", "h264parse"} {
+		if !gst.HasElement(f) {
+			return nil, fmt.Errorf("%w: GStreamer element %s is missing (install gstreamer1.0-plugins-good/-bad; run gstvision doctor)", ErrStartup, f)
+		}
+	}
+	ver, err := inference.InitRuntime(cfg.Inference.ONNXRuntimeLibrary)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	info, err := inference.Inspect(cfg.Inference.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: inference.model: %w", ErrStartup, ErrConfig, err)
+	}
+	labels, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: inference.labels: %w", ErrStartup, ErrConfig, err)
+	}
+	if warn != "" {
+		log.Warn(warn)
+	}
+	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg, plan: cfg.Plan()}
+	if cfg.Device == "cuda" {
+		if err := e.openCUDA(log); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("%w: device cuda: %w", ErrStartup, err)
+		}
+	} else if !gst.HasElement("avdec_h264") && !gst.HasElement("openh264dec") {
+		return nil, fmt.Errorf("%w: no CPU H.264 decoder (install gstreamer1.0-libav)", ErrStartup)
+	}
+	// A first detector proves the model runs on this device before any camera starts.
+	d, err := e.NewDetector(1)
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	d.Backend().Close()
+	log.Info("engine ready", "device", cfg.Device, "onnxruntime", ver, "model", info.Path,
+		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
+		"classes", info.NumClasses, "gstreamer", gst.Version())
+	return e, nil
+}
+
+// NewDetector makes a detector with its own backend of maxBatch slots on the engine's device.
+func (e *Engine) NewDetector(maxBatch int) (*inference.Detector, error) {
+	return e.newDetector(maxBatch, false)
+}
+
+// NewBatchDetector makes one of the decoupled stage's detectors: as NewDetector, replaying a
+// CUDA graph where processing.cuda_graph asks. The stage makes these before any camera
+// starts, which the graph's capture needs.
+func (e *Engine) NewBatchDetector(maxBatch int) (*inference.Detector, error) {
+	return e.newDetector(maxBatch, e.plan.CUDAGraph)
+}
+
+func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, error) {
+	var b inference.Backend
+	var err error
+	if e.cuda != nil {
+		b, err = e.cuda.newBackend(e.Info, maxBatch, graph)
+	} else {
+		threads := 0
+		if !e.plan.Decoupled {
+			threads = max(1, runtime.NumCPU()/2) // several cameras each run a session
+		}
+		b, err = inference.NewCPUBackend(e.Info, maxBatch, threads)
+	}
+	if graph && errors.Is(err, ortgpu.ErrCUDAGraph) {
+		return nil, fmt.Errorf("processing.cuda_graph: %w (set it to false for this model)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inference.NewDetector(b, e.Info, e.Labels, float32(e.cfg.Inference.Confidence),
+		float32(e.cfg.Inference.NMSIoU)), nil
+}
+
+// Close releases the engine.
+func (e *Engine) Close() {
+	if e.GstCUDA != nil {
+		e.GstCUDA.Close()
+		e.GstCUDA = nil
+	}
+	if e.cuda != nil {
+		e.cuda.close()
+		e.cuda = nil
+	}
+}
+
+// stageSets is how many batch sets the decoupled stage gets: the configured number, else the
+// device's default.
+func stageSets(device string, configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	if device == "cuda" {
+		return analytics.GPUSets
+	}
+	return analytics.DefaultSets
+}

@@ -1,0 +1,198 @@
+// Package doctor checks that this machine can run a configuration: GStreamer and the plugins
+// it needs, the GPU, NVDEC, NVENC, NVRTC, ONNX Runtime and its CUDA execution provider, and
+// the model. Each failed check comes with the fix.
+package doctor
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/inference"
+)
+
+// Status of one check.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Fail Status = "FAIL"
+	Warn Status = "warn" // not needed by this configuration, or degraded
+	Skip Status = "skip"
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Report is every check; OK tells whether the configured mode can run.
+type Report struct {
+	Checks []Check `json:"checks"`
+	OK     bool    `json:"ok"`
+}
+
+func (r *Report) add(name string, st Status, detail, fix string) {
+	r.Checks = append(r.Checks, Check{Name: name, Status: st, Detail: detail, Fix: fix})
+	if st == Fail {
+		r.OK = false
+	}
+}
+
+// needOrWarn is Fail when the configuration needs the thing, Warn otherwise.
+func needOrWarn(need bool) Status {
+	if need {
+		return Fail
+	}
+	return Warn
+}
+
+// Run performs every check for cfg.
+func Run(cfg *config.Config) *Report {
+	r := &Report{OK: true}
+	wantCUDA := cfg.Device == "cuda"
+	gst.Init("", "")
+	r.add("GStreamer", OK, gst.Version(), "")
+
+	plugins := []struct {
+		factories []string // any of them
+		need      bool
+		what, fix string
+	}{
+		{[]string{"rtspsrc"}, true, "RTSP client", "apt-get install gstreamer1.0-plugins-good"},
+		{[]string{"rtph264depay"}, true, "H.264 RTP depayloader", "apt-get install gstreamer1.0-plugins-good"},
+		{[]string{"rtph265depay"}, true, "H.265 RTP depayloader", "apt-get install gstreamer1.0-plugins-good"},
+		{[]string{"h264parse"}, true, "H.264 parser", "apt-get install gstreamer1.0-plugins-bad"},
+		{[]string{"h265parse"}, true, "H.265 parser", "apt-get install gstreamer1.0-plugins-bad"},
+		{[]string{"queue", "capsfilter", "tee"}, true, "core elements", "apt-get install libgstreamer1.0-0"},
+		{[]string{"videoconvert"}, !wantCUDA, "video conversion (cpu mode)", "apt-get install gstreamer1.0-plugins-base"},
+		{[]string{"avdec_h264", "openh264dec"}, !wantCUDA, "CPU H.264 decoder (cpu mode)", "apt-get install gstreamer1.0-libav"},
+		{[]string{"avdec_h265", "libde265dec"}, false, "CPU H.265 decoder (cpu mode, H.265 cameras)", "apt-get install gstreamer1.0-libav"},
+		{[]string{"nvh264dec"}, wantCUDA, "NVDEC H.264 decoder (cuda mode)", "NVIDIA driver with video capability; in Docker: --gpus all and NVIDIA_DRIVER_CAPABILITIES=compute,utility,video; apt-get install gstreamer1.0-plugins-bad"},
+		{[]string{"nvh265dec"}, false, "NVDEC H.265 decoder (cuda mode, H.265 cameras)", "as for nvh264dec"},
+		{[]string{"nvh264enc"}, false, "NVENC H.264 encoder (viewer video on GPUs with NVENC)", "not on every GPU (the H100 has none): x264enc is used instead"},
+		{[]string{"x264enc"}, false, "x264 encoder (viewer video without NVENC)", "apt-get install gstreamer1.0-plugins-ugly"},
+		{[]string{"videoscale"}, false, "scaling of the viewer video", "apt-get install gstreamer1.0-plugins-base"},
+	}
+	for _, p := range plugins {
+		found := gst.FirstAvailable(p.factories...)
+		allCore := len(p.factories) > 1 && p.factories[0] == "queue"
+		if allCore {
+			found = ""
+			missing := []string{}
+			for _, f := range p.factories {
+				if !gst.HasElement(f) {
+					missing = append(missing, f)
+				}
+			}
+			if len(missing) == 0 {
+				found = strings.Join(p.factories, ", ")
+			}
+		}
+		if found != "" {
+			r.add("element "+p.factories[0], OK, p.what+": "+found, "")
+		} else {
+			r.add("element "+p.factories[0], needOrWarn(p.need), p.what+": not registered", p.fix)
+		}
+	}
+
+	// GPU, driver, NVRTC
+	var ctx *cuda.Context
+	if c, err := cuda.Open(0); err != nil {
+		r.add("GPU and driver", needOrWarn(wantCUDA), err.Error(), "install the NVIDIA driver; in Docker run with --gpus all (NVIDIA container runtime)")
+	} else {
+		ctx = c
+		defer ctx.Close()
+		free, total, _ := ctx.MemInfo()
+		maj, min := ctx.ComputeCapability()
+		r.add("GPU and driver", OK, fmt.Sprintf("%s, sm_%d%d, driver %d, %d of %d MiB free", ctx.Name(), maj, min, ctx.DriverVersion(), free>>20, total>>20), "")
+		if _, err := ctx.Kernels(); err != nil {
+			r.add("NVRTC (preprocessing kernels)", needOrWarn(wantCUDA), err.Error(), "install libnvrtc (CUDA runtime image, package cuda-nvrtc-*)")
+		} else {
+			r.add("NVRTC (preprocessing kernels)", OK, "kernels compiled for this GPU", "")
+		}
+	}
+
+	// ONNX Runtime and the model
+	ver, err := inference.InitRuntime(cfg.Inference.ONNXRuntimeLibrary)
+	if err != nil {
+		r.add("ONNX Runtime", Fail, err.Error(), "run scripts/install-deps.sh, or set inference.onnxruntime_library / ONNXRUNTIME_SHARED_LIBRARY_PATH")
+		return r
+	}
+	r.add("ONNX Runtime", OK, fmt.Sprintf("%s (%s)", ver, inference.RuntimeLibraryPath()), "")
+	info, err := inference.Inspect(cfg.Inference.Model)
+	if err != nil {
+		r.add("model", Fail, err.Error(), "point inference.model at a YOLOv8/YOLO11 ([N,4+C,A]) or YOLOv5 ([N,A,5+C]) ONNX export")
+		return r
+	}
+	batch := "dynamic batch"
+	if info.FixedBatch > 0 {
+		batch = fmt.Sprintf("fixed batch %d", info.FixedBatch)
+	}
+	r.add("model", OK, fmt.Sprintf("%s: input %s [N,3,%d,%d] (%s), output %s, layout %s, %d classes, %d anchors",
+		info.Path, info.InputName, info.InputH, info.InputW, batch, info.OutputName, info.Layout, info.NumClasses, info.Anchors), "")
+	if _, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses); err != nil {
+		r.add("labels", Fail, err.Error(), "one label per line, as many as the model's classes")
+	} else if warn != "" {
+		r.add("labels", Warn, warn, "set inference.labels")
+	} else {
+		r.add("labels", OK, fmt.Sprintf("%d labels", info.NumClasses), "")
+	}
+	// the execution provider actually running the model
+	if ctx != nil {
+		b, err := inference.NewCUDABackend(info, 1, ctx, inference.CUDAOptions{})
+		if err != nil {
+			r.add("CUDA execution provider", needOrWarn(wantCUDA), err.Error(), "libonnxruntime_providers_cuda.so (and cuDNN 9, CUDA 12/13 runtime) next to libonnxruntime")
+		} else {
+			b.Close()
+			r.add("CUDA execution provider", OK, "model runs on the GPU with device-memory binding", "")
+			if plan := cfg.Plan(); plan.CUDAGraph {
+				r.add(cudaGraphCheck(info, plan.MaxBatch, ctx))
+			}
+		}
+	} else {
+		r.add("CUDA execution provider", needOrWarn(wantCUDA), "no GPU", "see GPU and driver")
+	}
+	if b, err := inference.NewCPUBackend(info, 1, 1); err != nil {
+		r.add("CPU execution provider", needOrWarn(!wantCUDA), err.Error(), "")
+	} else {
+		b.Close()
+		r.add("CPU execution provider", OK, "model runs on the CPU", "")
+	}
+	return r
+}
+
+// cudaGraphCheck captures the model as a CUDA graph at the stage's batch size, as serve will
+// with processing.cuda_graph (nothing else uses the GPU meanwhile, as the capture needs).
+func cudaGraphCheck(info inference.ModelInfo, maxBatch int, ctx *cuda.Context) (name string, st Status, detail, fix string) {
+	name = "CUDA graph (processing.cuda_graph)"
+	b, err := inference.NewCUDABackend(info, maxBatch, ctx, inference.CUDAOptions{Graph: true})
+	if err != nil {
+		return name, Fail, err.Error(), "set processing.cuda_graph to false for this model"
+	}
+	n := b.MaxBatch()
+	b.Close()
+	return name, OK, fmt.Sprintf("captured and replayed at batch %d", n), ""
+}
+
+// Write prints the report as a table.
+func (r *Report) Write(w io.Writer, device string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tDETAIL\tFIX")
+	for _, c := range r.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Status, c.Detail, c.Fix)
+	}
+	tw.Flush()
+	if r.OK {
+		fmt.Fprintf(w, "\nready: device %q can run.\n", device)
+	} else {
+		fmt.Fprintf(w, "\nnot ready: device %q cannot run; fix the FAIL lines above.\n", device)
+	}
+}
