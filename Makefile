@@ -31,6 +31,7 @@ deps-test: ## deps, plus Chromium and Firefox for the browser tests
 test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./defs/ ./internal/config/ ./internal/results/ ./internal/server/ ./webrtc/
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory fuzz
 

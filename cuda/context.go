@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // DriverLibrary is the soname of the CUDA driver library loaded by Open.
@@ -168,7 +170,7 @@ func (c *Context) DriverVersion() int { return c.driver }
 
 func (c *Context) live() error {
 	if c == nil || c.closed.Load() {
-		return fmt.Errorf("cuda: context: %w", ErrClosed)
+		return fmt.Errorf("cuda: context: %w", defs.ErrClosed)
 	}
 	return nil
 }
@@ -282,7 +284,7 @@ func (s *Stream) Context() *Context { return s.ctx }
 
 func (s *Stream) live() error {
 	if s == nil || s.destroyed.Load() {
-		return fmt.Errorf("cuda: stream: %w", ErrClosed)
+		return fmt.Errorf("cuda: stream: %w", defs.ErrClosed)
 	}
 	return s.ctx.live()
 }
@@ -343,12 +345,12 @@ func (c *Context) NewWorker() (*Worker, error) {
 }
 
 // Do runs fn on the worker's thread and returns its error; fn must not call Do itself. After
-// Close it fails with ErrClosed.
+// Close it fails with [defs.ErrClosed].
 func (w *Worker) Do(fn func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return fmt.Errorf("cuda: worker: %w", ErrClosed)
+		return fmt.Errorf("cuda: worker: %w", defs.ErrClosed)
 	}
 	res := make(chan error, 1)
 	w.jobs <- func() { res <- fn() }

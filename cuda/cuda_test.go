@@ -2,10 +2,14 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gstvision/gstvision/overlay/font"
 )
 
 // On a machine without the NVIDIA driver, Open must fail with ErrNoDriver and say what to fix.
@@ -52,7 +56,7 @@ func TestKernelSourceEntryPoints(t *testing.T) {
 	for _, fn := range KernelEntryPoints() {
 		// entry points are extern "C" __global__, either directly or through an *_ENTRY macro
 		direct := regexp.MustCompile(`extern "C" __global__ void ` + fn + `\(`)
-		macro := regexp.MustCompile(`(LETTERBOX|CANDIDATES)_ENTRY\(` + fn + `,`)
+		macro := regexp.MustCompile(`LETTERBOX_ENTRY\(` + fn + `,`)
 		if !direct.MatchString(src) && !macro.MatchString(src) {
 			t.Errorf("kernel source has no extern \"C\" entry point %s", fn)
 		}
@@ -120,30 +124,76 @@ func itoa(v int) string {
 	return string(b)
 }
 
-func TestFont(t *testing.T) {
-	if len(font) != 95 {
-		t.Fatalf("font has %d glyphs, want 95 (printable ASCII)", len(font))
+// TestFontSource parses the glyph table out of the kernels' source and checks it against
+// package font, which the CPU drawer reads: the GPU draws the same glyphs.
+func TestFontSource(t *testing.T) {
+	src := KernelSource()
+	for name, want := range map[string]int{"FONT_W": font.Width, "FONT_H": font.Height, "FONT_ADVANCE": font.Advance,
+		"FONT_FIRST": font.First, "FONT_LAST": font.Last} {
+		if !strings.Contains(src, fmt.Sprintf("#define %s %d\n", name, want)) {
+			t.Errorf("the kernel source lacks #define %s %d", name, want)
+		}
 	}
-	seen := map[[FontHeight]uint8]byte{}
-	for i, g := range font {
-		ch := byte(fontFirst + i)
-		for r, row := range g {
-			if len(row) != FontWidth || strings.Trim(row, "# ") != "" {
-				t.Errorf("glyph %q row %d is %q: want %d characters of '#' or ' '", ch, r, row, FontWidth)
+	gpu := parseFontTable(t, src)
+	if len(gpu) != font.Count {
+		t.Fatalf("gv_font has %d glyphs, want %d", len(gpu), font.Count)
+	}
+	for i, rows := range gpu {
+		if c := byte(font.First + i); rows != font.Of(c) {
+			t.Errorf("%q: GPU rows %x, CPU rows %x", c, rows, font.Of(c))
+		}
+	}
+	// The glyphs that once differed between the two copies, drawn from the GPU's table.
+	for c, want := range map[byte][font.Height]string{
+		'"': {".#.#.", ".#.#.", ".#.#.", ".....", ".....", ".....", "....."},
+		'p': {".....", "####.", "#...#", "#...#", "####.", "#....", "#...."},
+		'q': {".....", ".####", "#...#", "#...#", ".####", "....#", "....#"},
+	} {
+		g := font.Glyph(gpu[c-font.First])
+		for r, row := range want {
+			var got strings.Builder
+			for col := range font.Width {
+				got.WriteByte(".#"[b2i(g.Ink(col, r))])
+			}
+			if got.String() != row {
+				t.Errorf("%q row %d on the GPU: %s, want %s", c, r, got.String(), row)
 			}
 		}
-		rows := glyphRows(ch)
-		if prev, ok := seen[rows]; ok {
-			t.Errorf("glyphs %q and %q are identical", prev, ch)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// parseFontTable reads the rows of the gv_font array in a kernel source.
+func parseFontTable(t *testing.T, src string) [][font.Height]uint8 {
+	t.Helper()
+	_, body, ok := strings.Cut(src, fmt.Sprintf("__constant__ unsigned char gv_font[%d][%d] = {\n", font.Count, font.Height))
+	if !ok {
+		t.Fatal("no gv_font array in the kernel source")
+	}
+	body, _, _ = strings.Cut(body, "};")
+	var out [][font.Height]uint8
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		vals := strings.Split(strings.Trim(strings.TrimSpace(line), "{},"), ", ")
+		if len(vals) != font.Height {
+			t.Fatalf("gv_font row %q: %d values, want %d", line, len(vals), font.Height)
 		}
-		seen[rows] = ch
+		var rows [font.Height]uint8
+		for r, v := range vals {
+			n, err := strconv.ParseUint(v, 0, 8)
+			if err != nil {
+				t.Fatalf("gv_font row %q: %v", line, err)
+			}
+			rows[r] = uint8(n)
+		}
+		out = append(out, rows)
 	}
-	if glyphRows(200) != glyphRows('?') {
-		t.Error("characters outside the font should draw as '?'")
-	}
-	if got := strings.Count(fontTable(), "},\n"); got != 95 {
-		t.Errorf("font table has %d rows", got)
-	}
+	return out
 }
 
 func TestArgsPacking(t *testing.T) {
@@ -217,7 +267,7 @@ func TestLayoutBoxes(t *testing.T) {
 	if string(text[r[boxTextOff]:r[boxTextOff]+r[boxTextLen]]) != "red block 0.93" {
 		t.Errorf("label text %q", text[r[boxTextOff]:r[boxTextOff]+r[boxTextLen]])
 	}
-	wantW := int32((len("red block 0.93")*fontAdvance-1)*scale + 2*scale)
+	wantW := int32((len("red block 0.93")*font.Advance-1)*scale + 2*scale)
 	if got := r[boxBarX2] - r[boxBarX1]; got < wantW || got > wantW+1 {
 		t.Errorf("label bar is %d wide, want %d", got, wantW)
 	}

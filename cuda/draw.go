@@ -9,6 +9,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+
+	"github.com/gstvision/gstvision/defs"
+	"github.com/gstvision/gstvision/overlay/font"
 )
 
 // MaxLabel is the longest label drawn, in characters; longer labels are cut.
@@ -81,7 +84,7 @@ func (d *Drawer) DrawBoxes(s *Stream, y, uv DevicePtr, pitchY, pitchUV, w, h int
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return fmt.Errorf("cuda: drawer: %w", ErrClosed)
+		return fmt.Errorf("cuda: drawer: %w", defs.ErrClosed)
 	}
 	if len(boxes) > d.max {
 		boxes = boxes[:d.max]
@@ -188,7 +191,7 @@ func layoutBoxes(recs []int32, text []byte, w, h int, boxes []Box) (n int, regio
 			if k == MaxLabel {
 				break
 			}
-			if ch < fontFirst || ch >= fontFirst+rune(len(font)) {
+			if ch < font.First || ch > font.Last {
 				ch = '?'
 			}
 			label[k] = byte(ch)
@@ -196,8 +199,8 @@ func layoutBoxes(recs []int32, text []byte, w, h int, boxes []Box) (n int, regio
 		}
 		if k > 0 {
 			pad := scale
-			barW := ((k*fontAdvance-1)*scale + 2*pad + 1) &^ 1
-			barH := (FontHeight*scale + 2*pad + 1) &^ 1
+			barW := ((k*font.Advance-1)*scale + 2*pad + 1) &^ 1
+			barH := (font.Height*scale + 2*pad + 1) &^ 1
 			bx1 := x1
 			if bx1+barW > w {
 				bx1 = max(0, w-barW) &^ 1

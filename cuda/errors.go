@@ -6,7 +6,8 @@ import (
 )
 
 // Sentinel errors of the cuda package; returned errors wrap them (test with errors.Is) and add
-// what was tried and the driver's own words.
+// what was tried and the driver's own words. Calls on a closed Context, Stream, Worker or Drawer
+// return an error wrapping defs.ErrClosed.
 var (
 	// ErrNoDriver: libcuda.so.1 could not be loaded or is a stub: the NVIDIA driver is missing,
 	// or the container was started without GPU access.
@@ -17,8 +18,6 @@ var (
 	ErrNoNVRTC = errors.New("NVRTC not available")
 	// ErrCompile: NVRTC rejected a kernel source; the error carries the compile log.
 	ErrCompile = errors.New("kernel compilation failed")
-	// ErrClosed: the Context, Stream or Drawer has been closed.
-	ErrClosed = errors.New("closed")
 	// ErrInvalidArgument: a size, pitch, slot or pointer is out of range (checked before the
 	// driver sees it).
 	ErrInvalidArgument = errors.New("invalid argument")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/cudatest"
 )
@@ -74,8 +75,8 @@ func TestGPUOpen(t *testing.T) {
 
 // testFrame is a synthetic 4:2:0 frame in pitched planes, in host memory and on the device.
 type testFrame struct {
-	host    inference.Frame // CPU reference input
-	img     cuda.Image      // the same bytes on the device
+	host    defs.Frame // CPU reference input
+	img     cuda.Image // the same bytes on the device
 	buf     []byte
 	dev     cuda.DevicePtr
 	devSize int
@@ -83,7 +84,7 @@ type testFrame struct {
 
 // newTestFrame makes a w×h frame of random bytes (so that any difference in sampling positions
 // shows) with pitches larger than the rows, uploads it, and describes it both ways.
-func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format inference.PixelFormat, w, h int, seed uint64) *testFrame {
+func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format defs.PixelFormat, w, h int, seed uint64) *testFrame {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	cw, ch := (w+1)/2, (h+1)/2
@@ -91,7 +92,7 @@ func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 	var pitches [3]int
 	var sizes [3]int
 	pitches[0], sizes[0] = pitchY, pitchY*h
-	if format == inference.NV12 {
+	if format == defs.NV12 {
 		pitches[1] = (2*cw+127)&^127 + 128
 		sizes[1] = pitches[1] * ch
 	} else {
@@ -106,9 +107,9 @@ func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 	}
 	dev := cudatest.Upload(t, ctx, s, buf)
 	f := &testFrame{buf: buf, dev: dev, devSize: total}
-	f.host = inference.Frame{Format: format, Width: w, Height: h}
+	f.host = defs.Frame{Format: format, Width: w, Height: h}
 	f.img = cuda.Image{Width: w, Height: h, Format: cuda.NV12}
-	if format == inference.I420 {
+	if format == defs.I420 {
 		f.img.Format = cuda.I420
 	}
 	off := 0
@@ -236,7 +237,7 @@ func TestGPULetterboxMatchesCPU(t *testing.T) {
 		{300, 500, 640, 640}, {640, 640, 640, 640}, {1920, 1080, 640, 384}, {37, 23, 64, 64},
 	}
 	for i, sz := range sizes {
-		for _, format := range []inference.PixelFormat{inference.NV12, inference.I420} {
+		for _, format := range []defs.PixelFormat{defs.NV12, defs.I420} {
 			f := newTestFrame(t, ctx, s, format, sz.w, sz.h, uint64(i))
 			lb := inference.NewLetterbox(sz.w, sz.h, sz.dw, sz.dh)
 			want := make([]float32, 3*sz.dw*sz.dh)
@@ -262,7 +263,7 @@ func TestGPULetterboxNoLeak(t *testing.T) {
 	ctx := openGPU(t)
 	k := kernels(t, ctx)
 	s := stream(t, ctx)
-	f := newTestFrame(t, ctx, s, inference.NV12, 1920, 1080, 1)
+	f := newTestFrame(t, ctx, s, defs.NV12, 1920, 1080, 1)
 	lb := inference.NewLetterbox(1920, 1080, 640, 640)
 	dst, err := ctx.Alloc(4 * 3 * 640 * 640 * 4)
 	if err != nil {

@@ -10,9 +10,10 @@ import (
 	"strings"
 )
 
-// kernelCommon is shared by the kernels: fixed-width types and float16 conversion written with
-// inline PTX, so that no header (not even cuda_fp16.h) is needed.
-const kernelCommon = `
+// KernelHelpers is CUDA source for kernels compiled with Context.Compile, this package's and
+// others': fixed-width types (u8, u16) and float16 conversion (f32_to_f16, f16_to_f32) written
+// with inline PTX, so that no header (not even cuda_fp16.h) is needed.
+const KernelHelpers = `
 typedef unsigned char u8;
 typedef unsigned short u16;
 
@@ -198,88 +199,6 @@ extern "C" __global__ void draw_boxes_nv12(u8 *y, u8 *uv, int pitchY, int pitchU
 }
 `
 
-// kernelCandidates thresholds a detector's raw output where it lies, so that only the few
-// anchors that pass cross PCIe instead of the whole output (32 × 84 × 8,400 floats = 86 MiB a
-// batch for YOLOv8n). One thread per anchor and image (grid.y = image). The scores are
-// inference.Decoder's, step for step: YOLOv8 [N, 4+C, A] takes the best class score (first class
-// on ties); YOLOv5 [N, A, 5+C] skips anchors whose objectness is at most conf, then takes
-// objectness × the best class probability. An anchor scoring above conf appends a record of
-// CAND_WORDS 32-bit words (anchor, class, score, cx, cy, w, h, unused) to its image's region of
-// A records, counted in counts[image] (zeroed by the caller); order within an image is
-// arbitrary, the host sorts.
-const kernelCandidates = `
-template <typename T> __device__ __forceinline__ float load(const T *p, size_t i);
-template <> __device__ __forceinline__ float load<float>(const float *p, size_t i) { return p[i]; }
-template <> __device__ __forceinline__ float load<u16>(const u16 *p, size_t i) { return f16_to_f32(p[i]); }
-
-__device__ __forceinline__ void put_candidate(int *counts, int *recs, int img, int anchors, int a, int cls,
-    float score, float cx, float cy, float w, float h) {
-  int k = atomicAdd(&counts[img], 1);
-  int *r = recs + ((size_t)img * (size_t)anchors + (size_t)k) * CAND_WORDS;
-  r[0] = a;
-  r[1] = cls;
-  r[2] = __float_as_int(score);
-  r[3] = __float_as_int(cx);
-  r[4] = __float_as_int(cy);
-  r[5] = __float_as_int(w);
-  r[6] = __float_as_int(h);
-  r[7] = 0;
-}
-
-template <typename T>
-__device__ __forceinline__ void candidates_v8(const T *__restrict__ out, int classes, int anchors, float conf,
-    int *counts, int *recs) {
-  int a = blockIdx.x * blockDim.x + threadIdx.x;
-  int img = blockIdx.y;
-  if (a >= anchors) return;
-  const T *o = out + (size_t)img * (size_t)(4 + classes) * (size_t)anchors;
-  float best = load<T>(o, (size_t)4 * anchors + a);
-  int cls = 0;
-  for (int c = 1; c < classes; c++) {
-    float s = load<T>(o, (size_t)(4 + c) * anchors + a);
-    if (s > best) { best = s; cls = c; }
-  }
-  if (!(best > conf)) return;
-  put_candidate(counts, recs, img, anchors, a, cls, best, load<T>(o, a), load<T>(o, (size_t)anchors + a),
-      load<T>(o, (size_t)2 * anchors + a), load<T>(o, (size_t)3 * anchors + a));
-}
-
-template <typename T>
-__device__ __forceinline__ void candidates_v5(const T *__restrict__ out, int classes, int anchors, float conf,
-    int *counts, int *recs) {
-  int a = blockIdx.x * blockDim.x + threadIdx.x;
-  int img = blockIdx.y;
-  if (a >= anchors) return;
-  const T *row = out + ((size_t)img * (size_t)anchors + (size_t)a) * (size_t)(5 + classes);
-  float obj = load<T>(row, 4);
-  if (obj <= conf) return; // score = obj × p <= obj cannot pass
-  float bp = load<T>(row, 5);
-  int cls = 0;
-  for (int c = 1; c < classes; c++) {
-    float p = load<T>(row, 5 + c);
-    if (p > bp) { bp = p; cls = c; }
-  }
-  float s = __fmul_rn(obj, bp);
-  if (!(s > conf)) return;
-  put_candidate(counts, recs, img, anchors, a, cls, s, load<T>(row, 0), load<T>(row, 1), load<T>(row, 2), load<T>(row, 3));
-}
-
-#define CANDIDATES_ENTRY(NAME, FN, T)                                                                   \
-  extern "C" __global__ void NAME(const void *out, int classes, int anchors, float conf, int *counts,  \
-      int *recs) {                                                                                      \
-    FN<T>((const T *)out, classes, anchors, conf, counts, recs);                                        \
-  }
-
-CANDIDATES_ENTRY(candidates_v8_f32, candidates_v8, float)
-CANDIDATES_ENTRY(candidates_v8_f16, candidates_v8, u16)
-CANDIDATES_ENTRY(candidates_v5_f32, candidates_v5, float)
-CANDIDATES_ENTRY(candidates_v5_f16, candidates_v5, u16)
-`
-
-// CandidateWords is the size of one candidate record of Kernels.Candidates, in 32-bit words:
-// anchor (int32), class (int32), score, cx, cy, w, h (float32), one unused word.
-const CandidateWords = 8
-
 // Names of the kernels' entry points.
 const (
 	fnLetterboxNV12F32 = "letterbox_nv12_f32"
@@ -288,10 +207,6 @@ const (
 	fnLetterboxI420F16 = "letterbox_i420_f16"
 	fnHalfToFloat      = "half_to_float"
 	fnDrawBoxes        = "draw_boxes_nv12"
-	fnCandV8F32        = "candidates_v8_f32"
-	fnCandV8F16        = "candidates_v8_f16"
-	fnCandV5F32        = "candidates_v5_f32"
-	fnCandV5F16        = "candidates_v5_f16"
 )
 
 // KernelSource is the complete CUDA source of the project's kernels, as compiled by Kernels:
@@ -299,7 +214,7 @@ const (
 func KernelSource() string {
 	var b strings.Builder
 	b.WriteString("// gstvision kernels (generated by cuda.KernelSource)\n")
-	b.WriteString(kernelCommon)
+	b.WriteString(KernelHelpers)
 	fmt.Fprintf(&b, "\n#define BOX_FIELDS %d\n", boxFields)
 	for _, d := range []struct {
 		name string
@@ -310,20 +225,15 @@ func KernelSource() string {
 		{"BOX_TEXT_OFF", boxTextOff}, {"BOX_TEXT_LEN", boxTextLen}, {"BOX_SCALE", boxScale}} {
 		fmt.Fprintf(&b, "#define %s %d\n", d.name, d.v)
 	}
-	fmt.Fprintf(&b, "#define FONT_W %d\n#define FONT_H %d\n#define FONT_ADVANCE %d\n#define FONT_FIRST %d\n#define FONT_LAST %d\n",
-		FontWidth, FontHeight, fontAdvance, fontFirst, fontFirst+len(font)-1)
-	b.WriteString(fontTable())
-	fmt.Fprintf(&b, "#define CAND_WORDS %d\n", CandidateWords)
+	b.WriteString(fontSource())
 	b.WriteString(kernelLetterbox)
 	b.WriteString(kernelDraw)
-	b.WriteString(kernelCandidates)
 	return b.String()
 }
 
 // KernelEntryPoints lists the extern "C" kernels in KernelSource.
 func KernelEntryPoints() []string {
-	return []string{fnLetterboxNV12F32, fnLetterboxNV12F16, fnLetterboxI420F32, fnLetterboxI420F16, fnHalfToFloat, fnDrawBoxes,
-		fnCandV8F32, fnCandV8F16, fnCandV5F32, fnCandV5F16}
+	return []string{fnLetterboxNV12F32, fnLetterboxNV12F16, fnLetterboxI420F32, fnLetterboxI420F16, fnHalfToFloat, fnDrawBoxes}
 }
 
 // Kernels holds the project's kernels compiled for one context. Safe for concurrent use.
@@ -333,7 +243,6 @@ type Kernels struct {
 	lb      [2][2]*Function // [format][float16]
 	h2f     *Function
 	drawFns *Function
-	cand    [2][2]*Function // [yolov5][float16]
 }
 
 // Kernels compiles (once per context, at start-up) and returns the project's kernels.
@@ -359,8 +268,6 @@ func (c *Context) Kernels() (*Kernels, error) {
 		{&k.lb[NV12][0], fnLetterboxNV12F32}, {&k.lb[NV12][1], fnLetterboxNV12F16},
 		{&k.lb[I420][0], fnLetterboxI420F32}, {&k.lb[I420][1], fnLetterboxI420F16},
 		{&k.h2f, fnHalfToFloat}, {&k.drawFns, fnDrawBoxes},
-		{&k.cand[0][0], fnCandV8F32}, {&k.cand[0][1], fnCandV8F16},
-		{&k.cand[1][0], fnCandV5F32}, {&k.cand[1][1], fnCandV5F16},
 	} {
 		if *x.dst, err = m.Function(x.name); err != nil {
 			return nil, err
@@ -490,50 +397,4 @@ func (k *Kernels) HalfToFloat(s *Stream, dst, src DevicePtr, n int) error {
 		return fmt.Errorf("launching %s: %w", fnHalfToFloat, check("cuLaunchKernel", r))
 	}
 	return nil
-}
-
-// CandidateLayout is the arrangement of a detector output for Candidates.
-type CandidateLayout int
-
-const (
-	YOLOv8 CandidateLayout = iota // [N, 4+C, A], anchors innermost
-	YOLOv5                        // [N, A, 5+C], one row per anchor
-)
-
-// CandidateParams describe a batch of raw detector output for Candidates.
-type CandidateParams struct {
-	Layout  CandidateLayout
-	Half    bool // the output is float16 (else float32)
-	Images  int  // images in the batch
-	Classes int
-	Anchors int
-	Conf    float32 // scores strictly above pass
-}
-
-// Candidates queues the thresholding of p.Images images of raw output at out: counts (p.Images
-// int32) is zeroed, then for each anchor scoring above p.Conf a record of CandidateWords words is
-// written into its image's region of recs (p.Anchors records per image, so it never overflows)
-// and counts[image] incremented. Copy counts back, then each image's first counts[image] records.
-func (k *Kernels) Candidates(s *Stream, out DevicePtr, p CandidateParams, counts, recs DevicePtr) error {
-	if err := s.live(); err != nil {
-		return err
-	}
-	if s.ctx != k.ctx || out == 0 || counts == 0 || recs == 0 || p.Images <= 0 || p.Images > 65535 ||
-		p.Classes <= 0 || p.Anchors <= 0 || (p.Layout != YOLOv8 && p.Layout != YOLOv5) {
-		return fmt.Errorf("cuda: Candidates(%#x, %+v, %#x, %#x): %w", out, p, counts, recs, ErrInvalidArgument)
-	}
-	if err := s.Memset(counts, 0, 4*p.Images); err != nil {
-		return err
-	}
-	v5, h := 0, 0
-	if p.Layout == YOLOv5 {
-		v5 = 1
-	}
-	if p.Half {
-		h = 1
-	}
-	var a Args
-	a.Ptr(out).Int32(int32(p.Classes)).Int32(int32(p.Anchors)).Float32(p.Conf).Ptr(counts).Ptr(recs)
-	const bx = 256
-	return k.cand[v5][h].Launch(s, Dim3{X: (p.Anchors + bx - 1) / bx, Y: p.Images}, Dim3{X: bx}, 0, &a)
 }

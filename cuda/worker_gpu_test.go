@@ -8,11 +8,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 )
 
 // Every call runs on the worker's one thread, whichever goroutine makes it; after Close, calls
-// fail with ErrClosed.
+// fail with defs.ErrClosed.
 func TestGPUWorkerOneThread(t *testing.T) {
 	ctx := openGPU(t)
 	w, err := ctx.NewWorker()
@@ -48,7 +48,7 @@ func TestGPUWorkerOneThread(t *testing.T) {
 	}
 	w.Close()
 	w.Close()
-	if err := w.Do(func() error { return nil }); !errors.Is(err, cuda.ErrClosed) {
+	if err := w.Do(func() error { return nil }); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("Do after Close: %v, want ErrClosed", err)
 	}
 }

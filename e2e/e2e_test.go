@@ -20,8 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/app"
-	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/internal/results"
@@ -150,13 +150,13 @@ func TestServeEndToEnd(t *testing.T) {
 				}
 			}
 			// the API reports both cameras running
-			var cams []camera.Status
+			var cams []defs.Status
 			getJSON(t, base+"/api/cameras", &cams)
 			if len(cams) != 2 {
 				t.Fatalf("/api/cameras: %d cameras, want 2", len(cams))
 			}
 			for _, c := range cams {
-				if c.State != camera.StateRunning || c.Frames == 0 {
+				if c.State != defs.StateRunning || c.Frames == 0 {
 					t.Errorf("/api/cameras: %s is %s with %d frames, want running with frames", c.ID, c.State, c.Frames)
 				}
 			}
@@ -188,22 +188,22 @@ func TestUnreachableCameraDoesNotStopOthers(t *testing.T) {
 	cfg := configFor(t, false, sim.URL(1), "rtsp://127.0.0.1:1/nothing-here")
 	a, _ := startApp(t, cfg)
 	deadline := time.Now().Add(30 * time.Second)
-	var good, bad camera.Status
+	var good, bad defs.Status
 	for time.Now().Before(deadline) {
 		good, _ = a.Cameras().Get("cam1")
 		bad, _ = a.Cameras().Get("cam2")
-		if good.Frames > 60 && bad.State == camera.StateReconnecting {
+		if good.Frames > 60 && bad.State == defs.StateReconnecting {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if bad.State != camera.StateReconnecting || bad.LastError == "" {
+	if bad.State != defs.StateReconnecting || bad.LastError == "" {
 		t.Fatalf("unreachable camera: state %s, last error %q; want reconnecting with an error", bad.State, bad.LastError)
 	}
 	before := good.Frames
 	time.Sleep(2 * time.Second)
 	after, _ := a.Cameras().Get("cam1")
-	if after.State != camera.StateRunning || after.Frames <= before+30 {
+	if after.State != defs.StateRunning || after.Frames <= before+30 {
 		t.Fatalf("good camera: state %s, frames %d → %d in 2 s; want running and advancing", after.State, before, after.Frames)
 	}
 	t.Logf("unreachable camera error: %s", bad.LastError)

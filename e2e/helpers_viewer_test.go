@@ -4,7 +4,7 @@ package e2e
 
 // Helpers of the browser-path tests (viewer_test.go): an in-process gstvision with a log
 // recorder, matching pictures against the simulator's ground truth. The WHEP client comes from
-// internal/whepclient, H.264 checks and decoding from internal/h264test, the browsers from
+// internal/whepclient, H.264 checks and decoding from internal/test, the browsers from
 // internal/browsertest.
 
 import (
@@ -29,8 +29,8 @@ import (
 	"github.com/gstvision/gstvision/internal/app"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/scenematch"
-	"github.com/gstvision/gstvision/internal/waitfor"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // ---- the app under test ----
@@ -132,7 +132,7 @@ func waitCameraFrames(t *testing.T, a *app.App, id string, n uint64) {
 // pollCond polls cond until it holds, failing the test after timeout.
 func pollCond(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	waitfor.Until(t, timeout, what, cond)
+	test.WaitUntil(t, timeout, what, cond)
 }
 
 // viewerResp is a response with its body read.

@@ -32,21 +32,17 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/app"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
-	"github.com/gstvision/gstvision/internal/logbuf"
-	"github.com/gstvision/gstvision/internal/waitfor"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
-// fastBackoff makes failed cameras retry within a second, so tests do not wait out the
-// production backoff. Restored when the test ends (after its apps stopped: cleanups run last
-// registered first).
-func fastBackoff(t testing.TB) {
-	t.Helper()
-	minB, maxB, stall := camera.BackoffMin, camera.BackoffMax, camera.StallTimeout
-	camera.BackoffMin, camera.BackoffMax, camera.StallTimeout = 200*time.Millisecond, time.Second, 3*time.Second
-	t.Cleanup(func() { camera.BackoffMin, camera.BackoffMax, camera.StallTimeout = minB, maxB, stall })
+// fastBackoff makes the app's failed cameras retry within a second and call a camera
+// stalled after 3 s without a frame, so tests do not wait out the production backoff.
+func fastBackoff() app.Option {
+	return app.WithCameraBackoff(camera.Backoff{Min: 200 * time.Millisecond, Max: time.Second, Stall: 3 * time.Second})
 }
 
 // opsConfig writes a config file (token "tok") with the given camera objects and loads it.
@@ -74,11 +70,12 @@ func opsConfig(t testing.TB, decoupled bool, cams ...string) (*config.Config, st
 
 func camJSON(id, url string) string { return fmt.Sprintf(`{"id": %q, "url": %q}`, id, url) }
 
-// runApp starts the app with log and returns it, its base URL and a stop function that
-// shuts it down and fails the test unless Run returns nil within 15 s. stop is also a cleanup.
-func runApp(t testing.TB, cfg *config.Config, log *slog.Logger) (*app.App, string, func()) {
+// runApp starts the app with log (and opts) and returns it, its base URL and a stop function
+// that shuts it down and fails the test unless Run returns nil within 15 s. stop is also a
+// cleanup.
+func runApp(t testing.TB, cfg *config.Config, log *slog.Logger, opts ...app.Option) (*app.App, string, func()) {
 	t.Helper()
-	a, err := app.New(cfg, log)
+	a, err := app.New(cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
@@ -100,7 +97,7 @@ func runApp(t testing.TB, cfg *config.Config, log *slog.Logger) (*app.App, strin
 		})
 	}
 	t.Cleanup(stop)
-	waitfor.Until(t, 10*time.Second, "the server to listen", func() bool { return a.Server().Addr() != nil })
+	test.WaitUntil(t, 10*time.Second, "the server to listen", func() bool { return a.Server().Addr() != nil })
 	return a, "http://" + a.Server().Addr().String(), stop
 }
 
@@ -138,13 +135,13 @@ func callTok(t testing.TB, method, url, body, token string) (int, string) {
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	waitfor.Until(t, timeout, what, cond)
+	test.WaitUntil(t, timeout, what, cond)
 }
 
 // flowing reports whether camera id runs and has decoded more than n frames.
 func flowing(a *app.App, id string, n uint64) bool {
 	st, ok := a.CameraAPI().Get(id)
-	return ok && st.State == camera.StateRunning && st.Frames > n
+	return ok && st.State == defs.StateRunning && st.Frames > n
 }
 
 // sampler records a camera's decoded frame counter every 200 ms.
@@ -203,10 +200,9 @@ func (s *sampler) finish(t testing.TB, id string) []uint64 {
 // TestReconnectLeavesOthersAlone: one camera's RTSP server goes away and comes back; that
 // camera goes reconnecting then running, while the other camera's frames never stall.
 func TestReconnectLeavesOthersAlone(t *testing.T) {
-	fastBackoff(t)
 	sim := startSim(t, 2)
 	cfg, _ := opsConfig(t, false, camJSON("cam1", sim.URL(1)), camJSON("cam2", sim.URL(2)))
-	a, _, _ := runApp(t, cfg, testLogger(t))
+	a, _, _ := runApp(t, cfg, testLogger(t), fastBackoff())
 	waitFor(t, 30*time.Second, "both cameras running", func() bool { return flowing(a, "cam1", 30) && flowing(a, "cam2", 30) })
 	cam1Before, _ := a.CameraAPI().Get("cam1")
 
@@ -216,7 +212,7 @@ func TestReconnectLeavesOthersAlone(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "cam2 reconnecting", func() bool {
 		st, _ := a.CameraAPI().Get("cam2")
-		return st.State == camera.StateReconnecting
+		return st.State == defs.StateReconnecting
 	})
 	time.Sleep(2 * time.Second) // a few failed retries against the missing mount
 	if err := sim.StartCamera(2); err != nil {
@@ -232,7 +228,7 @@ func TestReconnectLeavesOthersAlone(t *testing.T) {
 	if cam2.Reconnects < 1 || cam2.LastError == "" {
 		t.Errorf("cam2: %d reconnects, last error %q; want at least one with an error", cam2.Reconnects, cam2.LastError)
 	}
-	if cam1.Reconnects != 0 || cam1.State != camera.StateRunning || !cam1.Since.Equal(cam1Before.Since) {
+	if cam1.Reconnects != 0 || cam1.State != defs.StateRunning || !cam1.Since.Equal(cam1Before.Since) {
 		t.Errorf("cam1 was disturbed: %+v (before: %+v)", cam1, cam1Before)
 	}
 	t.Logf("cam2: %d reconnects (%s); cam1: %d samples, %d → %d frames", cam2.Reconnects, cam2.LastError,
@@ -282,10 +278,9 @@ func fileCam(id, url string, enabled bool, latencyMS ...int) config.Camera {
 // API while another runs undisturbed; the config file matches after each step; bad requests
 // get 400 naming the field and change nothing.
 func TestCameraAPIEndToEnd(t *testing.T) {
-	fastBackoff(t)
 	sim := startSim(t, 3)
 	cfg, path := opsConfig(t, false, camJSON("cam1", sim.URL(1)))
-	a, base, _ := runApp(t, cfg, testLogger(t))
+	a, base, _ := runApp(t, cfg, testLogger(t), fastBackoff())
 	api := base + "/api/cameras"
 	waitFor(t, 30*time.Second, "cam1 running", func() bool { return flowing(a, "cam1", 30) })
 	cam1Before, _ := a.CameraAPI().Get("cam1")
@@ -307,9 +302,9 @@ func TestCameraAPIEndToEnd(t *testing.T) {
 		t.Fatalf("disable: %d %s", code, body)
 	}
 	expectFile(t, path, "after disable", fileCam("cam1", sim.URL(1), true), fileCam("cam2", sim.URL(2), false))
-	var list []camera.Status
+	var list []defs.Status
 	code, body = call(t, "GET", api, "")
-	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 2 || list[1].ID != "cam2" || list[1].State != camera.StateDisabled {
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 2 || list[1].ID != "cam2" || list[1].State != defs.StateDisabled {
 		t.Fatalf("list with cam2 disabled: %d %s", code, body)
 	}
 	if _, ok := a.Cameras().Get("cam2"); ok {
@@ -475,7 +470,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}()
 
 	fams := scrape(t, base)
-	var api []camera.Status
+	var api []defs.Status
 	_, body := call(t, "GET", base+"/api/cameras", "")
 	if err := json.Unmarshal([]byte(body), &api); err != nil {
 		t.Fatal(err)
@@ -599,12 +594,11 @@ func TestMetricsEndpoint(t *testing.T) {
 // so they fail and retry) never show it in the logs (debug level), API answers, errors or
 // metrics; the redacted form "***" shows instead.
 func TestCredentialsNeverLeak(t *testing.T) {
-	fastBackoff(t)
 	const pw = "secret"
-	var logs logbuf.Buffer
+	var logs test.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, _ := opsConfig(t, false, camJSON("cam1", "rtsp://user:"+pw+"@127.0.0.1:1/stream"))
-	a, base, stop := runApp(t, cfg, log)
+	a, base, stop := runApp(t, cfg, log, fastBackoff())
 	api := base + "/api/cameras"
 
 	var bodies []string
@@ -711,7 +705,7 @@ func buildBinary(t testing.TB) string {
 // serveProc is `gstvision serve` running as a child process.
 type serveProc struct {
 	cmd    *exec.Cmd
-	stderr *logbuf.Buffer
+	stderr *test.LogBuffer
 	base   string
 	done   chan struct{}
 	err    error
@@ -721,7 +715,7 @@ type serveProc struct {
 func startServe(t testing.TB, bin string, cams ...string) *serveProc {
 	t.Helper()
 	_, path := opsConfig(t, false, cams...)
-	p := &serveProc{stderr: &logbuf.Buffer{}, done: make(chan struct{})}
+	p := &serveProc{stderr: &test.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", path)
 	p.cmd.Stdout = p.stderr
 	pr, pw, err := os.Pipe()
@@ -801,7 +795,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	sim := startSim(t, 2)
 	p := startServe(t, bin, camJSON("cam1", sim.URL(1)), camJSON("cam2", sim.URL(2)))
 	waitFor(t, 30*time.Second, "frames from both cameras", func() bool {
-		var list []camera.Status
+		var list []defs.Status
 		code, body := call(t, "GET", p.base+"/api/cameras", "")
 		if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list) != 2 {
 			return false
@@ -856,7 +850,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 		p := startServe(t, bin, camJSON("cam1", sim.URL(1)))
 		waitFor(t, 30*time.Second, "frames", func() bool {
 			_, body := call(t, "GET", p.base+"/api/cameras/cam1", "")
-			var st camera.Status
+			var st defs.Status
 			return json.Unmarshal([]byte(body), &st) == nil && st.Frames > 10
 		})
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
@@ -896,11 +890,10 @@ func openFDCount(t testing.TB) int {
 // cameras added and removed through the API) leaves no file descriptors or goroutines behind.
 // A pipeline kept alive by a Go closure leaked two sockets (its bus) and its decoder each time.
 func TestPipelinesDoNotLeak(t *testing.T) {
-	fastBackoff(t)
-	camera.BackoffMin, camera.BackoffMax = 50*time.Millisecond, 100*time.Millisecond
 	sim := startSim(t, 1)
 	cfg, _ := opsConfig(t, false, camJSON("dead", "rtsp://127.0.0.1:1/nothing"))
-	a, base, _ := runApp(t, cfg, testLogger(t))
+	a, base, _ := runApp(t, cfg, testLogger(t),
+		app.WithCameraBackoff(camera.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond, Stall: 3 * time.Second}))
 	reconnects := func() uint64 { st, _ := a.CameraAPI().Get("dead"); return st.Reconnects }
 	waitFor(t, 10*time.Second, "3 reconnects", func() bool { return reconnects() >= 3 })
 	fds0, gor0, r0 := openFDCount(t), runtime.NumGoroutine(), reconnects()

@@ -34,10 +34,12 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gstvision/gstvision/defs"
+	"github.com/gstvision/gstvision/internal/app"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/procstat"
-	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/whepclient"
 )
 
 // soakSim is the soak's simulator, run in a child process (this test binary, running
@@ -427,9 +429,7 @@ func TestSoak(t *testing.T) {
 	// The supervisor resets its backoff after a run of StableAfter; a camera up for 25 s of
 	// every 30 s never reaches the production minute, so its retries would back off to 30 s
 	// and it would hardly run. 20 s keeps each flap a real reconnect cycle.
-	stable := camera.StableAfter
-	camera.StableAfter = 20 * time.Second
-	t.Cleanup(func() { camera.StableAfter = stable })
+	backoff := app.WithCameraBackoff(camera.Backoff{StableAfter: 20 * time.Second})
 
 	sim := startSoakSimulator(t, nCams)
 	var cams []string
@@ -445,7 +445,7 @@ func TestSoak(t *testing.T) {
 	if device != "" {
 		cfg.Device = device
 	}
-	a, base, stop := runApp(t, cfg, testLogger(t))
+	a, base, stop := runApp(t, cfg, testLogger(t), backoff)
 	waitFor(t, 60*time.Second, "every camera running", func() bool {
 		for i := 1; i <= nCams; i++ {
 			if !flowing(a, fmt.Sprintf("cam%d", i), 0) {
@@ -542,8 +542,8 @@ func TestSoak(t *testing.T) {
 		}
 	}()
 
-	frames := func() map[string]camera.Status {
-		out := map[string]camera.Status{}
+	frames := func() map[string]defs.Status {
+		out := map[string]defs.Status{}
 		for _, st := range a.CameraAPI().List() {
 			out[st.ID] = st
 		}
@@ -601,7 +601,7 @@ func TestSoak(t *testing.T) {
 			row.inferDrop += c.Dropped
 			rate := float64(c.Frames-p.Frames) / dt
 			row.minFPS = min(row.minFPS, rate)
-			if c.Reconnects != 0 || c.State != camera.StateRunning {
+			if c.Reconnects != 0 || c.State != defs.StateRunning {
 				violations = append(violations, fmt.Sprintf("%v: stable %s is %s with %d reconnects (%s)", row.at, id, c.State, c.Reconnects, c.LastError))
 			}
 			// A stall shows as a collapse to 0; a shared, busy CPU as a dip, in which the
@@ -707,7 +707,7 @@ type soakInfo struct {
 	elapsed       time.Duration
 	warmup        time.Duration
 	flaps         int64
-	first, final  map[string]camera.Status
+	first, final  map[string]defs.Status
 	flapping      []int
 	subs          int
 	slowCuts      int64

@@ -22,11 +22,11 @@ import (
 
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/browsertest"
-	"github.com/gstvision/gstvision/internal/h264test"
+	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/test"
+	"github.com/gstvision/gstvision/internal/viewer"
 	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/overlay"
-	"github.com/gstvision/gstvision/internal/simulate"
-	"github.com/gstvision/gstvision/internal/viewer"
 )
 
 // Log messages of viewer/viewer.go: one per encoder pipeline started or stopped.
@@ -39,7 +39,7 @@ const (
 func checkFirstAccessUnit(t *testing.T, who string, au []byte) {
 	t.Helper()
 	var types []int
-	for _, n := range h264test.NALs(au) {
+	for _, n := range test.NALs(au) {
 		types = append(types, int(n[0]&0x1f))
 	}
 	idr, iSPS, iPPS := slices.Index(types, 5), slices.Index(types, 7), slices.Index(types, 8)
@@ -56,7 +56,7 @@ func checkStream(t *testing.T, who string, aus [][]byte) []byte {
 	slicesSeen, idrs := 0, 0
 	var kinds [5]int // slices by slice_type mod 5
 	for i, au := range aus {
-		for _, n := range h264test.NALs(au) {
+		for _, n := range test.NALs(au) {
 			switch n[0] & 0x1f {
 			case 7:
 				if len(n) < 4 {
@@ -71,7 +71,7 @@ func checkStream(t *testing.T, who string, aus [][]byte) []byte {
 				if n[0]&0x1f == 5 {
 					idrs++
 				}
-				st := h264test.SliceType(n)
+				st := test.SliceType(n)
 				kinds[st]++
 				if st == 1 {
 					t.Fatalf("%s: AU %d has a B slice", who, i)
@@ -120,7 +120,7 @@ func TestViewerWHEPPlayback(t *testing.T) {
 	stream := checkStream(t, "viewer", aus)
 
 	w, h := gst.ScaledSize(640, 360, cfg.WebRTC.MaxWidth)
-	frames := h264test.Decode(t, stream, w, h)
+	frames := test.DecodeH264(t, stream, w, h)
 	if len(frames) < len(aus)-1 {
 		t.Errorf("decoded %d frames of %d access units received", len(frames), len(aus))
 	}
@@ -187,7 +187,7 @@ func TestViewerTwoViewersShareOneEncoder(t *testing.T) {
 		who := fmt.Sprintf("viewer %d", i+1)
 		aus := c.AccessUnits()
 		checkFirstAccessUnit(t, who, aus[0])
-		frames := h264test.Decode(t, checkStream(t, who, aus), w, h)
+		frames := test.DecodeH264(t, checkStream(t, who, aus), w, h)
 		if len(frames) < len(aus)-1 {
 			t.Errorf("%s: decoded %d frames of %d access units", who, len(frames), len(aus))
 		}

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/app"
-	"github.com/gstvision/gstvision/internal/camera"
-	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/bench"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/simulate"
@@ -45,7 +46,7 @@ func logger() *slog.Logger {
 
 func cudaConfig(t testing.TB, decoupled bool, model, labels string) *config.Config {
 	cfg := config.Default()
-	cfg.Device = "cuda"
+	cfg.Device = config.DeviceCUDA
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Inference.Model = model
 	cfg.Inference.Labels = labels
@@ -123,7 +124,7 @@ func TestCUDAPathEndToEnd(t *testing.T) {
 				t.Errorf("only %d frames mapped in CUDA memory", cudaAfter-cudaBefore)
 			}
 			for _, st := range a.Cameras().List() {
-				if st.State != camera.StateRunning {
+				if st.State != defs.StateRunning {
 					t.Errorf("%s: %s (%s)", st.ID, st.State, st.LastError)
 				}
 				t.Logf("%s: decoder fps %.1f frames %d", st.ID, st.FPS, st.Frames)
@@ -167,7 +168,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	for _, size := range [][2]int{{640, 360}, {1280, 720}, {1920, 1080}} {
 		w, h := size[0], size[1]
 		sc := simulate.NewScene(w, h, 30, 1)
-		var hostFrames, devFrames []*inference.Frame
+		var hostFrames, devFrames []*defs.Frame
 		var free []cuda.DevicePtr
 		for n := 0; n < 4; n++ {
 			i420 := make([]byte, w*h*3/2)
@@ -185,7 +186,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 					row[2*x], row[2*x+1] = u[y*w/2+x], v[y*w/2+x]
 				}
 			}
-			hostFrames = append(hostFrames, &inference.Frame{Format: inference.NV12, Width: w, Height: h,
+			hostFrames = append(hostFrames, &defs.Frame{Format: defs.NV12, Width: w, Height: h,
 				Strides: [3]int{pitch, pitch}, Host: [3][]byte{nv12[:pitch*h], nv12[pitch*h:]}})
 			dp, err := ctx.Alloc(len(nv12))
 			if err != nil {
@@ -198,7 +199,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 			if err := stream.Synchronize(); err != nil {
 				t.Fatal(err)
 			}
-			devFrames = append(devFrames, &inference.Frame{Format: inference.NV12, Width: w, Height: h,
+			devFrames = append(devFrames, &defs.Frame{Format: defs.NV12, Width: w, Height: h,
 				Strides: [3]int{pitch, pitch}, Device: [3]uintptr{uintptr(dp), uintptr(dp) + uintptr(pitch*h)}})
 		}
 		gr, err := gd.DetectBatch(devFrames)
@@ -251,6 +252,7 @@ func TestGPUMemoryFlat(t *testing.T) {
 	a.Observe(func(string, time.Duration, error) { n.add() })
 	for i := 1; i <= 4; i++ {
 		cc := app.CameraConfig(cfg, config.Camera{ID: fmt.Sprintf("cam%d", i), URL: "file://" + clip, Transport: "tcp"})
+		cc.NewPipeline = bench.ClipPipeline(false, 0)
 		if err := a.Cameras().Add(cc); err != nil {
 			t.Fatal(err)
 		}

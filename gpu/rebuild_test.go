@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/internal/app"
+	"github.com/gstvision/gstvision/internal/bench"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/procstat"
 )
@@ -37,6 +38,7 @@ func TestGPUPipelineRebuildHostMemory(t *testing.T) {
 	a.Observe(func(string, time.Duration, error) { n.add() })
 	add := func(id string) {
 		cc := app.CameraConfig(cfg, config.Camera{ID: id, URL: "file://" + clip, Transport: "tcp"})
+		cc.NewPipeline = bench.ClipPipeline(false, 0)
 		if err := a.Cameras().Add(cc); err != nil {
 			t.Fatal(err)
 		}

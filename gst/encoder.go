@@ -66,7 +66,7 @@ func ScaledSize(w, h, maxW int) (int, int) {
 func NewEncoder(o EncoderOptions) (*Encoder, error) {
 	pl, err := gogst.NewPipeline("viewer-" + o.Camera)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPipeline, err)
+		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
 	}
 	e := &Encoder{pipeline: pl, frameLen: o.Width * o.Height * 3 / 2}
 	e.OutW, e.OutH = ScaledSize(o.Width, o.Height, o.MaxWidth)
@@ -118,14 +118,14 @@ func NewEncoder(o EncoderOptions) (*Encoder, error) {
 	}
 	chain := []*gogst.Element{src, scale, scaled, enc, profile, parse, out, sink}
 	if err := pl.AddMany(chain...); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPipeline, err)
+		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
 	}
 	if err := gogst.ElementLinkMany(chain...); err != nil {
-		return nil, fmt.Errorf("%w: link viewer encoder: %v", ErrPipeline, err)
+		return nil, fmt.Errorf("%w: link viewer encoder: %w", ErrPipeline, err)
 	}
 	e.src, e.enc, e.sink = src, enc, sink
 	if err := pl.SetState(gogst.StatePlaying); err != nil {
-		return nil, fmt.Errorf("%w: viewer encoder: %v", ErrPipeline, err)
+		return nil, fmt.Errorf("%w: viewer encoder: %w", ErrPipeline, err)
 	}
 	return e, nil
 }

@@ -12,4 +12,5 @@ var (
 	ErrPipeline       = errors.New("pipeline error")
 	ErrEOS            = errors.New("end of stream")
 	ErrStall          = errors.New("no frames")
+	ErrOptions        = errors.New("invalid pipeline options")
 )

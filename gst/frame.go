@@ -9,7 +9,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/defs"
 )
 
 // VideoInfo is the negotiated format of a video pad (C-allocated: call Free).
@@ -17,7 +17,7 @@ type VideoInfo struct {
 	info   *C.GstVideoInfo
 	Width  int
 	Height int
-	Format inference.PixelFormat
+	Format defs.PixelFormat
 	CUDA   bool // caps carry memory:CUDAMemory
 }
 
@@ -32,9 +32,9 @@ func NewVideoInfo(caps unsafe.Pointer) (*VideoInfo, error) {
 		CUDA: C.gstv_caps_is_cuda(c) != 0}
 	switch f := C.GoString(C.gstv_info_format(info)); f {
 	case "I420":
-		vi.Format = inference.I420
+		vi.Format = defs.I420
 	case "NV12":
-		vi.Format = inference.NV12
+		vi.Format = defs.NV12
 	default:
 		C.gstv_info_free(info)
 		return nil, fmt.Errorf("%w: format %s (want I420 or NV12)", ErrCaps, f)
@@ -50,8 +50,8 @@ func (v *VideoInfo) Free() {
 	}
 }
 
-// mapped counts frames mapped in CUDA memory and in host memory: proof, in tests and
-// metrics, that the cuda path never touches pixels on the host.
+// mapped counts frames mapped in CUDA memory and in host memory: the GPU tests' proof that
+// the cuda path never touches pixels on the host.
 var mappedCUDA, mappedHost atomic.Uint64
 
 // MappedCounts returns how many frames were mapped in CUDA memory and in host memory.
@@ -63,7 +63,7 @@ func MappedCounts() (cuda, host uint64) { return mappedCUDA.Load(), mappedHost.L
 type MappedFrame struct {
 	m *C.gstv_mapped
 	// Frame describes the planes (host slices, or CUDA device pointers in cuda mode).
-	Frame inference.Frame
+	Frame defs.Frame
 }
 
 // MapFrame maps buf (a *GstBuffer) with info's layout; with info.CUDA the planes are CUDA
@@ -106,7 +106,7 @@ func (m *MappedFrame) Unmap() {
 	if m.m != nil {
 		C.gstv_unmap(m.m)
 		m.m = nil
-		m.Frame = inference.Frame{}
+		m.Frame = defs.Frame{}
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package gst is the GStreamer glue of gstvision: initialisation, building a camera's pipeline
-// element by element, bus handling, sharing one CUDA context between all decoders and the
-// application, and mapping decoded frames (host or CUDA memory) with deterministic release.
+// Package gst is the GStreamer glue of gstvision: initialisation, the elements each codec and
+// device needs, camera pipelines built from declarative chains, bus handling, sharing one CUDA
+// context between all decoders and the application, and mapping decoded frames (host or CUDA
+// memory) with deterministic release.
 package gst
 
 // #include <gst/gst.h>
@@ -73,7 +74,7 @@ func makeElementWith(factory, name string, props map[string]any) (*gogst.Element
 		if a, ok := v.(enumArg); ok {
 			e.SetArg(k, string(a))
 		} else if err := e.SetProperty(k, v); err != nil {
-			return nil, fmt.Errorf("%w: %s.%s: %v", ErrPipeline, factory, k, err)
+			return nil, fmt.Errorf("%w: %s.%s: %w", ErrPipeline, factory, k, err)
 		}
 	}
 	return e, nil

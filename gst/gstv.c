@@ -5,21 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Every pipeline rebuild (a camera reconnecting, added, removed) ends streaming threads and
-// starts new ones. glibc gives threads their own malloc arenas, up to 8 per core, and memory
-// freed into an arena stays in it: on a 16-core machine host RSS grew by ~11 MB per camera
-// reconnect in the GPU soak (+37 % in 10 minutes), and by ~1 MB per rebuild with two arenas
-// only, levelling off (BENCHMARKS.md). So unless the operator chose otherwise through
-// MALLOC_ARENA_MAX, two arenas, set before GStreamer starts any thread.
-//
-// glibc also raises its mmap threshold each time a large mapped block is freed (up to 32 MiB,
-// and the threshold for giving memory back to twice that): once the first frame-sized buffers
-// have come and gone, later ones are carved from the arenas, which then keep megabytes free
-// but resident (the CPU soak: malloc's free memory 19 → 41 MB and RSS +4.8 % in 9 minutes). A
-// fixed threshold stops that: blocks of 256 KiB and more get mappings of their own, returned
-// to the system when freed (free memory 8 → 10 MB, RSS +1 % after minute 2; test:
-// TestLargeBlocksStayMapped). MALLOC_MMAP_THRESHOLD_ overrides it.
-__attribute__((constructor)) static void gstv_tune_malloc(void) {
+// gstv_tune_malloc sets malloc's process-wide tuning for pipelines that are rebuilt again and
+// again (gst.TuneMalloc says why); the MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ environment
+// variables, where set, win.
+void gstv_tune_malloc(void) {
 	if (getenv("MALLOC_ARENA_MAX") == NULL) mallopt(M_ARENA_MAX, 2);
 	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 }

@@ -31,6 +31,7 @@ int gstv_stride(gstv_mapped *m, int i);
 int gstv_comp_height(gstv_mapped *m, int i);
 guint64 gstv_buf_index(GstBuffer *b);
 guint64 gstv_buf_pts(GstBuffer *b);
+void gstv_tune_malloc(void);
 void gstv_trim_malloc(void);
 #endif
 

@@ -3,8 +3,6 @@ package gst
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,16 +23,15 @@ type CameraOptions struct {
 	Transport   string        // tcp, udp or auto
 	Latency     time.Duration // rtspsrc jitterbuffer latency
 	CUDA        *CUDAContext  // non-nil: NVDEC into CUDA memory in this shared context
-	QueueFrames int           // frames buffered between decoder and inference (oldest dropped)
+	QueueFrames int           // frames buffered between decoder and inference, at least 1 (oldest dropped)
 	HandlerID   uint64        // tells the inference sink which Go handler gets the frames
 	// ViewerHandlerID, when set, adds a second branch (tee) whose sink hands every frame to the
 	// viewer (boxes drawn, encoded only while someone watches).
 	ViewerHandlerID uint64
-	// Pace plays file sources at their frame rate instead of as fast as they decode.
-	Pace bool
-	// PaceDelay delays a paced source's frames by this much: cameras started together with
-	// different delays send their keyframes at different times, as real cameras do.
-	PaceDelay time.Duration
+	// OnWarning, when set, decides which warnings are fatal: it is told each warning (the
+	// posting element's name, the text with the URL redacted) and an error it returns ends the
+	// pipeline with that error, on Done. Warnings it lets pass, and all without it, are logged.
+	OnWarning func(source, text string) error
 	Logger    *slog.Logger
 }
 
@@ -46,13 +43,14 @@ type StreamInfo struct {
 
 // CameraPipeline is one camera's GStreamer pipeline: rtspsrc → depay → parse → decoder →
 // queue → inference sink. Depay, parser and decoder are chosen from the stream's caps when
-// rtspsrc's pad appears. A file:// URL (an H.264/H.265 byte-stream file, played in a loop)
-// replaces rtspsrc and depay: benchmarks and tests use it. Each pipeline has its own bus reader; its errors reach only its owner.
+// rtspsrc's pad appears. NewFilePipeline builds one whose source is a file instead (file.go).
+// Each pipeline has its own bus reader; its errors reach only its owner.
 type CameraPipeline struct {
 	opts     CameraOptions
 	pipeline *gogst.Pipeline
 	frames   *frameStamper // numbers the decoder's frames
 	log      *slog.Logger
+	pace     *pacing // file sources only: play at the frame rate (nil: as fast as they decode)
 
 	mu      sync.Mutex
 	info    StreamInfo
@@ -79,38 +77,31 @@ var (
 // enumArg is a property value given in gst_util_set_object_arg's string syntax (enums, flags).
 type enumArg string
 
-// setOptional sets a property that not every version or implementation of an element has.
-func setOptional(e *gogst.Element, name string, v any) {
-	_ = e.SetProperty(name, v)
-}
-
-// decoderChoice lists decoders by codec and device, best first.
-func decoderChoice(codec string, cuda bool) []string {
-	switch {
-	case codec == "H264" && cuda:
-		return []string{"nvh264dec"}
-	case codec == "H265" && cuda:
-		return []string{"nvh265dec"}
-	case codec == "H264":
-		return []string{"avdec_h264", "openh264dec"}
-	case codec == "H265":
-		return []string{"avdec_h265", "libde265dec"}
-	}
-	return nil
-}
-
 // NewCameraPipeline builds the fixed part of the pipeline (rtspsrc); the rest is built when
 // the stream's caps are known.
 func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
+	p, err := newPipeline(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.addRTSPSource(); err != nil {
+		p.free()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newPipeline returns an empty pipeline for o, its source still to be added.
+func newPipeline(o CameraOptions) (*CameraPipeline, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default().With("camera", o.Camera)
 	}
-	if o.QueueFrames <= 0 {
-		o.QueueFrames = 4
+	if o.QueueFrames < 1 {
+		return nil, fmt.Errorf("%w: QueueFrames is %d, must be at least 1", ErrOptions, o.QueueFrames)
 	}
 	pl, err := gogst.NewPipeline("camera-" + o.Camera)
 	if err != nil {
-		return nil, fmt.Errorf("%w: new pipeline: %v", ErrPipeline, err)
+		return nil, fmt.Errorf("%w: new pipeline: %w", ErrPipeline, err)
 	}
 	p := &CameraPipeline{
 		opts: o, pipeline: pl, log: o.Logger,
@@ -120,42 +111,7 @@ func NewCameraPipeline(o CameraOptions) (*CameraPipeline, error) {
 	if o.CUDA != nil {
 		o.CUDA.Apply(pl)
 	}
-	var err2 error
-	if path, ok := strings.CutPrefix(o.URL, "file://"); ok {
-		err2 = p.addFileSource(path)
-	} else {
-		err2 = p.addRTSPSource()
-	}
-	if err2 != nil {
-		p.free()
-		return nil, err2
-	}
 	return p, nil
-}
-
-// addFileSource plays an H.264/H.265 byte-stream file in a loop (codec from the extension).
-func (p *CameraPipeline) addFileSource(path string) error {
-	codec, mime := "H264", "video/x-h264"
-	if ext := strings.ToLower(filepath.Ext(path)); ext == ".h265" || ext == ".hevc" || ext == ".265" {
-		codec, mime = "H265", "video/x-h265"
-	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("%w: %w", ErrPipeline, err)
-	}
-	src, err := makeElement("multifilesrc", "src")
-	if err != nil {
-		return err
-	}
-	if err := src.SetProperty("location", path); err != nil {
-		return fmt.Errorf("%w: multifilesrc.location: %v", ErrPipeline, err)
-	}
-	_ = src.SetProperty("loop", true)
-	_ = src.SetProperty("caps", gogst.NewCapsFromString(mime+",stream-format=byte-stream"))
-	if err := p.pipeline.Add(src); err != nil {
-		return fmt.Errorf("%w: %v", ErrPipeline, err)
-	}
-	p.linked = true
-	return p.buildDecodeChain(src.GetStaticPad("src"), codec, false)
 }
 
 // addRTSPSource adds rtspsrc; the decode chain is built when its video pad appears.
@@ -180,7 +136,7 @@ func (p *CameraPipeline) addRTSPSource() error {
 	}
 	for k, v := range props {
 		if err := src.SetProperty(k, v); err != nil {
-			return fmt.Errorf("%w: rtspsrc.%s: %v", ErrPipeline, k, err)
+			return fmt.Errorf("%w: rtspsrc.%s: %w", ErrPipeline, k, err)
 		}
 	}
 	src.SetArg("protocols", protocols)
@@ -189,7 +145,7 @@ func (p *CameraPipeline) addRTSPSource() error {
 	// gets PTS 0, so pictures shown before it need guardTimestamps (ptsguard.go).
 	src.SetArg("buffer-mode", "none")
 	if err := p.pipeline.Add(src); err != nil {
-		return fmt.Errorf("%w: %v", ErrPipeline, err)
+		return fmt.Errorf("%w: %w", ErrPipeline, err)
 	}
 	id := padTargetSeq.Add(1)
 	if _, err := src.Connect("pad-added", func(e *gogst.Element, pad *gogst.Pad) {
@@ -197,7 +153,7 @@ func (p *CameraPipeline) addRTSPSource() error {
 			v.(*CameraPipeline).onPadAdded(e, pad)
 		}
 	}); err != nil {
-		return fmt.Errorf("%w: pad-added: %v", ErrPipeline, err)
+		return fmt.Errorf("%w: pad-added: %w", ErrPipeline, err)
 	}
 	padTargets.Store(id, p)
 	p.padTarget = id
@@ -208,7 +164,7 @@ func (p *CameraPipeline) addRTSPSource() error {
 func (p *CameraPipeline) Start() error {
 	go p.readBus()
 	if err := p.pipeline.SetState(gogst.StatePlaying); err != nil {
-		return fmt.Errorf("%w: set PLAYING: %v", ErrPipeline, err)
+		return fmt.Errorf("%w: set PLAYING: %w", ErrPipeline, err)
 	}
 	return nil
 }
@@ -298,16 +254,21 @@ func (p *CameraPipeline) readBus() {
 		case gogst.MessageEOS:
 			p.fail(ErrEOS)
 		case gogst.MessageWarning:
-			w := msg.ParseWarning()
-			text := redact(w.Error(), p.opts)
-			// rtspsrc reports a camera that closed the connection only as a warning
-			if msg.Source() == "src" && strings.Contains(text, "Could not read from resource") {
-				p.fail(fmt.Errorf("%w: %s: %s", ErrPipeline, msg.Source(), text))
-				continue
-			}
-			p.log.Warn("pipeline warning", "source", msg.Source(), "warning", text)
+			p.warn(msg.Source(), redact(msg.ParseWarning().Error(), p.opts))
 		}
 	}
+}
+
+// warn hands a warning to the owner's OnWarning: an error back ends the pipeline with it;
+// otherwise the warning is logged.
+func (p *CameraPipeline) warn(source, text string) {
+	if p.opts.OnWarning != nil {
+		if err := p.opts.OnWarning(source, text); err != nil {
+			p.fail(err)
+			return
+		}
+	}
+	p.log.Warn("pipeline warning", "source", source, "warning", text)
 }
 
 // redact removes the camera URL (with its credentials) from GStreamer's messages.
@@ -362,147 +323,34 @@ func (p *CameraPipeline) linkFakesink(pad *gogst.Pad) {
 	pad.Link(fs.GetStaticPad("sink"))
 }
 
-func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, codec string, depay bool) error {
-	var depayName, parseName string
-	switch codec {
-	case "H264":
-		depayName, parseName = "rtph264depay", "h264parse"
-	case "H265", "HEVC":
-		codec, depayName, parseName = "H265", "rtph265depay", "h265parse"
-	default:
+// buildDecodeChain builds the chain that decodes codec from pad (decodeSpec), with a
+// depayloader first when pad carries RTP, and links pad to it.
+func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, encoding string, depay bool) error {
+	codec, ok := streamCodec(encoding)
+	if !ok {
 		return fmt.Errorf("%w: camera sends %q video; gstvision decodes H264 and H265", ErrCodec, codec)
 	}
 	cuda := p.opts.CUDA != nil
-	choices := decoderChoice(codec, cuda)
-	decName := FirstAvailable(choices...)
-	if decName == "" {
-		hint := "install gstreamer1.0-libav"
-		if cuda {
-			hint = "NVDEC is unavailable: check the NVIDIA driver and that the container has NVIDIA_DRIVER_CAPABILITIES including video"
-		}
-		return fmt.Errorf("%w: no %s decoder (%s): %s", ErrMissingElement, codec, strings.Join(choices, ", "), hint)
-	}
-	var chain []*gogst.Element
-	add := func(factory, name string, props map[string]any) (*gogst.Element, error) {
-		e, err := makeElementWith(factory, name, props)
-		if err != nil {
-			return nil, err
-		}
-		chain = append(chain, e)
-		return e, nil
-	}
-	if depay {
-		d, err := add(depayName, "depay", nil)
-		if err != nil {
-			return err
-		}
-		// after packet loss, ask the camera for a keyframe and drop until it comes
-		setOptional(d, "request-keyframe", true)
-		setOptional(d, "wait-for-keyframe", true)
-		// pictures shown before the first packet must not get a wrapped PTS (ptsguard.go)
-		guardTimestamps(d.GetStaticPad("src"))
-	}
-	if _, err := add(parseName, "parse", map[string]any{"config-interval": -1}); err != nil {
+	dec, _ := Decoder(codec, cuda)
+	if err := dec.Missing(); err != nil {
 		return err
 	}
-	if p.opts.Pace {
-		// real-time pacing of the encoded stream, as a camera would deliver it
-		if _, err := add("clocksync", "pace", map[string]any{"ts-offset": int64(p.opts.PaceDelay)}); err != nil {
-			return err
-		}
+	o := chainOptions{codec: codec, decoder: dec.Found(), depay: depay, cuda: cuda,
+		queue: p.opts.QueueFrames, infer: p.opts.HandlerID, viewer: p.opts.ViewerHandlerID, stamp: p.frames.attach}
+	if p.pace != nil {
+		o.pace, o.paceDelay = true, p.pace.delay
 	}
-	dec, err := add(decName, "dec", nil)
+	c, err := decodeSpec(o).build(p.pipeline)
 	if err != nil {
 		return err
 	}
-	// A stream joined mid-GOP (every camera, at connect) decodes to garbage until its first
-	// keyframe: drop those frames instead of detecting on smeared pictures.
-	setOptional(dec, "output-corrupt", false)
-	setOptional(dec, "discard-corrupted-frames", true)
-	if (depay || p.opts.Pace) && strings.HasPrefix(decName, "avdec_") {
-		// Live sources (cameras, paced files) decode with slice threads only: each extra frame
-		// thread holds one more frame (up to 15, half a second, on 16 cores). thread-type=auto
-		// picks slices only when its latency query finds a live upstream when caps arrive;
-		// this does not depend on that. Throughput does not need frame threads: cameras decode
-		// in parallel, one pipeline each. Unpaced files (decoding flat out) keep auto.
-		dec.SetArg("thread-type", "slice")
+	if ret := pad.Link(c.first.GetStaticPad("sink")); ret != gogst.PadLinkOK {
+		return fmt.Errorf("%w: link source to %s: %s", ErrPipeline, c.first.GetFactory().GetName(), ret.String())
 	}
-
-	var rawCaps string
-	if cuda {
-		rawCaps = "video/x-raw(memory:CUDAMemory),format=NV12"
-	} else {
-		// the CPU decoders may output other layouts (4:2:2, 10-bit): convert to I420
-		if _, err := add("videoconvert", "convert", nil); err != nil {
-			return err
-		}
-		rawCaps = "video/x-raw,format=I420"
-	}
-	if _, err := add("capsfilter", "rawcaps", map[string]any{"caps": gogst.NewCapsFromString(rawCaps)}); err != nil {
-		return err
-	}
-	// leaky: when inference falls behind, the oldest frames are dropped, never the decoder blocked
-	queue, err := add("queue", "inferqueue", map[string]any{
-		"max-size-buffers": uint(p.opts.QueueFrames), "max-size-bytes": uint(0), "max-size-time": uint64(0), "leaky": enumArg("downstream"),
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := add(InferSinkFactory, "infer", map[string]any{"handler-id": p.opts.HandlerID}); err != nil {
-		return err
-	}
-	var branch []*gogst.Element // the viewer branch, fed by a tee after the decoder
-	if p.opts.ViewerHandlerID != 0 {
-		tee, err := makeElement("tee", "split")
-		if err != nil {
-			return err
-		}
-		vq, err := makeElement("queue", "viewerqueue")
-		if err != nil {
-			return err
-		}
-		for k, v := range map[string]any{"max-size-buffers": uint(2), "max-size-bytes": uint(0), "max-size-time": uint64(0)} {
-			_ = vq.SetProperty(k, v)
-		}
-		vq.SetArg("leaky", "downstream")
-		vs, err := makeElement(InferSinkFactory, "viewer")
-		if err != nil {
-			return err
-		}
-		if err := vs.SetProperty("handler-id", p.opts.ViewerHandlerID); err != nil {
-			return fmt.Errorf("%w: viewer sink: %v", ErrPipeline, err)
-		}
-		branch = []*gogst.Element{tee, vq, vs}
-	}
-	if err := p.pipeline.AddMany(append(chain, branch...)...); err != nil {
-		return fmt.Errorf("%w: add: %v", ErrPipeline, err)
-	}
-	if branch != nil {
-		// … → rawcaps → tee ─┬→ inferqueue → infer
-		//                    └→ viewerqueue → viewer
-		rawIdx := len(chain) - 2 // chain ends with inferqueue, infer
-		head, tail := chain[:rawIdx], chain[rawIdx:]
-		links := [][]*gogst.Element{append(append([]*gogst.Element{}, head...), branch[0]), append([]*gogst.Element{branch[0]}, tail...), branch}
-		for _, l := range links {
-			if err := gogst.ElementLinkMany(l...); err != nil {
-				return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
-			}
-		}
-		chain = append(chain, branch...)
-	} else if err := gogst.ElementLinkMany(chain...); err != nil {
-		return fmt.Errorf("%w: link %s chain: %v", ErrPipeline, codec, err)
-	}
-	p.frames.attach(dec.GetStaticPad("src"))
-	for i := len(chain) - 1; i >= 0; i-- {
-		chain[i].SyncStateWithParent()
-	}
-	if ret := pad.Link(chain[0].GetStaticPad("sink")); ret != gogst.PadLinkOK {
-		return fmt.Errorf("%w: link source to %s: %s", ErrPipeline, chain[0].GetFactory().GetName(), ret.String())
-	}
-	p.queue.Store(queue)
+	p.queue.Store(c.byName[nameInferQueue])
 	p.mu.Lock()
-	p.info = StreamInfo{Codec: codec, Decoder: decName}
+	p.info = StreamInfo{Codec: codec, Decoder: o.decoder}
 	p.mu.Unlock()
-	p.log.Info("camera stream", "codec", codec, "decoder", decName)
+	p.log.Info("camera stream", "codec", codec, "decoder", o.decoder)
 	return nil
 }

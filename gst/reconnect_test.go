@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func connectOnce(sim *simulate.Server, log *frameLog, handlerID uint64, want int
 	log.reset()
 	p, err := gst.NewCameraPipeline(gst.CameraOptions{
 		Camera: "bframes", URL: sim.URL(1), Transport: "tcp", Latency: 200 * time.Millisecond,
-		HandlerID: handlerID, Logger: slog.New(slog.DiscardHandler),
+		QueueFrames: 4, HandlerID: handlerID, OnWarning: closedWarning, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return err
@@ -137,6 +138,15 @@ func connectOnce(sim *simulate.Server, log *frameLog, handlerID uint64, want int
 		return fmt.Errorf("stop camera: %w", err)
 	}
 	return waitDone(p, 20*time.Second)
+}
+
+// closedWarning ends the pipeline on rtspsrc's warning that the camera closed the
+// connection, as the camera supervisor's rule does.
+func closedWarning(source, text string) error {
+	if source == "src" && strings.Contains(text, "Could not read from resource") {
+		return fmt.Errorf("%w: %s: %s", gst.ErrPipeline, source, text)
+	}
+	return nil
 }
 
 // TestReconnectBFrames reconnects to a camera with B-frames again and again, each time

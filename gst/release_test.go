@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// A stopped pipeline's GStreamer objects go when go-gst's finalizers run; collectSoon must get
+// A stopped pipeline's GStreamer objects go when go-gst's finalizers run; the collector must get
 // them run although nothing else allocates (an idle test process never collects by itself).
-func TestCollectSoonRunsFinalizers(t *testing.T) {
+func TestCollectorRunsFinalizers(t *testing.T) {
+	StartCollector(t.Context())
 	for round := range 2 { // and again, once the first request has been served
 		done := make(chan struct{})
 		func() {

@@ -3,6 +3,8 @@ package inference
 import (
 	"fmt"
 	"math"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // PadValue is the grey that letterboxing pads with, as YOLO models are trained (114/255).
@@ -49,7 +51,7 @@ func (l Letterbox) ToSource(b [4]float32) [4]float32 {
 type Backend interface {
 	// Fill letterboxes f into input slot (0 <= slot < MaxBatch): RGB planar, 0..1, in the
 	// model's input type. After Fill returns, f's planes are no longer read.
-	Fill(slot int, f *Frame, lb Letterbox) error
+	Fill(slot int, f *defs.Frame, lb Letterbox) error
 	// Run runs the model on slots [0, n) and returns its raw output in host memory (valid until
 	// the next Run) and the output's shape for this batch.
 	Run(n int) (out []float32, shape []int64, err error)
@@ -69,7 +71,7 @@ type CandidateBackend interface {
 	RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error)
 }
 
-// candidateRecord mirrors a record of cuda.Kernels.Candidates (cuda.CandidateWords words).
+// candidateRecord mirrors a record of the decoding kernel (candidateWords words).
 type candidateRecord struct {
 	Anchor, Class       int32
 	Score, CX, CY, W, H float32

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // cpuBackend runs the model with ONNX Runtime's CPU provider on host tensors. The input is one
@@ -143,9 +145,9 @@ func (b *cpuBackend) MaxBatch() int { return b.maxBatch }
 func (b *cpuBackend) ConcurrentFill() bool { return true }
 
 // Fill letterboxes a host frame into slot.
-func (b *cpuBackend) Fill(slot int, f *Frame, lb Letterbox) error {
+func (b *cpuBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 	if b.closed {
-		return ErrClosed
+		return fmt.Errorf("cpu backend %w", defs.ErrClosed)
 	}
 	if slot < 0 || slot >= b.maxBatch {
 		return fmt.Errorf("%w: slot %d of %d", ErrBatch, slot, b.maxBatch)
@@ -164,7 +166,7 @@ func (b *cpuBackend) Fill(slot int, f *Frame, lb Letterbox) error {
 // Run and must not be modified.
 func (b *cpuBackend) Run(n int) ([]float32, []int64, error) {
 	if b.closed {
-		return nil, nil, ErrClosed
+		return nil, nil, fmt.Errorf("cpu backend %w", defs.ErrClosed)
 	}
 	if n < 1 || n > b.maxBatch {
 		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
@@ -196,7 +198,7 @@ func (b *cpuBackend) Run(n int) ([]float32, []int64, error) {
 	return t.GetData(), []int64(t.GetShape()), nil
 }
 
-// Close releases the session and tensors; later calls fail with ErrClosed.
+// Close releases the session and tensors; later calls fail with [defs.ErrClosed].
 func (b *cpuBackend) Close() error {
 	if b.closed {
 		return nil

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/onnxgen"
 )
 
 // paint fills the luma rectangle [x0,x1)×[y0,y1) (even coordinates) with one YUV colour.
-func paint(f *Frame, x0, y0, x1, y1 int, y, u, v byte) {
+func paint(f *defs.Frame, x0, y0, x1, y1 int, y, u, v byte) {
 	for yy := y0; yy < y1; yy++ {
 		for xx := x0; xx < x1; xx++ {
 			f.Host[0][yy*f.Strides[0]+xx] = y
@@ -20,10 +21,10 @@ func paint(f *Frame, x0, y0, x1, y1 int, y, u, v byte) {
 	for cy := y0 / 2; cy < y1/2; cy++ {
 		for cx := x0 / 2; cx < x1/2; cx++ {
 			switch f.Format {
-			case I420:
+			case defs.I420:
 				f.Host[1][cy*f.Strides[1]+cx] = u
 				f.Host[2][cy*f.Strides[2]+cx] = v
-			case NV12:
+			case defs.NV12:
 				f.Host[1][cy*f.Strides[1]+2*cx] = u
 				f.Host[1][cy*f.Strides[1]+2*cx+1] = v
 			}
@@ -40,14 +41,14 @@ const (
 // column 6; B (128x64 NV12, letterboxed at scale 1/2 with 16 rows of padding top and bottom)
 // has a red 16x16 square at (48, 32) that lands on cell row 4, column 3; C (64x64) is flat dark
 // grey, whose scores (0.3836) stay under 0.5.
-func testFrames() (a, b, c *Frame) {
+func testFrames() (a, b, c *defs.Frame) {
 	dark := func(int, int) byte { return 16 }
-	a = yuvFrame(I420, 64, 64, 80, 40, dark, grey)
+	a = yuvFrame(defs.I420, 64, 64, 80, 40, dark, grey)
 	paint(a, 24, 16, 32, 24, redY, redU, redV)
 	paint(a, 48, 40, 56, 48, greenY, greenU, greenV)
-	b = yuvFrame(NV12, 128, 64, 160, 144, dark, grey)
+	b = yuvFrame(defs.NV12, 128, 64, 160, 144, dark, grey)
 	paint(b, 48, 32, 64, 48, redY, redU, redV)
-	c = yuvFrame(I420, 64, 64, 64, 32, func(int, int) byte { return 100 }, grey)
+	c = yuvFrame(defs.I420, 64, 64, 64, 32, func(int, int) byte { return 100 }, grey)
 	return a, b, c
 }
 
@@ -99,7 +100,7 @@ func TestCPUBackendNumeric(t *testing.T) {
 		t.Fatalf("max batch %d", be.MaxBatch())
 	}
 	a, b, c := testFrames()
-	frames := []*Frame{a, b, c}
+	frames := []*defs.Frame{a, b, c}
 	var want []float32
 	for i, f := range frames {
 		lb := NewLetterbox(f.Width, f.Height, 64, 64)
@@ -161,7 +162,7 @@ func TestCPUBackendDynamicOutput(t *testing.T) {
 	defer be.Close()
 	a, b, _ := testFrames()
 	var want []float32
-	for i, f := range []*Frame{a, b} {
+	for i, f := range []*defs.Frame{a, b} {
 		lb := NewLetterbox(f.Width, f.Height, 64, 64)
 		if err := be.Fill(i, f, lb); err != nil {
 			t.Fatal(err)
@@ -208,7 +209,7 @@ func TestCPUBackendErrors(t *testing.T) {
 	if err := be.Fill(1, a, lb); !errors.Is(err, ErrBatch) {
 		t.Errorf("slot out of range: %v", err)
 	}
-	if err := be.Fill(0, &Frame{Width: 64, Height: 64, Device: [3]uintptr{1}}, lb); !errors.Is(err, ErrBadFrame) {
+	if err := be.Fill(0, &defs.Frame{Width: 64, Height: 64, Device: [3]uintptr{1}}, lb); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("device frame: %v", err)
 	}
 	if err := be.Fill(0, a, NewLetterbox(64, 64, 32, 32)); !errors.Is(err, ErrBadFrame) {
@@ -229,7 +230,7 @@ func TestCPUBackendErrors(t *testing.T) {
 	if err := be.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
-	if _, _, err := be.Run(1); !errors.Is(err, ErrClosed) {
+	if _, _, err := be.Run(1); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("run after close: %v", err)
 	}
 }
@@ -248,19 +249,19 @@ func TestDetectorCPU(t *testing.T) {
 	d := NewDetector(be, info, []string{"red", "green", "blue"}, 0.5, 0.45)
 	a, b, c := testFrames()
 	// Five frames over a max batch of 2: three runs.
-	res, err := d.DetectBatch([]*Frame{a, b, c, b, a})
+	res, err := d.DetectBatch([]*defs.Frame{a, b, c, b, a})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res) != 5 {
 		t.Fatalf("%d results", len(res))
 	}
-	checkA := func(what string, dets []Detection) {
+	checkA := func(what string, dets []defs.Detection) {
 		t.Helper()
 		if len(dets) != 2 {
 			t.Fatalf("%s: %+v", what, dets)
 		}
-		byLabel := map[string]Detection{}
+		byLabel := map[string]defs.Detection{}
 		for _, d := range dets {
 			byLabel[d.Label] = d
 		}
@@ -272,7 +273,7 @@ func TestDetectorCPU(t *testing.T) {
 			t.Errorf("%s: green %+v", what, green)
 		}
 	}
-	checkB := func(what string, dets []Detection) {
+	checkB := func(what string, dets []defs.Detection) {
 		t.Helper()
 		// Model cell (24,32)-(32,40) back through scale 1/2 and PadY 16.
 		if len(dets) != 1 || dets[0].Label != "red" || dets[0].Box != [4]float32{48, 32, 64, 48} {
@@ -330,7 +331,7 @@ func TestCPUBackendBuffersOutsideGoHeap(t *testing.T) {
 	if err := be.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := be.Fill(0, a, NewLetterbox(a.Width, a.Height, 64, 64)); !errors.Is(err, ErrClosed) {
+	if err := be.Fill(0, a, NewLetterbox(a.Width, a.Height, 64, 64)); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("Fill after Close: %v, want ErrClosed", err)
 	}
 }

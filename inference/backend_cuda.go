@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/inference/ortgpu"
 )
 
@@ -23,10 +24,11 @@ import (
 type cudaBackend struct {
 	info     ModelInfo
 	ctx      *cuda.Context
-	k        *cuda.Kernels
-	stream   *cuda.Stream // ONNX Runtime's, and the copies back
-	fill     *cuda.Stream // preprocessing, highest priority
-	worker   *cuda.Worker // the one thread every call into the session runs on
+	k        *cuda.Kernels  // letterbox, float16 conversion
+	dk       *decodeKernels // candidates (kernels_decode.go)
+	stream   *cuda.Stream   // ONNX Runtime's, and the copies back
+	fill     *cuda.Stream   // preprocessing, highest priority
+	worker   *cuda.Worker   // the one thread every call into the session runs on
 	sess     *ortgpu.Session
 	maxBatch int // slots (exactly FixedBatch for a fixed-batch model)
 
@@ -115,6 +117,9 @@ func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context, opts CUDAOp
 func (b *cudaBackend) setup(fixBatch int) error {
 	var err error
 	if b.k, err = b.ctx.Kernels(); err != nil {
+		return err
+	}
+	if b.dk, err = loadDecodeKernels(b.ctx); err != nil {
 		return err
 	}
 	if b.stream, err = b.ctx.NewStream(); err != nil {
@@ -223,7 +228,7 @@ func (b *cudaBackend) setupCandidates() error {
 		b.classes, b.anchors = 0, 0
 		return nil
 	}
-	recBytes := b.maxBatch * b.anchors * cuda.CandidateWords * 4
+	recBytes := b.maxBatch * b.anchors * candidateWords * 4
 	var err error
 	if b.counts, err = b.ctx.Alloc(b.maxBatch * 4); err != nil {
 		return err
@@ -271,9 +276,9 @@ func (b *cudaBackend) MaxBatch() int { return b.maxBatch }
 
 // Fill letterboxes a frame in CUDA memory (NV12 from nvh264dec, or I420) into slot. It waits
 // for the kernel to finish, so the frame may go back to the decoder as soon as Fill returns.
-func (b *cudaBackend) Fill(slot int, f *Frame, lb Letterbox) error {
+func (b *cudaBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 	if b.closed {
-		return ErrClosed
+		return fmt.Errorf("cuda backend %w", defs.ErrClosed)
 	}
 	if slot < 0 || slot >= b.maxBatch {
 		return fmt.Errorf("%w: slot %d of %d", ErrBatch, slot, b.maxBatch)
@@ -289,9 +294,9 @@ func (b *cudaBackend) Fill(slot int, f *Frame, lb Letterbox) error {
 	}
 	img := cuda.Image{Width: f.Width, Height: f.Height}
 	switch f.Format {
-	case NV12:
+	case defs.NV12:
 		img.Format = cuda.NV12
-	case I420:
+	case defs.I420:
 		img.Format = cuda.I420
 	default:
 		return fmt.Errorf("%w: pixel format %v", ErrBadFrame, f.Format)
@@ -391,7 +396,7 @@ func (b *cudaBackend) runSizes() []int {
 // and must not be modified.
 func (b *cudaBackend) Run(n int) ([]float32, []int64, error) {
 	if b.closed {
-		return nil, nil, ErrClosed
+		return nil, nil, fmt.Errorf("cuda backend %w", defs.ErrClosed)
 	}
 	if n < 1 || n > b.maxBatch {
 		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
@@ -434,12 +439,12 @@ func (b *cudaBackend) infer(n int) (int, error) {
 	return n, nil
 }
 
-// RunCandidates runs slots [0, n) and thresholds on the GPU (cuda.Kernels.Candidates): only
+// RunCandidates runs slots [0, n) and thresholds on the GPU (decodeKernels.candidates): only
 // the per-image counts and the passing anchors' records are copied back, for the n images
 // asked for (a fixed-batch run covers more slots; the others hold stale frames).
 func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error) {
 	if b.closed {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("cuda backend %w", defs.ErrClosed)
 	}
 	if n < 1 || n > b.maxBatch {
 		return nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
@@ -450,11 +455,8 @@ func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*Candid
 	if _, err := b.infer(n); err != nil {
 		return nil, err
 	}
-	p := cuda.CandidateParams{Layout: cuda.YOLOv8, Half: b.outF16, Images: n, Classes: b.classes, Anchors: b.anchors, Conf: conf}
-	if layout == LayoutYOLOv5 {
-		p.Layout = cuda.YOLOv5
-	}
-	if err := b.k.Candidates(b.stream, b.out, p, b.counts, b.recs); err != nil {
+	p := candidateParams{layout: layout, half: b.outF16, images: n, classes: b.classes, anchors: b.anchors, conf: conf}
+	if err := b.dk.candidates(b.stream, b.out, p, b.counts, b.recs); err != nil {
 		return nil, err
 	}
 	if err := b.stream.CopyDtoH(int32Bytes(b.hostCounts[:n]), b.counts); err != nil {
@@ -489,7 +491,7 @@ func int32Bytes(s []int32) []byte {
 }
 
 // Close releases the session, bindings, stream and buffers (not the context); later calls fail
-// with ErrClosed. It waits for queued work first.
+// with [defs.ErrClosed]. It waits for queued work first.
 func (b *cudaBackend) Close() error {
 	if b.closed {
 		return nil

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/inference/ortgpu"
 	"github.com/gstvision/gstvision/internal/cudatest"
@@ -65,16 +66,16 @@ func gpuReshapeModel(t testing.TB) string {
 
 // framePair is one random 4:2:0 frame twice: in host memory (for the CPU backend) and in device
 // memory with the same pitches (as nvh264dec would hand it over).
-type framePair struct{ host, dev *inference.Frame }
+type framePair struct{ host, dev *defs.Frame }
 
-func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format inference.PixelFormat, w, h int, seed uint64) framePair {
+func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format defs.PixelFormat, w, h int, seed uint64) framePair {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 11))
 	cw, ch := (w+1)/2, (h+1)/2
 	var pitch, size [3]int
 	pitch[0] = (w+255)&^255 + 256
 	size[0] = pitch[0] * h
-	if format == inference.NV12 {
+	if format == defs.NV12 {
 		pitch[1] = (2*cw+255)&^255 + 256
 		size[1] = pitch[1] * ch
 	} else {
@@ -91,8 +92,8 @@ func newFramePair(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format infere
 		buf[i] = byte(rng.IntN(256))
 	}
 	dev := cudatest.Upload(t, ctx, s, buf)
-	hf := &inference.Frame{Format: format, Width: w, Height: h}
-	df := &inference.Frame{Format: format, Width: w, Height: h}
+	hf := &defs.Frame{Format: format, Width: w, Height: h}
+	df := &defs.Frame{Format: format, Width: w, Height: h}
 	off := 0
 	for p := 0; p < 3; p++ {
 		if size[p] == 0 {
@@ -206,10 +207,10 @@ func compareBackends(t *testing.T, ctx *cuda.Context, cpuModel, gpuModel string,
 
 func testFramesGPU(t *testing.T, ctx *cuda.Context, s *cuda.Stream) []framePair {
 	return []framePair{
-		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 1),
-		newFramePair(t, ctx, s, inference.NV12, 1280, 720, 2),
-		newFramePair(t, ctx, s, inference.I420, 640, 480, 3),
-		newFramePair(t, ctx, s, inference.NV12, 333, 555, 4),
+		newFramePair(t, ctx, s, defs.NV12, 1920, 1080, 1),
+		newFramePair(t, ctx, s, defs.NV12, 1280, 720, 2),
+		newFramePair(t, ctx, s, defs.I420, 640, 480, 3),
+		newFramePair(t, ctx, s, defs.NV12, 333, 555, 4),
 	}
 }
 
@@ -256,7 +257,7 @@ func TestGPUBackendFixedBatch(t *testing.T) {
 	if b.MaxBatch() != 2 {
 		t.Errorf("MaxBatch = %d, want the model's fixed 2", b.MaxBatch())
 	}
-	f := newFramePair(t, ctx, s, inference.NV12, 640, 360, 9)
+	f := newFramePair(t, ctx, s, defs.NV12, 640, 360, 9)
 	if err := b.Fill(0, f.dev, inference.NewLetterbox(640, 360, 64, 64)); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestGPUBackendFixedBatch(t *testing.T) {
 	if !sameShape(shape, []int64{2, 7, 64}) {
 		t.Errorf("shape %v, want [2 7 64] (as the CPU backend)", shape)
 	}
-	compareBackends(t, ctx, m, m, 2, []framePair{f, newFramePair(t, ctx, s, inference.I420, 320, 240, 10)}, 1e-4)
+	compareBackends(t, ctx, m, m, 2, []framePair{f, newFramePair(t, ctx, s, defs.I420, 320, 240, 10)}, 1e-4)
 }
 
 func TestGPUBackendErrors(t *testing.T) {
@@ -281,7 +282,7 @@ func TestGPUBackendErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFramePair(t, ctx, s, inference.NV12, 640, 360, 5)
+	f := newFramePair(t, ctx, s, defs.NV12, 640, 360, 5)
 	lb := inference.NewLetterbox(640, 360, 64, 64)
 	if err := b.Fill(0, f.host, lb); !errors.Is(err, inference.ErrBadFrame) {
 		t.Errorf("Fill with a host frame = %v, want ErrBadFrame", err)
@@ -298,10 +299,10 @@ func TestGPUBackendErrors(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Fill(0, f.dev, lb); !errors.Is(err, inference.ErrClosed) {
+	if err := b.Fill(0, f.dev, lb); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("Fill after Close = %v, want ErrClosed", err)
 	}
-	if _, _, err := b.Run(1); !errors.Is(err, inference.ErrClosed) {
+	if _, _, err := b.Run(1); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
 	}
 }
@@ -329,7 +330,7 @@ func TestGPUDetectorMatchesCPU(t *testing.T) {
 	cd := inference.NewDetector(cpuB, info, labels, 0.5, 0.5)
 	gd := inference.NewDetector(gpuB, info, labels, 0.5, 0.5)
 	pairs := testFramesGPU(t, ctx, s)
-	var hosts, devs []*inference.Frame
+	var hosts, devs []*defs.Frame
 	for _, p := range pairs {
 		hosts, devs = append(hosts, p.host), append(devs, p.dev)
 	}
@@ -427,7 +428,7 @@ func TestGPUBackendYOLOv8n(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gpu.Close()
-	f := newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42)
+	f := newFramePair(t, ctx, s, defs.NV12, 1920, 1080, 42)
 	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
 
 	cpu, err := inference.NewCPUBackend(info, 1, 0)
@@ -478,8 +479,8 @@ func TestGPUBackendYOLOv8nCUDAGraph(t *testing.T) {
 	}
 	defer graph.Close()
 	frames := []framePair{
-		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42),
-		newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 7),
+		newFramePair(t, ctx, s, defs.NV12, 1920, 1080, 42),
+		newFramePair(t, ctx, s, defs.NV12, 1920, 1080, 7),
 	}
 	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
 	run := func(b inference.Backend, order []int) []float32 {
@@ -542,7 +543,7 @@ func TestGPUBackendYOLOv8nFloat16(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gpu.Close()
-	f := newFramePair(t, ctx, s, inference.NV12, 1920, 1080, 42)
+	f := newFramePair(t, ctx, s, defs.NV12, 1920, 1080, 42)
 	lb := inference.NewLetterbox(1920, 1080, info.InputW, info.InputH)
 	measureYOLOv8n(t, gpu, info, f, lb)
 }

@@ -1,8 +1,11 @@
 package inference
 
 import (
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // ConcurrentFiller is implemented by a Backend whose Fill may be called from several goroutines
@@ -15,7 +18,7 @@ type ConcurrentFiller interface {
 // Job is one frame handed to the Batcher by a camera.
 type Job struct {
 	Camera string
-	Frame  *Frame
+	Frame  *defs.Frame
 	// Release gives the frame back to its decoder. The Batcher calls it exactly once, whatever
 	// happens: as soon as the frame is written into its input slot, or before Submit returns
 	// an error. May be nil.
@@ -23,7 +26,7 @@ type Job struct {
 	// Done receives the frame's detections (or the batch's error). It is called exactly once
 	// if and only if Submit returned nil, from a goroutine of the Batcher, batches one at a
 	// time and in order: it must be quick and must not call Submit. May be nil.
-	Done func([]Detection, error)
+	Done func([]defs.Detection, error)
 }
 
 // BatcherStats is a snapshot of a Batcher's counters.
@@ -136,9 +139,9 @@ func NewBatcher(d *Detector, maxBatch int, maxWait time.Duration, more ...*Detec
 func (b *Batcher) MaxBatch() int { return b.maxBatch }
 
 // Submit writes j.Frame into the next free slot and queues the job for the next batch. It blocks
-// while no slot is free. It returns ErrClosed after Close, or the frame's Fill error (the slot
-// is then skipped); in both cases Done will not be called. Release is called exactly once in
-// every case.
+// while no slot is free. It returns [defs.ErrClosed] after Close, or the frame's Fill error
+// (the slot is then skipped); in both cases Done will not be called. Release is called exactly
+// once in every case.
 func (b *Batcher) Submit(j Job) error {
 	release := j.Release
 	j.Release = nil
@@ -155,7 +158,7 @@ func (b *Batcher) Submit(j Job) error {
 		if release != nil {
 			release()
 		}
-		return ErrClosed
+		return fmt.Errorf("batcher %w", defs.ErrClosed)
 	}
 	s := b.cur
 	slot := s.n
@@ -296,7 +299,7 @@ func (b *Batcher) runSet(s *batchSet) {
 		}
 		<-b.running
 		device := time.Since(start)
-		var res [][]Detection
+		var res [][]defs.Detection
 		hostStart := time.Now()
 		if live > 0 && err == nil {
 			res, err = p.detections()
@@ -329,7 +332,7 @@ func (b *Batcher) runSet(s *batchSet) {
 }
 
 // deliver counts a finished batch and calls each live job's Done.
-func (b *Batcher) deliver(s *batchSet, res [][]Detection, err error, live int, dur, device, host, order time.Duration) {
+func (b *Batcher) deliver(s *batchSet, res [][]defs.Detection, err error, live int, dur, device, host, order time.Duration) {
 	b.mu.Lock()
 	b.stats.DeviceTime += device
 	b.stats.HostTime += host
@@ -365,9 +368,9 @@ func (b *Batcher) Stats() BatcherStats {
 	return s
 }
 
-// Close stops accepting frames (Submit returns ErrClosed, including callers blocked in it),
-// runs the frames already submitted at once, delivers their results, and returns when the batch
-// goroutine has exited. Idempotent.
+// Close stops accepting frames (Submit returns [defs.ErrClosed], including callers blocked in
+// it), runs the frames already submitted at once, delivers their results, and returns when the
+// batch goroutine has exited. Idempotent.
 func (b *Batcher) Close() error {
 	b.mu.Lock()
 	b.closed = true

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // fakeBackend stands in for a model: Fill records the frame's id (carried in Strides[0]) in the
@@ -64,7 +66,7 @@ func (b *fakeBackend) enter() {
 }
 func (b *fakeBackend) leave() { b.busy.Store(0) }
 
-func (b *fakeBackend) Fill(slot int, f *Frame, lb Letterbox) error {
+func (b *fakeBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 	if b.parallel {
 		n := b.fills.Add(1)
 		defer b.fills.Add(-1)
@@ -121,8 +123,8 @@ var fakeInfo = ModelInfo{Path: "fake.onnx", InputW: 640, InputH: 640, Layout: La
 func fakeDetector(b Backend) *Detector { return NewDetector(b, fakeInfo, []string{"thing"}, 0.5, 0.5) }
 
 // idFrame is a 640x640 frame (identity letterbox) whose id the fake backend reads.
-func idFrame(id int) *Frame {
-	f := &Frame{Format: I420, Width: 640, Height: 640}
+func idFrame(id int) *defs.Frame {
+	f := &defs.Frame{Format: defs.I420, Width: 640, Height: 640}
 	f.Strides[0] = id
 	return f
 }
@@ -157,7 +159,7 @@ func (tr *tracker) job(id int, expectDone bool) Job {
 			tr.released[id]++
 			tr.mu.Unlock()
 		},
-		Done: func(dets []Detection, err error) {
+		Done: func(dets []defs.Detection, err error) {
 			tr.mu.Lock()
 			defer tr.mu.Unlock()
 			if !expectDone {
@@ -382,7 +384,7 @@ func TestBatcherPipelinesHostHalf(t *testing.T) {
 	for id := range 6 {
 		j := tr.job(id, true)
 		done := j.Done
-		j.Done = func(dets []Detection, err error) {
+		j.Done = func(dets []defs.Detection, err error) {
 			log.add(fmt.Sprintf("done %d", id))
 			time.Sleep(25 * time.Millisecond) // a slow consumer in the host half
 			done(dets, err)
@@ -472,7 +474,7 @@ func TestBatcherCloseDrains(t *testing.T) {
 	}
 	// Close returned: the pending batch has run and delivered, without waiting for the hour.
 	tr.wait(10 * time.Millisecond)
-	if err := b.Submit(tr.job(9, false)); !errors.Is(err, ErrClosed) {
+	if err := b.Submit(tr.job(9, false)); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("submit after close: %v", err)
 	}
 	tr.check(0, 1, 2, 9)
@@ -495,7 +497,7 @@ func TestBatcherCloseWakesBlockedSubmit(t *testing.T) {
 	go func() { errc <- b.Submit(tr.job(1, false)) }()
 	time.Sleep(10 * time.Millisecond)
 	b.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
+	if err := <-errc; !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("blocked submit: %v", err)
 	}
 	tr.wait(time.Second)
@@ -509,7 +511,7 @@ func TestBatcherErrors(t *testing.T) {
 	b := NewBatcher(fakeDetector(newFake("A", 2, nil)), 2, time.Hour)
 	tr := newTracker(t)
 	bad := tr.job(5, false)
-	bad.Frame = &Frame{} // no size
+	bad.Frame = &defs.Frame{} // no size
 	if err := b.Submit(bad); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("bad frame: %v", err)
 	}

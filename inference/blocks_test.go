@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // The repository's shipped demo detector (models/blocks.onnx): a real YOLOv8-interface model
@@ -26,7 +28,7 @@ func needBlocks(t testing.TB) ModelInfo {
 }
 
 // blockFrame is a grey w×h I420 frame with one solid colour block per rect.
-func blockFrame(format PixelFormat, w, h int, blocks ...[7]int) *Frame {
+func blockFrame(format defs.PixelFormat, w, h int, blocks ...[7]int) *defs.Frame {
 	f := yuvFrame(format, w, h, w+32, w+32, func(int, int) byte { return 128 }, grey)
 	for _, b := range blocks {
 		paint(f, b[0], b[1], b[2], b[3], byte(b[4]), byte(b[5]), byte(b[6]))
@@ -58,9 +60,9 @@ func TestBlocksModel(t *testing.T) {
 
 	red := [7]int{200, 100, 300, 180, redY, redU, redV}
 	green := [7]int{40, 400, 120, 480, greenY, greenU, greenV}
-	frames := []*Frame{
-		blockFrame(I420, 640, 360, red),
-		blockFrame(NV12, 480, 640, green), // portrait, padded left and right
+	frames := []*defs.Frame{
+		blockFrame(defs.I420, 640, 360, red),
+		blockFrame(defs.NV12, 480, 640, green), // portrait, padded left and right
 	}
 	res, err := d.DetectBatch(frames)
 	if err != nil {
@@ -85,12 +87,12 @@ func TestBlocksModel(t *testing.T) {
 	b := NewBatcher(d, 2, 50*time.Millisecond)
 	type result struct {
 		cam  string
-		dets []Detection
+		dets []defs.Detection
 	}
 	got := make(chan result, 2)
 	for i, cam := range []string{"door", "yard"} {
 		go func() {
-			err := b.Submit(Job{Camera: cam, Frame: frames[i], Done: func(dets []Detection, err error) {
+			err := b.Submit(Job{Camera: cam, Frame: frames[i], Done: func(dets []defs.Detection, err error) {
 				if err != nil {
 					t.Error(err)
 				}
@@ -124,7 +126,7 @@ func BenchmarkBlocksDetect(b *testing.B) {
 	}
 	defer be.Close()
 	in := NewInline(NewDetector(be, info, nil, 0.5, 0.45))
-	f := blockFrame(I420, 640, 360, [7]int{200, 100, 300, 180, redY, redU, redV})
+	f := blockFrame(defs.I420, 640, 360, [7]int{200, 100, 300, 180, redY, redU, redV})
 	for b.Loop() {
 		if dets, err := in.Detect(f); err != nil || len(dets) != 1 {
 			b.Fatal(dets, err)

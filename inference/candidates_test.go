@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // candidateBatch builds what a CandidateBackend returns: per image, records of the anchors
@@ -73,7 +75,7 @@ func TestCandidateBatchImageInAnchorOrder(t *testing.T) {
 // candidateBackend serves one prepared CandidateBatch, as the CUDA backend would.
 type candidateBackend struct{ cb *CandidateBatch }
 
-func (b candidateBackend) Fill(int, *Frame, Letterbox) error { return nil }
+func (b candidateBackend) Fill(int, *defs.Frame, Letterbox) error { return nil }
 func (b candidateBackend) Run(int) ([]float32, []int64, error) {
 	return nil, nil, errors.New("the detector must use RunCandidates")
 }

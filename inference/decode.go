@@ -147,13 +147,6 @@ func xywh(cx, cy, w, h float32) [4]float32 {
 	return [4]float32{cx - w/2, cy - h/2, cx + w/2, cy + h/2}
 }
 
-// Decode is Decoder.Decode with a fresh Decoder: convenient for tests and one-off use, but it
-// allocates; per-frame paths keep a Decoder.
-func Decode(out []float32, shape []int64, layout Layout, batchIndex int, conf float32) ([]Candidate, error) {
-	var d Decoder
-	return d.Decode(out, shape, layout, batchIndex, conf)
-}
-
 // maxNMSCandidates bounds the greedy NMS's quadratic work when a very low threshold lets most
 // anchors through; only the best-scoring candidates are considered (as Ultralytics' max_nms).
 const maxNMSCandidates = 30000

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // DefaultMaxDet is the most detections a Detector keeps per frame (as Ultralytics' max_det).
@@ -61,7 +63,7 @@ func (d *Detector) Letterbox(w, h int) Letterbox {
 
 // Fill writes f into input slot and returns the letterbox to pass to Run for that slot. After
 // Fill returns, f is no longer read (its buffer can go back to the decoder).
-func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) {
+func (d *Detector) Fill(slot int, f *defs.Frame) (Letterbox, error) {
 	if f == nil || f.Width <= 0 || f.Height <= 0 {
 		return Letterbox{}, fmt.Errorf("%w: missing frame or empty size", ErrBadFrame)
 	}
@@ -75,7 +77,7 @@ func (d *Detector) Fill(slot int, f *Frame) (Letterbox, error) {
 // Run runs slots [0, len(lbs)) filled by Fill and returns each slot's detections, in
 // source-frame pixels. A zero Letterbox marks a slot to skip (its fill failed): its result is
 // nil. Each returned slice is newly allocated and owned by the caller.
-func (d *Detector) Run(lbs []Letterbox) ([][]Detection, error) {
+func (d *Detector) Run(lbs []Letterbox) ([][]defs.Detection, error) {
 	p, err := d.infer(lbs)
 	if err != nil {
 		return nil, err
@@ -111,9 +113,9 @@ func (d *Detector) infer(lbs []Letterbox) (inferred, error) {
 // detections is the host half of Run: decoding (raw output only), NMS, and mapping to the
 // source frames, per image spread over the cores, each worker with its own Decoder buffers (a
 // model with many candidates costs milliseconds per image).
-func (p inferred) detections() ([][]Detection, error) {
+func (p inferred) detections() ([][]defs.Detection, error) {
 	d, n := p.d, len(p.lbs)
-	res := make([][]Detection, n)
+	res := make([][]defs.Detection, n)
 	workers := min(n, runtime.GOMAXPROCS(0))
 	for len(d.decs) < workers {
 		d.decs = append(d.decs, &Decoder{})
@@ -156,14 +158,14 @@ func (p inferred) detections() ([][]Detection, error) {
 
 // toDetections maps kept candidates to the source frame; a box that lies wholly in the padding
 // clips to nothing and is dropped.
-func (d *Detector) toDetections(kept []Candidate, lb Letterbox) []Detection {
-	dets := make([]Detection, 0, len(kept))
+func (d *Detector) toDetections(kept []Candidate, lb Letterbox) []defs.Detection {
+	dets := make([]defs.Detection, 0, len(kept))
 	for _, c := range kept {
 		box := lb.ToSource(c.Box)
 		if box[2] <= box[0] || box[3] <= box[1] {
 			continue
 		}
-		dets = append(dets, Detection{ClassID: c.ClassID, Label: d.label(c.ClassID), Score: c.Score, Box: box})
+		dets = append(dets, defs.Detection{ClassID: c.ClassID, Label: d.label(c.ClassID), Score: c.Score, Box: box})
 	}
 	return dets
 }
@@ -177,8 +179,8 @@ func (d *Detector) label(id int) string {
 
 // DetectBatch detects in every frame, running as many batches of up to MaxBatch as needed.
 // It returns one slice of detections per frame, in order.
-func (d *Detector) DetectBatch(frames []*Frame) ([][]Detection, error) {
-	res := make([][]Detection, 0, len(frames))
+func (d *Detector) DetectBatch(frames []*defs.Frame) ([][]defs.Detection, error) {
+	res := make([][]defs.Detection, 0, len(frames))
 	maxB := d.b.MaxBatch()
 	for start := 0; start < len(frames); start += maxB {
 		chunk := frames[start:min(start+maxB, len(frames))]
@@ -212,7 +214,7 @@ type Inline struct {
 func NewInline(d *Detector) *Inline { return &Inline{d: d} }
 
 // Detect runs the model on f alone. f's planes are read only during the call.
-func (in *Inline) Detect(f *Frame) ([]Detection, error) {
+func (in *Inline) Detect(f *defs.Frame) ([]defs.Detection, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	lb, err := in.d.Fill(0, f)

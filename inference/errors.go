@@ -3,7 +3,8 @@ package inference
 import "errors"
 
 // Sentinel errors of the inference package; returned errors wrap them (test with errors.Is) and
-// add the path, shape or value concerned.
+// add the path, shape or value concerned. Calls on a closed Batcher or Backend return an error
+// wrapping defs.ErrClosed.
 var (
 	// ErrRuntimeNotFound: no ONNX Runtime shared library was found where InitRuntime looked.
 	ErrRuntimeNotFound = errors.New("onnxruntime library not found")
@@ -26,6 +27,4 @@ var (
 	ErrBadOutput = errors.New("bad model output")
 	// ErrBatch: a batch size or slot index is out of range.
 	ErrBatch = errors.New("batch out of range")
-	// ErrClosed: the Batcher, Detector or Backend has been closed.
-	ErrClosed = errors.New("closed")
 )

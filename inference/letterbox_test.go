@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 func TestNewLetterbox(t *testing.T) {
@@ -61,7 +63,7 @@ func TestLetterboxToSource(t *testing.T) {
 
 // yuvFrame builds a frame whose planes hold luma(x, y) and chroma(cx, cy) → (u, v) with rows
 // padded to the given strides; padding bytes are 0xEE so that reading them shows.
-func yuvFrame(format PixelFormat, w, h, yStride, cStride int, luma func(x, y int) byte, chroma func(cx, cy int) (byte, byte)) *Frame {
+func yuvFrame(format defs.PixelFormat, w, h, yStride, cStride int, luma func(x, y int) byte, chroma func(cx, cy int) (byte, byte)) *defs.Frame {
 	cw, ch := (w+1)/2, (h+1)/2
 	garbage := func(n int) []byte {
 		b := make([]byte, n)
@@ -70,7 +72,7 @@ func yuvFrame(format PixelFormat, w, h, yStride, cStride int, luma func(x, y int
 		}
 		return b
 	}
-	f := &Frame{Format: format, Width: w, Height: h}
+	f := &defs.Frame{Format: format, Width: w, Height: h}
 	f.Strides[0] = yStride
 	f.Host[0] = garbage(yStride * h)
 	for y := range h {
@@ -79,7 +81,7 @@ func yuvFrame(format PixelFormat, w, h, yStride, cStride int, luma func(x, y int
 		}
 	}
 	switch format {
-	case I420:
+	case defs.I420:
 		f.Strides[1], f.Strides[2] = cStride, cStride
 		f.Host[1], f.Host[2] = garbage(cStride*ch), garbage(cStride*ch)
 		for y := range ch {
@@ -89,7 +91,7 @@ func yuvFrame(format PixelFormat, w, h, yStride, cStride int, luma func(x, y int
 				f.Host[2][y*cStride+x] = v
 			}
 		}
-	case NV12:
+	case defs.NV12:
 		f.Strides[1] = cStride
 		f.Host[1] = garbage(cStride * ch)
 		for y := range ch {
@@ -132,11 +134,11 @@ func expectPad(t *testing.T, dst []float32, lb Letterbox, x, y int) {
 func greyLevel(y float32) float32 { return clamp01(1.164383 * (y - 16) / 255) }
 
 func TestLetterboxIntoScaleOne(t *testing.T) {
-	for _, format := range []PixelFormat{I420, NV12} {
+	for _, format := range []defs.PixelFormat{defs.I420, defs.NV12} {
 		t.Run(format.String(), func(t *testing.T) {
 			// 8x4 → 8x8: scale 1, PadY 2, picture rows 2..5.
 			cStride := 7 // I420 needs 4, NV12 8: pad both
-			if format == NV12 {
+			if format == defs.NV12 {
 				cStride = 10
 			}
 			f := yuvFrame(format, 8, 4, 12, cStride, func(x, y int) byte { return byte(16 + 10*x + 40*y) }, grey)
@@ -167,7 +169,7 @@ func TestLetterboxIntoColour(t *testing.T) {
 	// BT.601 limited-range red: Y=81 U=90 V=240 → R = (1.164383*65 + 1.596027*112)/255,
 	// G and B negative before clamping.
 	wantR := float32((1.164383*65 + 1.596027*112) / 255)
-	for _, format := range []PixelFormat{I420, NV12} {
+	for _, format := range []defs.PixelFormat{defs.I420, defs.NV12} {
 		f := yuvFrame(format, 6, 6, 8, 16, func(int, int) byte { return 81 }, func(int, int) (byte, byte) { return 90, 240 })
 		lb := NewLetterbox(6, 6, 4, 4) // downscale, no padding
 		dst := make([]float32, 3*4*4)
@@ -190,7 +192,7 @@ func TestLetterboxIntoDownscale(t *testing.T) {
 	// 16x8 → 8x8: scale 1/2, PadY 2. Output pixel centre (dx+0.5)*2-0.5 = 2dx+0.5 averages
 	// source columns 2dx and 2dx+1, likewise rows; a linear ramp Y = 16+4x+8y gives
 	// 16 + 4(2dx+0.5) + 8(2dy+0.5) = 22 + 8dx + 16dy.
-	f := yuvFrame(I420, 16, 8, 20, 9, func(x, y int) byte { return byte(16 + 4*x + 8*y) }, grey)
+	f := yuvFrame(defs.I420, 16, 8, 20, 9, func(x, y int) byte { return byte(16 + 4*x + 8*y) }, grey)
 	lb := NewLetterbox(16, 8, 8, 8)
 	dst := make([]float32, 3*8*8)
 	if err := LetterboxInto(dst, f, lb); err != nil {
@@ -211,7 +213,7 @@ func TestLetterboxIntoPortraitAndChromaEdge(t *testing.T) {
 	// and V ramps along chroma columns (V = 128 + 20cx), U neutral. Chroma is co-sited with
 	// even luma columns: luma x reads chroma x/2, i.e. V-128 = 10x, except the last column
 	// (x=3 → chroma 1.5) which clamps to the last chroma sample (V-128 = 20).
-	f := yuvFrame(NV12, 4, 8, 4, 6, func(int, int) byte { return 100 }, func(cx, _ int) (byte, byte) { return 128, byte(128 + 20*cx) })
+	f := yuvFrame(defs.NV12, 4, 8, 4, 6, func(int, int) byte { return 100 }, func(cx, _ int) (byte, byte) { return 128, byte(128 + 20*cx) })
 	lb := NewLetterbox(4, 8, 8, 8)
 	if lb.PadX != 2 || lb.NewW != 4 {
 		t.Fatalf("letterbox %+v", lb)
@@ -241,24 +243,24 @@ func TestLetterboxIntoPortraitAndChromaEdge(t *testing.T) {
 }
 
 func TestLetterboxIntoErrors(t *testing.T) {
-	good := func() *Frame {
-		return yuvFrame(I420, 8, 4, 8, 4, func(int, int) byte { return 16 }, grey)
+	good := func() *defs.Frame {
+		return yuvFrame(defs.I420, 8, 4, 8, 4, func(int, int) byte { return 16 }, grey)
 	}
 	lb := NewLetterbox(8, 4, 8, 8)
 	dst := make([]float32, 3*64)
 	cases := []struct {
 		name string
-		mut  func(f *Frame)
+		mut  func(f *defs.Frame)
 		dst  []float32
 		lb   Letterbox
 		want error
 	}{
-		{"short luma", func(f *Frame) { f.Host[0] = f.Host[0][:20] }, dst, lb, ErrBadFrame},
-		{"stride below width", func(f *Frame) { f.Strides[0] = 4 }, dst, lb, ErrBadFrame},
-		{"missing V plane", func(f *Frame) { f.Host[2] = nil }, dst, lb, ErrBadFrame},
-		{"wrong letterbox", func(*Frame) {}, dst, NewLetterbox(16, 4, 8, 8), ErrBadFrame},
-		{"short destination", func(*Frame) {}, dst[:100], lb, ErrBatch},
-		{"unknown format", func(f *Frame) { f.Format = 7 }, dst, lb, ErrBadFrame},
+		{"short luma", func(f *defs.Frame) { f.Host[0] = f.Host[0][:20] }, dst, lb, ErrBadFrame},
+		{"stride below width", func(f *defs.Frame) { f.Strides[0] = 4 }, dst, lb, ErrBadFrame},
+		{"missing V plane", func(f *defs.Frame) { f.Host[2] = nil }, dst, lb, ErrBadFrame},
+		{"wrong letterbox", func(*defs.Frame) {}, dst, NewLetterbox(16, 4, 8, 8), ErrBadFrame},
+		{"short destination", func(*defs.Frame) {}, dst[:100], lb, ErrBatch},
+		{"unknown format", func(f *defs.Frame) { f.Format = 7 }, dst, lb, ErrBadFrame},
 	}
 	for _, c := range cases {
 		f := good()
@@ -272,20 +274,20 @@ func TestLetterboxIntoErrors(t *testing.T) {
 	}
 }
 
-func benchFrame(format PixelFormat, w, h int) *Frame {
+func benchFrame(format defs.PixelFormat, w, h int) *defs.Frame {
 	return yuvFrame(format, w, h, w+64, w+64, func(x, y int) byte { return byte(x*7 + y*3) }, func(x, y int) (byte, byte) { return byte(x * 5), byte(y * 11) })
 }
 
 func BenchmarkLetterboxInto(b *testing.B) {
 	cases := []struct {
 		name   string
-		format PixelFormat
+		format defs.PixelFormat
 		w, h   int
 	}{
-		{"I420_640x360", I420, 640, 360},
-		{"NV12_640x360", NV12, 640, 360},
-		{"NV12_1920x1080", NV12, 1920, 1080},
-		{"I420_1280x720", I420, 1280, 720},
+		{"I420_640x360", defs.I420, 640, 360},
+		{"NV12_640x360", defs.NV12, 640, 360},
+		{"NV12_1920x1080", defs.NV12, 1920, 1080},
+		{"I420_1280x720", defs.I420, 1280, 720},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // BT.601 limited-range YUV → RGB, with the 1/255 normalisation folded in, so that
@@ -113,7 +115,7 @@ func neighbours(s float64, n int) (i0, i1 int32, w float32) {
 
 // checkFrame verifies that f's host planes cover its size with its strides, so that the hot
 // loop cannot index out of range.
-func checkFrame(f *Frame) error {
+func checkFrame(f *defs.Frame) error {
 	if f == nil {
 		return fmt.Errorf("%w: nil frame", ErrBadFrame)
 	}
@@ -137,12 +139,12 @@ func checkFrame(f *Frame) error {
 		return err
 	}
 	switch f.Format {
-	case I420:
+	case defs.I420:
 		if err := need(1, cw, ch); err != nil {
 			return err
 		}
 		return need(2, cw, ch)
-	case NV12:
+	case defs.NV12:
 		return need(1, 2*cw, ch)
 	}
 	return fmt.Errorf("%w: unsupported pixel format %d", ErrBadFrame, int(f.Format))
@@ -153,7 +155,7 @@ func checkFrame(f *Frame) error {
 // conversion, PadValue around the picture. f must have host planes in I420 or NV12, and lb must
 // have been computed for f's size. The resampling tables are cached per Letterbox, so the first
 // frame of a new size pays for them once. Safe for concurrent use on distinct dst.
-func LetterboxInto(dst []float32, f *Frame, lb Letterbox) error {
+func LetterboxInto(dst []float32, f *defs.Frame, lb Letterbox) error {
 	if err := checkFrame(f); err != nil {
 		return err
 	}
@@ -183,11 +185,11 @@ func LetterboxInto(dst []float32, f *Frame, lb Letterbox) error {
 	for oy, rt := range t.rows {
 		vblend(ty, ys[int(rt.l0)*ystr:][:w], ys[int(rt.l1)*ystr:][:w], rt.lw, &lutY)
 		switch f.Format {
-		case I420:
+		case defs.I420:
 			us, ustr, vs, vstr := f.Host[1], f.Strides[1], f.Host[2], f.Strides[2]
 			vblend(tu, us[int(rt.c0)*ustr:][:cw], us[int(rt.c1)*ustr:][:cw], rt.cw, &lutC)
 			vblend(tv, vs[int(rt.c0)*vstr:][:cw], vs[int(rt.c1)*vstr:][:cw], rt.cw, &lutC)
-		case NV12:
+		case defs.NV12:
 			uv, str := f.Host[1], f.Strides[1]
 			vblendUV(tu, tv, uv[int(rt.c0)*str:][:2*cw], uv[int(rt.c1)*str:][:2*cw], rt.cw)
 		}

@@ -1,16 +1,18 @@
 // Package overlay draws detections on decoded I420 frames on the CPU (the cpu mode's overlay;
-// the cuda mode's kernel draws the same thing with the same [Palette] and [Font]), and encodes
-// I420 frames as JPEG for snapshots.
+// the cuda mode's kernel draws the same thing with the same [Palette] and glyphs of package
+// [font]), and encodes I420 frames as JPEG for snapshots.
 //
 // A box is an outline in its class colour, [Thickness] pixels wide and drawn inside the box,
 // with a filled label bar in the same colour above it (inside the box where the box touches
-// the top of the frame) holding the label in the 5×7 [Font], scaled by [FontScale]. Everything
+// the top of the frame) holding the label in the 5×7 [font], scaled by [FontScale]. Everything
 // is clipped to the frame; no box, however odd, makes it panic.
 package overlay
 
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gstvision/gstvision/overlay/font"
 )
 
 // ErrBadFrame is returned (wrapped) for planes, strides or sizes that do not describe an I420
@@ -139,10 +141,13 @@ func (f *i420) visible(b Box, t int) (x1, y1, x2, y2 int, ok bool) {
 	return x1, y1, x2, y2, ok
 }
 
+// Glyphs sit in cells of 6×8 font pixels: a column and a row of spacing.
+const cellW = font.Advance
+
 // LabelSize is the size of the label bar for text at font scale s: a margin of s around glyph
 // cells of 6s×8s (without the last cell's trailing column and row of spacing).
 func LabelSize(text string, s int) (w, h int) {
-	return len(text)*cellW*s + s, glyphH*s + 2*s
+	return len(text)*cellW*s + s, font.Height*s + 2*s
 }
 
 // label draws the bar and text of a box whose (clamped) top-left corner is x1, y1.
@@ -174,12 +179,11 @@ func (f *i420) label(x1, y1 int, b Box, s int) {
 	// Text in luma only: strokes are thinner than a chroma sample at small scales.
 	ink := TextColor(col)
 	for i := 0; i < len(text); i++ {
-		g := glyph(text[i])
+		g := font.Of(text[i])
 		gx, gy := bx+s+i*cellW*s, by+s
-		for r := range glyphH {
-			bits := g[r]
-			for c := range glyphW {
-				if bits&(1<<(glyphW-1-c)) != 0 {
+		for r := range font.Height {
+			for c := range font.Width {
+				if g.Ink(c, r) {
 					px, py := gx+c*s, gy+r*s
 					f.fillLuma(px, py, px+s, py+s, ink)
 				}

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gstvision/gstvision/overlay/font"
 )
 
 // testFrame is a grey I420 frame with padded strides.
@@ -90,24 +92,30 @@ func TestPalette(t *testing.T) {
 	}
 }
 
-func TestFont(t *testing.T) {
-	for i, rows := range fontArt {
-		ink := 0
-		for _, row := range rows {
-			if len(row) != glyphW || strings.Trim(row, ".#") != "" {
-				t.Errorf("glyph %q: row %q", rune(i+32), row)
+// TestGlyphsDrawn draws every character of the font at scale 2 and reads the label back: each
+// glyph's pixels are exactly the ink of its rows in package font.
+func TestGlyphsDrawn(t *testing.T) {
+	const size = 720
+	s := FontScale(size, size)
+	if s != 2 {
+		t.Fatalf("font scale %d at %dx%d, want 2", s, size, size)
+	}
+	for c := byte(font.First); c <= font.Last; c++ {
+		f := newTestFrame(size, size, 0)
+		b := Box{X1: 10, Y1: 30, X2: 40, Y2: 46, ClassID: 1, Text: string(c)}
+		f.draw(b)
+		ink := TextColor(ColorFor(b.ClassID))
+		_, bh := LabelSize(b.Text, s)
+		gx, gy := b.X1+s, b.Y1-bh+s // the glyph's top left, inside the bar's margin
+		g := font.Of(c)
+		for r := range font.Height {
+			for col := range font.Width {
+				got := f.y(gx+col*s, gy+r*s) == ink && f.y(gx+col*s+s-1, gy+r*s+s-1) == ink
+				if got != g.Ink(col, r) {
+					t.Errorf("%q: pixel at column %d, row %d is ink=%v, want %v", c, col, r, got, g.Ink(col, r))
+				}
 			}
-			ink += strings.Count(row, "#")
 		}
-		if (ink == 0) != (i == 0) {
-			t.Errorf("glyph %q has %d ink pixels", rune(i+32), ink)
-		}
-	}
-	if glyph('A') != &Font['A'-32] || glyph(0x7f) != &Font['?'-32] || glyph(0xe9) != &Font['?'-32] {
-		t.Error("glyph lookup")
-	}
-	if Font['I'-32] != [7]uint8{0x0e, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e} {
-		t.Errorf("I = %x", Font['I'-32])
 	}
 }
 
@@ -128,7 +136,7 @@ func TestScales(t *testing.T) {
 func inkCount(text string, s int) int {
 	n := 0
 	for i := 0; i < len(text); i++ {
-		for _, bits := range glyph(text[i]) {
+		for _, bits := range font.Of(text[i]) {
 			for ; bits != 0; bits &= bits - 1 {
 				n++
 			}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp/codecs"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // frame is one access unit, payloaded once for every viewer. It is immutable once built.
@@ -182,7 +184,7 @@ func (b *Broadcaster) addSession(s *session) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return fmt.Errorf("camera %q: broadcaster %w", b.camera, ErrClosed)
+		return fmt.Errorf("camera %q: broadcaster %w", b.camera, defs.ErrClosed)
 	}
 	b.sessions[s.id] = s
 	b.snapshotLocked()

@@ -3,13 +3,14 @@ package webrtc
 import (
 	"errors"
 	"net/http"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
-// Sentinel errors. Errors returned by this package wrap one of them; the WHEP handler maps them
-// to HTTP statuses with [StatusOf].
+// Sentinel errors. Errors returned by this package wrap one of them, or [defs.ErrUnknownCamera]
+// (the camera in the URL does not exist, 404) or [defs.ErrClosed] (the manager or broadcaster
+// is closed, 503); the WHEP handler maps them to HTTP statuses with [StatusOf].
 var (
-	// ErrUnknownCamera: the camera in the URL does not exist (404).
-	ErrUnknownCamera = errors.New("unknown camera")
 	// ErrSessionNotFound: no WHEP session with that ID for that camera (404).
 	ErrSessionNotFound = errors.New("session not found")
 	// ErrUnsupportedMediaType: the body's Content-Type is not application/sdp (POST) or
@@ -36,8 +37,6 @@ var (
 	// router answers unsupported methods by itself; the sentinel stays for callers that map
 	// errors with [StatusOf].
 	ErrMethodNotAllowed = errors.New("method not allowed")
-	// ErrClosed: the manager or broadcaster is closed (503).
-	ErrClosed = errors.New("closed")
 	// ErrBadOptions: Options failed validation in [NewManager].
 	ErrBadOptions = errors.New("bad webrtc options")
 )
@@ -48,7 +47,7 @@ func StatusOf(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
-	case errors.Is(err, ErrUnknownCamera), errors.Is(err, ErrSessionNotFound):
+	case errors.Is(err, defs.ErrUnknownCamera), errors.Is(err, ErrSessionNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
@@ -62,7 +61,7 @@ func StatusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrBadOffer), errors.Is(err, ErrNoVideo), errors.Is(err, ErrBadFragment):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, defs.ErrClosed):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

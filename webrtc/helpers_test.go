@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/h264test"
-	"github.com/gstvision/gstvision/internal/waitfor"
+	"github.com/gstvision/gstvision/internal/test"
 	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/webrtc"
 )
@@ -234,7 +233,7 @@ func received(c *whepclient.Client) ([]byte, int) {
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	waitfor.Until(t, timeout, what, cond)
+	test.WaitUntil(t, timeout, what, cond)
 }
 
 // waitGoroutines waits until the number of goroutines is back to baseline.
@@ -268,5 +267,5 @@ func nalTypes(stream []byte, n int) []int {
 // 320×240 frames it produced (caps fail to negotiate for any other size).
 func decode(t *testing.T, stream []byte) int {
 	t.Helper()
-	return len(h264test.Decode(t, stream, 320, 240))
+	return len(test.DecodeH264(t, stream, 320, 240))
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // probeInterval is how often the ICE servers are probed again: a server that came back is used
@@ -134,7 +136,7 @@ func (p *iceProber) probe(s pion.ICEServer) error {
 	case <-t.C:
 		return fmt.Errorf("%w within %v", errNoCandidate, p.timeout)
 	case <-p.stop:
-		return ErrClosed
+		return fmt.Errorf("ice prober %w", defs.ErrClosed)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/logbuf"
+	"github.com/gstvision/gstvision/internal/test"
 	"github.com/gstvision/gstvision/internal/whepclient"
 	"github.com/gstvision/gstvision/webrtc"
 )
@@ -116,7 +116,7 @@ func TestICEServerProbes(t *testing.T) {
 	aus := testClip(t)
 	stun := startSTUN(t, false)
 	dead := startSTUN(t, true)
-	var logs logbuf.Buffer
+	var logs test.LogBuffer
 	ts := newTestServer(t, webrtc.Options{
 		GatherTimeout: 2 * time.Second,
 		ICEServers: []webrtc.ICEServer{

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // Manager owns the broadcasters of all cameras and the WHEP sessions attached to them.
@@ -138,7 +140,7 @@ func (m *Manager) isClosed() bool {
 	return m.closed
 }
 
-// errUnknownCamera wraps ErrUnknownCamera with the camera's name.
+// errUnknownCamera wraps defs.ErrUnknownCamera with the camera's name.
 func errUnknownCamera(camera string) error {
-	return fmt.Errorf("camera %q: %w", camera, ErrUnknownCamera)
+	return fmt.Errorf("camera %q: %w", camera, defs.ErrUnknownCamera)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // Handler returns the WHEP endpoint (draft-ietf-wish-whep):
@@ -55,7 +57,7 @@ type whepHandler struct {
 // broadcaster resolves the camera of a request.
 func (h *whepHandler) broadcaster(camera string) (*Broadcaster, error) {
 	if h.m.isClosed() {
-		return nil, fmt.Errorf("webrtc manager %w", ErrClosed)
+		return nil, fmt.Errorf("webrtc manager %w", defs.ErrClosed)
 	}
 	if h.lookup == nil {
 		if b := h.m.lookup(camera); b != nil {

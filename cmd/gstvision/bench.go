@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gstvision/gstvision/internal/bench"
+	"github.com/gstvision/gstvision/internal/config"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -21,8 +22,8 @@ func newBenchCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch mode {
-			case "unified":
-			case "decoupled":
+			case config.ModeUnified:
+			case config.ModeDecoupled:
 				o.Decoupled = true
 			case "auto":
 				o.Auto = true
@@ -61,23 +62,23 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&o.SimWidth, "sim-width", 640, "simulated picture width")
 	f.IntVar(&o.SimHeight, "sim-height", 360, "simulated picture height")
 	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras")
-	f.StringVar(&o.Device, "device", "cpu", "cpu or cuda")
-	f.StringVar(&mode, "mode", "decoupled", "unified, decoupled, or auto (chosen for the camera count as serve does when the config leaves it out)")
-	f.IntVar(&o.MaxBatch, "max-batch", 8, "decoupled: largest batch")
-	f.DurationVar(&o.MaxWait, "max-wait", 10*time.Millisecond, "decoupled: longest wait to fill a batch")
+	f.StringVar(&o.Device, "device", config.DefaultDevice, "cpu or cuda")
+	f.StringVar(&mode, "mode", config.ModeDecoupled, "unified, decoupled, or auto (chosen for the camera count as serve does when the config leaves it out)")
+	f.IntVar(&o.MaxBatch, "max-batch", config.DefaultMaxBatch, "decoupled: largest batch")
+	f.DurationVar(&o.MaxWait, "max-wait", config.DefaultMaxWaitMS*time.Millisecond, "decoupled: longest wait to fill a batch")
 	f.StringVar(&o.Model, "model", "models/blocks.onnx", "ONNX model")
 	f.StringVar(&o.Labels, "labels", "", "labels file (default: COCO names, or classN)")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured duration")
 	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "warm-up before measuring, once every camera decodes")
 	f.DurationVar(&o.StartTimeout, "start-timeout", time.Minute, "longest wait for every camera's first decoded frame")
 	f.BoolVar(&o.Pace, "pace", false, "play the clip at its frame rate instead of flat out")
-	f.IntVar(&o.QueueSize, "queue", 4, "frames buffered between decoder and inference per camera")
+	f.IntVar(&o.QueueSize, "queue", config.DefaultQueueFrames, "frames buffered between decoder and inference per camera")
 	f.DurationVar(&o.Stagger, "stagger", 0, "with --pace, delay the cameras' frames by amounts spread over this span (e.g. one GOP, 2s: keyframes then fall at independent times, as real cameras send them)")
 	f.StringVar(&o.Trace, "trace", "", "write a Go execution trace of the first 3 s of the measurement to this file")
 	f.IntVar(&o.Sets, "sets", 0, "decoupled: batches held at once (0: the device's default)")
 	f.BoolVar(&o.CUDAGraph, "cuda-graph", false, "decoupled on cuda: each batch runs as a captured CUDA graph (processing.cuda_graph)")
 	f.DurationVar(&o.Timeline, "timeline", 0, "decoupled: also report the stage interval by interval (e.g. 500ms)")
-	f.Float64Var(&o.Confidence, "confidence", 0.25, "detection score threshold")
+	f.Float64Var(&o.Confidence, "confidence", config.DefaultConfidence, "detection score threshold")
 	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")
 	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	return cmd

@@ -6,7 +6,8 @@ import (
 )
 
 // Sentinel errors of ortgpu; returned errors wrap them (test with errors.Is) and carry ONNX
-// Runtime's own message.
+// Runtime's own message. Calls on a closed Session or Binding return an error wrapping
+// defs.ErrClosed.
 var (
 	// ErrLoad: the ONNX Runtime library could not be opened, is not ONNX Runtime, is too old
 	// for C API version APIVersion, or is not the library already opened.
@@ -27,8 +28,6 @@ var (
 	ErrBinding = errors.New("bad tensor binding")
 	// ErrRun: ONNX Runtime failed to run the model.
 	ErrRun = errors.New("ONNX Runtime run failed")
-	// ErrClosed: the Session or Binding has been closed.
-	ErrClosed = errors.New("closed")
 )
 
 // Error is a failed ONNX Runtime call: the OrtApi function, the OrtErrorCode and the message.

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // APIVersion is the ONNX Runtime C API version requested: ONNX Runtime 1.22 or newer works
@@ -528,7 +530,7 @@ func resolve(t *DeviceTensor, decl []TensorInfo, what string) error {
 
 func (s *Session) live() error {
 	if s == nil || s.closed {
-		return fmt.Errorf("ortgpu: session: %w", ErrClosed)
+		return fmt.Errorf("ortgpu: session: %w", defs.ErrClosed)
 	}
 	return nil
 }
@@ -602,7 +604,7 @@ func (s *Session) Bind(in, out DeviceTensor) (*Binding, error) {
 // told otherwise); order later work on the same stream.
 func (b *Binding) Run() error {
 	if b == nil || b.closed {
-		return fmt.Errorf("ortgpu: binding: %w", ErrClosed)
+		return fmt.Errorf("ortgpu: binding: %w", defs.ErrClosed)
 	}
 	if err := b.s.do(b.run); err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/onnxgen"
 )
 
@@ -134,7 +135,7 @@ func TestSessionPlumbingOnCPU(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Run(); !errors.Is(err, ErrClosed) {
+	if err := b.Run(); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("Run after Close = %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
@@ -69,10 +70,10 @@ const DefaultSets = 2
 
 // GPUSets is the number of detectors for the GPU: batches fill while two run on the device
 // (each one's kernels filling the gaps the other leaves) and earlier ones are turned into
-// detections on the host (inference.Batcher). Measured on the H100 with 89 cameras of 1080p30:
-// a batch of 32 spends about 12 ms filling, 25 ms on the device (two at once) and 10 ms on the
-// host, so about 5 sets are in use at once (2,670 frames/s × 47 ms / 32); with 4, cameras
-// waited for a free set and frames were dropped.
+// detections on the host (inference.Batcher). The sets in use at once are frames/s × (fill +
+// device + host time of a batch) / batch size; there must be more than that at full load, or
+// cameras wait for a free set and drop frames (see BENCHMARKS.md, "What limits the decoupled
+// figure").
 const GPUSets = 6
 
 // New starts the stage. In decoupled mode it creates Sets detectors of MaxBatch slots each.
@@ -88,7 +89,7 @@ func New(o Options) (*Stage, error) {
 	}
 	s := &Stage{opts: o, log: o.Logger, inline: map[string]*inline{}}
 	if !o.Decoupled {
-		s.log.Info("inference stage started", "mode", "unified", "batch", 1)
+		s.log.Info("inference stage started", "decoupled", false, "batch", 1)
 		return s, nil
 	}
 	newBatch := o.NewBatchDetector
@@ -104,17 +105,13 @@ func New(o Options) (*Stage, error) {
 		s.detectors = append(s.detectors, d)
 	}
 	s.batcher = inference.NewBatcher(s.detectors[0], o.MaxBatch, o.MaxWait, s.detectors[1:]...)
-	s.log.Info("inference stage started", "mode", "decoupled", "max_batch", o.MaxBatch, "max_wait", o.MaxWait, "batch_sets", o.Sets)
+	s.log.Info("inference stage started", "decoupled", true, "max_batch", o.MaxBatch, "max_wait", o.MaxWait, "batch_sets", o.Sets)
 	return s, nil
 }
 
-// Mode is "unified" or "decoupled".
-func (s *Stage) Mode() string {
-	if s.opts.Decoupled {
-		return "decoupled"
-	}
-	return "unified"
-}
+// Decoupled reports whether the stage batches frames across cameras (else each camera's frames
+// are analysed inline).
+func (s *Stage) Decoupled() bool { return s.opts.Decoupled }
 
 // Batcher exposes the decoupled stage's batcher (nil in unified mode) for stats.
 func (s *Stage) Batcher() *inference.Batcher { return s.batcher }
@@ -126,7 +123,7 @@ func (s *Stage) Analyze(cam string, meta elements.FrameMeta, f *gst.MappedFrame)
 		start = time.Now()
 	}
 	w, h := f.Frame.Width, f.Frame.Height
-	publish := func(dets []inference.Detection, err error) {
+	publish := func(dets []defs.Detection, err error) {
 		if s.opts.OnResult != nil {
 			s.opts.OnResult(cam, time.Since(start), err)
 		}
@@ -135,14 +132,14 @@ func (s *Stage) Analyze(cam string, meta elements.FrameMeta, f *gst.MappedFrame)
 			return
 		}
 		if dets == nil {
-			dets = []inference.Detection{}
+			dets = []defs.Detection{}
 		}
 		s.opts.Publish(results.Result{Camera: cam, Frame: meta.Index, PTS: meta.PTS, Time: time.Now().UTC(),
 			Width: w, Height: h, Detections: dets})
 	}
 	if s.batcher != nil {
 		err := s.batcher.Submit(inference.Job{Camera: cam, Frame: &f.Frame, Release: f.Unmap, Done: publish})
-		if errors.Is(err, inference.ErrClosed) {
+		if errors.Is(err, defs.ErrClosed) {
 			return nil // shutting down
 		}
 		if err != nil {

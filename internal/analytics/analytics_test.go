@@ -27,7 +27,7 @@ func TestDecoupledStageDetectorFactory(t *testing.T) {
 		t.Errorf("without NewBatchDetector: %v, want NewDetector's error", err)
 	}
 	s, err := New(Options{MaxBatch: 16, NewDetector: inline, NewBatchDetector: batch})
-	if err != nil || s.Mode() != "unified" || len(asked) != 1 {
+	if err != nil || s.Decoupled() || len(asked) != 1 {
 		t.Errorf("unified mode made batch detectors (%v) or failed: %v", asked, err)
 	}
 	if s != nil {

@@ -12,13 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/analytics"
-	"github.com/gstvision/gstvision/internal/camera"
-	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/inference/ortgpu"
+	"github.com/gstvision/gstvision/internal/analytics"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/server"
 	"github.com/gstvision/gstvision/internal/viewer"
@@ -45,6 +45,9 @@ type App struct {
 	ops     opsState // run-time camera API, metrics, more observers (cameras_api.go, metrics.go)
 	rtc     *webrtc.Manager
 	viewers *viewer.Manager
+	backoff camera.Backoff // every camera's (WithCameraBackoff); zero: the production one
+	// stopCollector ends the collector that frees stopped pipelines (gst.StartCollector).
+	stopCollector context.CancelFunc
 }
 
 // ResultObserver is told every processed frame's latency from decode to detections.
@@ -52,13 +55,16 @@ type ResultObserver func(camera string, latency time.Duration, err error)
 
 // New prepares everything that can fail before any camera starts: nothing starts
 // half-configured.
-func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	removeStaleConfigTemps(cfg.Path(), log)
 	eng, err := NewEngine(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, engine: eng}
+	for _, o := range opts {
+		o(a)
+	}
 	plan := eng.plan
 	a.hub = results.NewHub(results.Options{})
 	a.stage, err = analytics.New(analytics.Options{
@@ -84,8 +90,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	log.Info("processing", "mode", plan.Mode(), "max_batch", plan.MaxBatch, "cuda_graph", plan.CUDAGraph,
 		"cameras", cfg.EnabledCameras(), "chosen", plan.Reason())
 	if cfg.Device == config.DeviceCUDA && plan.Decoupled && !plan.CUDAGraph {
-		// Measured on an H100: without a graph, each batch's ~250 kernel launches wait behind
-		// the cameras' threads, and a batch takes 3-10 times its GPU time (BENCHMARKS.md).
+		// Without a graph, each batch's kernel launches wait behind the cameras' threads, and a
+		// batch takes several times its GPU time (see BENCHMARKS.md).
 		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; leave it out or set it to true for full rate and lower latency")
 	}
 	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
@@ -103,6 +109,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	var collect context.Context
+	collect, a.stopCollector = context.WithCancel(context.Background())
+	gst.StartCollector(collect)
 	return a, nil
 }
 
@@ -135,6 +144,7 @@ func CameraConfig(cfg *config.Config, c config.Camera) camera.Config {
 func (a *App) cameraConfig(c config.Camera) camera.Config {
 	cc := CameraConfig(a.cfg, c)
 	cc.DropRemedy = a.engine.plan.DropRemedy(a.cfg.Device)
+	cc.Backoff = a.backoff
 	return cc
 }
 
@@ -168,7 +178,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	a.log.Info("gstvision serving", "listen", a.cfg.Server.Listen, "device", a.cfg.Device,
-		"mode", a.stage.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
+		"mode", a.engine.plan.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
 	go a.watchGPU(ctx)
 	err := a.server.ListenAndServe(ctx)
 	a.Close()
@@ -185,6 +195,7 @@ func (a *App) Close() {
 	a.stage.Close()
 	a.hub.Close()
 	a.engine.Close()
+	a.stopCollector()
 	a.log.Info("gstvision stopped")
 }
 
@@ -208,10 +219,10 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	if err := elements.Register(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	for _, f := range []string{"rtspsrc", "rtph264depay", "h264parse"} {
-		if !gst.HasElement(f) {
-			return nil, fmt.Errorf("%w: GStreamer element %s is missing (install gstreamer1.0-plugins-good/-bad; run gstvision doctor)", ErrStartup, f)
-		}
+	// Start-up checks the H.264 path every camera may need; an H.265 camera that finds its
+	// elements missing fails alone, as it connects.
+	if err := checkElements(gst.Receive(gst.CodecH264)...); err != nil {
+		return nil, err
 	}
 	ver, err := inference.InitRuntime(cfg.Inference.ONNXRuntimeLibrary)
 	if err != nil {
@@ -229,13 +240,14 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 		log.Warn(warn)
 	}
 	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg, plan: cfg.Plan()}
-	if cfg.Device == "cuda" {
+	cpuDecoder, _ := gst.Decoder(gst.CodecH264, false)
+	if cfg.Device == config.DeviceCUDA {
 		if err := e.openCUDA(log); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("%w: device cuda: %w", ErrStartup, err)
 		}
-	} else if !gst.HasElement("avdec_h264") && !gst.HasElement("openh264dec") {
-		return nil, fmt.Errorf("%w: no CPU H.264 decoder (install gstreamer1.0-libav)", ErrStartup)
+	} else if err := checkElements(cpuDecoder); err != nil {
+		return nil, err
 	}
 	// A first detector proves the model runs on this device before any camera starts.
 	d, err := e.NewDetector(1)
@@ -248,6 +260,16 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
 		"classes", info.NumClasses, "gstreamer", gst.Version())
 	return e, nil
+}
+
+// checkElements fails start-up, naming the fix, unless GStreamer has every requirement.
+func checkElements(reqs ...gst.Requirement) error {
+	for _, r := range reqs {
+		if err := r.Missing(); err != nil {
+			return fmt.Errorf("%w: %w (run gstvision doctor)", ErrStartup, err)
+		}
+	}
+	return nil
 }
 
 // NewDetector makes a detector with its own backend of maxBatch slots on the engine's device.
@@ -302,7 +324,7 @@ func stageSets(device string, configured int) int {
 	if configured > 0 {
 		return configured
 	}
-	if device == "cuda" {
+	if device == config.DeviceCUDA {
 		return analytics.GPUSets
 	}
 	return analytics.DefaultSets

@@ -85,7 +85,7 @@ func TestCUDAModeFailsHardWithoutGPU(t *testing.T) {
 		t.Skip("this machine has a GPU")
 	}
 	cfg := cpuConfig(t, "models/blocks.onnx")
-	cfg.Device = "cuda"
+	cfg.Device = config.DeviceCUDA
 	_, err := NewEngine(cfg, slog.New(slog.DiscardHandler))
 	if err == nil {
 		t.Fatal("NewEngine in cuda mode succeeded without a GPU")
@@ -101,7 +101,8 @@ func TestStageSets(t *testing.T) {
 		configured int
 		want       int
 	}{
-		{"cpu", 0, analytics.DefaultSets}, {"cuda", 0, analytics.GPUSets}, {"cpu", 4, 4}, {"cuda", 3, 3},
+		{config.DeviceCPU, 0, analytics.DefaultSets}, {config.DeviceCUDA, 0, analytics.GPUSets},
+		{config.DeviceCPU, 4, 4}, {config.DeviceCUDA, 3, 3},
 	} {
 		if got := stageSets(c.device, c.configured); got != c.want {
 			t.Errorf("stageSets(%q, %d) = %d, want %d", c.device, c.configured, got, c.want)

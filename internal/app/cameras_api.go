@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/server"
@@ -32,8 +33,8 @@ const maxErrors = 10
 type cameraRunner interface {
 	Add(cfg camera.Config) error
 	Remove(id string) error
-	Get(id string) (camera.Status, bool)
-	List() []camera.Status
+	Get(id string) (defs.Status, bool)
+	List() []defs.Status
 }
 
 // CameraAPI manages cameras at run time for the HTTP API (it implements server.Cameras,
@@ -107,14 +108,14 @@ func (c *CameraAPI) Cameras() []config.Camera {
 
 // List returns every configured camera's status in config order (disabled ones included),
 // then any camera the manager runs that the config does not name.
-func (c *CameraAPI) List() []camera.Status {
+func (c *CameraAPI) List() []defs.Status {
 	running := c.run.List()
 	byID := make(map[string]int, len(running))
 	for i, st := range running {
 		byID[st.ID] = i
 	}
 	c.mu.RLock()
-	out := make([]camera.Status, 0, len(c.cams)+len(running))
+	out := make([]defs.Status, 0, len(c.cams)+len(running))
 	for _, cam := range c.cams {
 		if i, ok := byID[cam.ID]; ok {
 			out = append(out, running[i])
@@ -133,7 +134,7 @@ func (c *CameraAPI) List() []camera.Status {
 }
 
 // Get returns one camera's status, disabled ones included.
-func (c *CameraAPI) Get(id string) (camera.Status, bool) {
+func (c *CameraAPI) Get(id string) (defs.Status, bool) {
 	if st, ok := c.run.Get(id); ok {
 		return st, true
 	}
@@ -144,15 +145,15 @@ func (c *CameraAPI) Get(id string) (camera.Status, bool) {
 			return c.idleStatus(cam), true
 		}
 	}
-	return camera.Status{}, false
+	return defs.Status{}, false
 }
 
 // idleStatus is the status of a configured camera the manager does not run: disabled, or
 // enabled but not started yet (between a change's stop and start). Call with mu held.
-func (c *CameraAPI) idleStatus(cam config.Camera) camera.Status {
-	st := camera.Status{ID: cam.ID, URL: config.RedactURL(cam.URL), State: camera.StateStarting}
+func (c *CameraAPI) idleStatus(cam config.Camera) defs.Status {
+	st := defs.Status{ID: cam.ID, URL: config.RedactURL(cam.URL), State: defs.StateStarting}
 	if !cam.IsEnabled() {
-		st.State, st.Since = camera.StateDisabled, c.disabledSince[cam.ID]
+		st.State, st.Since = defs.StateDisabled, c.disabledSince[cam.ID]
 	}
 	return st
 }
@@ -160,33 +161,33 @@ func (c *CameraAPI) idleStatus(cam config.Camera) camera.Status {
 // AddCamera adds the camera spec describes (one camera object, as in the config file) and
 // starts it unless it is disabled. Errors wrap server.ErrBadRequest (naming the field),
 // server.ErrConflict (duplicate id) or ErrConfigWrite.
-func (c *CameraAPI) AddCamera(ctx context.Context, spec json.RawMessage) (camera.Status, error) {
+func (c *CameraAPI) AddCamera(ctx context.Context, spec json.RawMessage) (defs.Status, error) {
 	if err := checkSpecSize(spec); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	cam, err := config.ParseCamera(spec)
 	if err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	if err := c.lock(ctx); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	defer c.unlock()
 	prev := c.Cameras()
 	if _, ok := c.run.Get(cam.ID); ok || indexOf(prev, cam.ID) >= 0 {
-		return camera.Status{}, fmt.Errorf("%w: camera %q already exists", server.ErrConflict, cam.ID)
+		return defs.Status{}, fmt.Errorf("%w: camera %q already exists", server.ErrConflict, cam.ID)
 	}
 	if err := config.ValidateCamera(cam, len(prev), prev); err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	next := append(cloneCameras(prev), cam)
 	if err := c.persist(next); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	c.commit(next, cam.ID)
 	if cam.IsEnabled() {
 		if err := c.run.Add(c.toCamera(cam)); err != nil {
-			return camera.Status{}, c.rollback(prev, cam.ID, fmt.Errorf("starting camera %q: %w", cam.ID, err))
+			return defs.Status{}, c.rollback(prev, cam.ID, fmt.Errorf("starting camera %q: %w", cam.ID, err))
 		}
 	}
 	c.log.Info("camera added", "camera", cam.ID, "url", config.RedactURL(cam.URL), "enabled", cam.IsEnabled())
@@ -196,60 +197,60 @@ func (c *CameraAPI) AddCamera(ctx context.Context, spec json.RawMessage) (camera
 
 // UpdateCamera replaces camera id by spec (a whole camera object; "id" may be left out but
 // not changed). Absent fields take their defaults.
-func (c *CameraAPI) UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (camera.Status, error) {
+func (c *CameraAPI) UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (defs.Status, error) {
 	return c.update(ctx, id, spec, false)
 }
 
 // PatchCamera merges patch, a partial camera object, onto camera id (JSON merge patch,
 // RFC 7396: a member set to null returns that field to its default).
-func (c *CameraAPI) PatchCamera(ctx context.Context, id string, patch json.RawMessage) (camera.Status, error) {
+func (c *CameraAPI) PatchCamera(ctx context.Context, id string, patch json.RawMessage) (defs.Status, error) {
 	return c.update(ctx, id, patch, true)
 }
 
 // update applies a PUT (merge=false) or PATCH (merge=true) to camera id. Only that camera is
 // touched: it restarts when its URL, transport or latency changed, stops when disabled, and
 // starts when enabled; a name change restarts nothing.
-func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage, merge bool) (camera.Status, error) {
+func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage, merge bool) (defs.Status, error) {
 	if err := checkSpecSize(spec); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	// Check the body on its own first, so that error positions refer to what the client sent.
 	if _, err := config.ParseCamera(spec); err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(spec, &fields); err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	if err := c.lock(ctx); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	defer c.unlock()
 	prev := c.Cameras()
 	idx := indexOf(prev, id)
 	if idx < 0 {
-		return camera.Status{}, fmt.Errorf("camera %q %w", id, server.ErrNotFound)
+		return defs.Status{}, fmt.Errorf("camera %q %w", id, server.ErrNotFound)
 	}
 	old := prev[idx]
 	cam, err := mergeCamera(old, fields, merge, idx)
 	if err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	if err := config.ValidateCamera(cam, idx, prev); err != nil {
-		return camera.Status{}, badRequest(err)
+		return defs.Status{}, badRequest(err)
 	}
 	next := cloneCameras(prev)
 	next[idx] = cam
 	if err := c.persist(next); err != nil {
-		return camera.Status{}, err
+		return defs.Status{}, err
 	}
 	c.commit(next, id)
 
 	_, running := c.run.Get(id)
 	changed := old.URL != cam.URL || old.Transport != cam.Transport || old.Latency() != cam.Latency()
 	if running && (!cam.IsEnabled() || changed) {
-		if err := c.run.Remove(id); err != nil && !errors.Is(err, camera.ErrNotFound) {
-			return camera.Status{}, c.rollback(prev, id, fmt.Errorf("stopping camera %q: %w", id, err))
+		if err := c.run.Remove(id); err != nil && !errors.Is(err, defs.ErrUnknownCamera) {
+			return defs.Status{}, c.rollback(prev, id, fmt.Errorf("stopping camera %q: %w", id, err))
 		}
 		if !cam.IsEnabled() {
 			c.forget(id)
@@ -257,7 +258,7 @@ func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage,
 	}
 	if cam.IsEnabled() && (!running || changed) {
 		if err := c.run.Add(c.toCamera(cam)); err != nil {
-			return camera.Status{}, c.rollback(prev, id, fmt.Errorf("starting camera %q: %w", id, err))
+			return defs.Status{}, c.rollback(prev, id, fmt.Errorf("starting camera %q: %w", id, err))
 		}
 	}
 	c.log.Info("camera updated", "camera", id, "url", config.RedactURL(cam.URL), "enabled", cam.IsEnabled(),
@@ -326,7 +327,7 @@ func (c *CameraAPI) RemoveCamera(ctx context.Context, id string) error {
 		}
 		c.commit(next, id)
 	}
-	if err := c.run.Remove(id); err != nil && !errors.Is(err, camera.ErrNotFound) {
+	if err := c.run.Remove(id); err != nil && !errors.Is(err, defs.ErrUnknownCamera) {
 		return c.rollback(prev, id, fmt.Errorf("stopping camera %q: %w", id, err))
 	}
 	c.forget(id)

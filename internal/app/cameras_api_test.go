@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/server"
@@ -51,7 +52,7 @@ func (f *fakeRunner) Remove(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.running[id]; !ok {
-		return fmt.Errorf("%w: %q", camera.ErrNotFound, id)
+		return fmt.Errorf("%w: %q", defs.ErrUnknownCamera, id)
 	}
 	delete(f.running, id)
 	f.order = slices.DeleteFunc(f.order, func(s string) bool { return s == id })
@@ -59,24 +60,24 @@ func (f *fakeRunner) Remove(id string) error {
 	return nil
 }
 
-func (f *fakeRunner) status(id string) camera.Status {
+func (f *fakeRunner) status(id string) defs.Status {
 	c := f.running[id]
-	return camera.Status{ID: id, URL: c.RedactedURL, State: camera.StateRunning, Frames: 42}
+	return defs.Status{ID: id, URL: c.RedactedURL, State: defs.StateRunning, Frames: 42}
 }
 
-func (f *fakeRunner) Get(id string) (camera.Status, bool) {
+func (f *fakeRunner) Get(id string) (defs.Status, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.running[id]; !ok {
-		return camera.Status{}, false
+		return defs.Status{}, false
 	}
 	return f.status(id), true
 }
 
-func (f *fakeRunner) List() []camera.Status {
+func (f *fakeRunner) List() []defs.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]camera.Status, 0, len(f.order))
+	out := make([]defs.Status, 0, len(f.order))
 	for _, id := range f.order {
 		out = append(out, f.status(id))
 	}
@@ -199,9 +200,9 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-func statusOf(t testing.TB, r apiResp) camera.Status {
+func statusOf(t testing.TB, r apiResp) defs.Status {
 	t.Helper()
-	var st camera.Status
+	var st defs.Status
 	if err := json.Unmarshal([]byte(r.body), &st); err != nil {
 		t.Fatalf("bad status body %q: %v", r.body, err)
 	}
@@ -221,12 +222,12 @@ func TestCameraAPILifecycle(t *testing.T) {
 	e := newAPIEnv(t, apiTestConfig)
 
 	// The disabled camera of the file is listed.
-	var list []camera.Status
+	var list []defs.Status
 	r := e.do(t, "GET", "/api/cameras", "")
 	if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list) != 2 {
 		t.Fatalf("list: %d %s", r.status, r.body)
 	}
-	if list[0].ID != "cam1" || list[0].State != camera.StateRunning || list[1].ID != "cam2" || list[1].State != camera.StateDisabled {
+	if list[0].ID != "cam1" || list[0].State != defs.StateRunning || list[1].ID != "cam2" || list[1].State != defs.StateDisabled {
 		t.Fatalf("list: %s", r.body)
 	}
 	if strings.Contains(r.body, "hunter2") || !strings.Contains(r.body, "admin:***@") {
@@ -234,7 +235,7 @@ func TestCameraAPILifecycle(t *testing.T) {
 	}
 
 	r = e.do(t, "POST", "/api/cameras", `{"id":"cam3","url":"rtsp://u:pw@10.0.0.3/s","latency_ms":50}`)
-	if r.status != 201 || statusOf(t, r).State != camera.StateRunning || statusOf(t, r).URL != "rtsp://u:***@10.0.0.3/s" {
+	if r.status != 201 || statusOf(t, r).State != defs.StateRunning || statusOf(t, r).URL != "rtsp://u:***@10.0.0.3/s" {
 		t.Fatalf("add: %d %s", r.status, r.body)
 	}
 	expectEvents(t, e.run.takeEvents(), "add cam3")
@@ -244,7 +245,7 @@ func TestCameraAPILifecycle(t *testing.T) {
 	e.checkFile(t, "add")
 
 	r = e.do(t, "PATCH", "/api/cameras/cam3", `{"enabled":false}`)
-	if r.status != 200 || statusOf(t, r).State != camera.StateDisabled {
+	if r.status != 200 || statusOf(t, r).State != defs.StateDisabled {
 		t.Fatalf("disable: %d %s", r.status, r.body)
 	}
 	expectEvents(t, e.run.takeEvents(), "remove cam3")
@@ -252,19 +253,19 @@ func TestCameraAPILifecycle(t *testing.T) {
 		t.Fatalf("forgot %q after disabling cam3", e.forgot)
 	}
 	e.checkFile(t, "disable")
-	if st, ok := e.api.Get("cam3"); !ok || st.State != camera.StateDisabled || st.Since.IsZero() {
+	if st, ok := e.api.Get("cam3"); !ok || st.State != defs.StateDisabled || st.Since.IsZero() {
 		t.Fatalf("disabled camera: %+v %v", st, ok)
 	}
 	// Still listed, after cam2, in file order.
 	r = e.do(t, "GET", "/api/cameras", "")
 	list = nil
 	_ = json.Unmarshal([]byte(r.body), &list)
-	if len(list) != 3 || list[2].ID != "cam3" || list[2].State != camera.StateDisabled {
+	if len(list) != 3 || list[2].ID != "cam3" || list[2].State != defs.StateDisabled {
 		t.Fatalf("list after disabling: %s", r.body)
 	}
 
 	r = e.do(t, "PATCH", "/api/cameras/cam3", `{"enabled":true}`)
-	if r.status != 200 || statusOf(t, r).State != camera.StateRunning {
+	if r.status != 200 || statusOf(t, r).State != defs.StateRunning {
 		t.Fatalf("enable: %d %s", r.status, r.body)
 	}
 	expectEvents(t, e.run.takeEvents(), "add cam3")
@@ -439,7 +440,7 @@ func TestCameraAPIWithoutFile(t *testing.T) {
 	run := newFakeRunner()
 	api := newCameraAPI(cfg, run, nil, func(c config.Camera) camera.Config { return CameraConfig(cfg, c) }, nil)
 	st, err := api.AddCamera(t.Context(), json.RawMessage(`{"id":"a","url":"rtsp://h/s"}`))
-	if err != nil || st.State != camera.StateRunning {
+	if err != nil || st.State != defs.StateRunning {
 		t.Fatalf("add: %+v %v", st, err)
 	}
 	if len(cfg.Cameras) != 1 || cfg.Cameras[0].ID != "a" {

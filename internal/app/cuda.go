@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/gstvision/gstvision/cuda"
@@ -24,8 +23,9 @@ func (e *Engine) openCUDA(log *slog.Logger) error {
 		return err
 	}
 	e.cuda = &cudaState{ctx: ctx}
-	if !gst.HasElement("nvh264dec") {
-		return fmt.Errorf("%w: nvh264dec is not registered: NVDEC is unavailable (driver without video capability? in Docker set NVIDIA_DRIVER_CAPABILITIES=compute,utility,video)", gst.ErrMissingElement)
+	nvdec, _ := gst.Decoder(gst.CodecH264, true)
+	if err := nvdec.Missing(); err != nil {
+		return err
 	}
 	gctx, err := gst.WrapCUDAContext(ctx.Handle(), ctx.Device())
 	if err != nil {

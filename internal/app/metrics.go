@@ -67,9 +67,6 @@ func (a *App) webrtcViewers() map[string]int {
 	return f()
 }
 
-// Metrics is the Prometheus registry behind GET /metrics.
-func (a *App) Metrics() *metrics.Metrics { return a.ops.metrics }
-
 // initOps builds the camera API, the metrics and their routes. New calls it once the
 // stage, hub, manager and server exist.
 func (a *App) initOps() error {
@@ -97,7 +94,7 @@ func (a *App) initOps() error {
 			return metrics.WebSocket{Clients: n, Queued: q}
 		},
 		WebRTCViewers: a.webrtcViewers,
-		Info:          map[string]string{"device": a.cfg.Device, "mode": a.stage.Mode()},
+		Info:          map[string]string{"device": a.cfg.Device, "mode": a.engine.plan.Mode()},
 	})
 	if err != nil {
 		return err

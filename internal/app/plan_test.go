@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gstvision/gstvision/internal/config"
-	"github.com/gstvision/gstvision/internal/logbuf"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // TestAutomaticModeFollowsCameraCount: with ENABLE_DECOUPLED_PIPELINE left out, serve runs the
@@ -35,13 +35,13 @@ func TestAutomaticModeFollowsCameraCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs logbuf.Buffer
+		var logs test.LogBuffer
 		a, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := a.Stage().Mode(); got != c.mode {
-			t.Errorf("%d cameras, %q: stage mode %s, want %s", c.cameras, c.explicit, got, c.mode)
+		if got := a.Stage().Decoupled(); got != (c.mode == config.ModeDecoupled) {
+			t.Errorf("%d cameras, %q: stage decoupled %v, want mode %s", c.cameras, c.explicit, got, c.mode)
 		}
 		if !strings.Contains(logs.String(), "mode="+c.mode) || !strings.Contains(logs.String(), c.why) {
 			t.Errorf("%d cameras, %q: the log does not say mode=%s (%q):\n%s", c.cameras, c.explicit, c.mode, c.why, logs.String())

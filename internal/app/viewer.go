@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/server"
 	"github.com/gstvision/gstvision/internal/viewer"
@@ -63,7 +64,7 @@ func (a *App) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	jpg, err := a.viewers.Snapshot(r.Context(), id)
 	switch {
-	case errors.Is(err, viewer.ErrUnknownCamera):
+	case errors.Is(err, defs.ErrUnknownCamera):
 		server.WriteError(w, http.StatusNotFound, err.Error())
 		return
 	case errors.Is(err, viewer.ErrNoFrame):

@@ -1,7 +1,8 @@
-// Package bench measures gstvision's analytics throughput: N cameras (a looped H.264 file or
-// simulated RTSP cameras) → decode → preprocess → infer → detections, no encoding. It reports
-// total and per-camera frames/s, frame-to-result latency percentiles, the batch-size histogram,
-// GPU memory at start and end, and CPU use.
+// Package bench measures gstvision. Run measures analytics throughput: N cameras (a looped
+// H.264 file or simulated RTSP cameras) → decode → preprocess → infer → detections, no
+// encoding; it reports total and per-camera frames/s, frame-to-result latency percentiles, the
+// batch-size histogram, GPU memory at start and end, and CPU use. RunViewers measures the
+// viewer path (viewers*.go).
 package bench
 
 import (
@@ -21,10 +22,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
+	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/app"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
-	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/procstat"
 	"github.com/gstvision/gstvision/internal/simulate"
 )
@@ -48,8 +50,8 @@ type Options struct {
 	Duration time.Duration // measured time, after Warmup
 	Warmup   time.Duration // after every camera decodes, before measuring
 	// StartTimeout bounds the wait for every camera's first decoded frame (default 60 s).
-	// Opening many decoders at once takes seconds (about 10 cameras a second on the H100), so
-	// the warm-up starts only once all decode: the measurement sees the steady state.
+	// Opening many decoders at once takes seconds (see BENCHMARKS.md, start-up), so the
+	// warm-up starts only once all decode: the measurement sees the steady state.
 	StartTimeout time.Duration
 	Pace         bool // play the clip at its frame rate (latency at full rate) instead of flat out
 	// Stagger, with Pace, delays the cameras' frames by amounts spread evenly over this span.
@@ -207,7 +209,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	// The cameras are the config's, as serve's are: its automatic choices count them.
 	for i, u := range urls {
-		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: "tcp"})
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i+1), URL: u, Transport: config.TransportTCP})
 	}
 	a, err := app.New(cfg, o.Logger)
 	if err != nil {
@@ -218,14 +220,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a.Observe(rec.observe)
 	for i, cam := range cfg.Cameras {
 		cc := app.CameraConfig(cfg, cam)
-		cc.Pace = o.Pace
-		cc.PaceDelay = o.Stagger * time.Duration(i) / time.Duration(len(urls))
+		if !o.Simulate { // the clip's cameras: file pipelines, paced as asked
+			cc.NewPipeline = ClipPipeline(o.Pace, o.Stagger*time.Duration(i)/time.Duration(len(urls)))
+		}
 		if err := a.Cameras().Add(cc); err != nil {
 			return nil, err
 		}
 	}
 	plan := cfg.Plan()
-	rep := &Report{Device: o.Device, Mode: a.Stage().Mode(), MaxBatch: plan.MaxBatch, CUDAGraph: plan.CUDAGraph,
+	rep := &Report{Device: o.Device, Mode: plan.Mode(), MaxBatch: plan.MaxBatch, CUDAGraph: plan.CUDAGraph,
 		Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
 	t := time.Now()
 	if err := waitAllDecoding(ctx, a.Cameras(), o.StartTimeout); err != nil {
@@ -435,7 +438,7 @@ func waitAllDecoding(ctx context.Context, cams *camera.Manager, timeout time.Dur
 	defer tick.Stop()
 	for {
 		list := cams.List()
-		idle := slices.IndexFunc(list, func(st camera.Status) bool { return st.Frames == 0 })
+		idle := slices.IndexFunc(list, func(st defs.Status) bool { return st.Frames == 0 })
 		if idle < 0 {
 			return nil
 		}
@@ -481,7 +484,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintf(tw, "dropped before inference\t%d\nerrors\t%d\nCPU\t%.0f%%\nRSS start / end\t%.0f / %.0f MB\n", r.Dropped, r.Errors, r.CPUPercent, r.RSSStartMB, r.RSSEndMB)
-	if r.Device == "cuda" {
+	if r.Device == config.DeviceCUDA {
 		fmt.Fprintf(tw, "GPU memory used start / end\t%.0f / %.0f MB\n", r.GPUMemStartMB, r.GPUMemEndMB)
 	}
 	tw.Flush()

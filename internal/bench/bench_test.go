@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gstvision/gstvision/internal/config"
 )
 
 // A camera that never decodes (its clip is not H.264) stops the run at the start timeout, with
@@ -67,7 +69,7 @@ func TestRunAuto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Mode != "unified" || rep.MaxBatch != 2 || rep.CUDAGraph {
+	if rep.Mode != config.ModeUnified || rep.MaxBatch != 2 || rep.CUDAGraph {
 		t.Errorf("auto with 2 cameras on cpu: mode %s, max_batch %d, cuda_graph %v; want unified, 2, false",
 			rep.Mode, rep.MaxBatch, rep.CUDAGraph)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/waitfor"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // Page is the browser tab that shows the page under test.
@@ -26,7 +26,7 @@ type Page interface {
 // Poll polls cond until it holds, failing the test after timeout.
 func Poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	waitfor.Until(t, timeout, what, cond)
+	test.WaitUntil(t, timeout, what, cond)
 }
 
 // startBrowser starts cmd in its own process group with its output in logPath, and registers a

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
 )
@@ -27,25 +28,18 @@ type Config struct {
 	Transport   string
 	Latency     time.Duration
 	EveryN      int // analyse every Nth decoded frame
-	QueueFrames int
-	StatsEvery  int           // log a stats line every this many decoded frames
-	Pace        bool          // file:// sources: play at the frame rate
-	PaceDelay   time.Duration // and with this delay (see gst.CameraOptions)
+	QueueFrames int // frames buffered before the analyzer, at least 1 (oldest dropped)
+	StatsEvery  int // log a stats line every this many decoded frames; 0: none
 	// ViewerHandlerID, when set, gives the pipeline a viewer branch feeding that handler.
 	ViewerHandlerID uint64
 	// DropRemedy tells the operator what to change when this camera drops frames before the
 	// detector (it depends on the mode and device, which the camera does not know).
 	DropRemedy string
+	// Backoff paces the camera's retries; its zero fields take DefaultBackoff's.
+	Backoff Backoff
+	// NewPipeline builds each run's pipeline; nil: an RTSP camera decoded by GStreamer.
+	NewPipeline PipelineFactory
 }
-
-// Backoff bounds for rebuilding a failed pipeline: 1 s doubling to 30 s, reset after a stable minute.
-var (
-	BackoffMin    = time.Second
-	BackoffMax    = 30 * time.Second
-	StableAfter   = time.Minute
-	StallTimeout  = 10 * time.Second // no decoded frame for this long while running is a fault
-	startDeadline = 20 * time.Second // no first frame within this long after start is a fault
-)
 
 // Camera supervises one camera: it builds the pipeline, watches it, and rebuilds it with
 // exponential backoff after any fault (RTSP drop, EOS, timeout, decoder error). A camera's
@@ -57,7 +51,7 @@ type Camera struct {
 	log      *slog.Logger
 
 	mu         sync.Mutex
-	state      State
+	state      defs.State
 	since      time.Time
 	lastErr    string
 	lastErrAt  time.Time
@@ -74,8 +68,8 @@ type Camera struct {
 	arrived     atomic.Uint64 // frames that reached the sink (the rest were dropped by the queue)
 	dropped     uint64        // the highest drop count reported: a counter never goes back
 
-	pipeline atomic.Pointer[gst.CameraPipeline] // the running pipeline, if any
-	faults   chan error                         // a panic on the frame path, for the supervisor
+	pipeline atomic.Pointer[Pipeline] // the running pipeline, if any (read it with live)
+	faults   chan error               // a panic on the frame path, for the supervisor
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -86,11 +80,12 @@ func New(cfg Config, analyzer Analyzer, cuda *gst.CUDAContext, log *slog.Logger)
 	if cfg.EveryN < 1 {
 		cfg.EveryN = 1
 	}
-	if cfg.StatsEvery < 1 {
-		cfg.StatsEvery = 100
+	if cfg.NewPipeline == nil {
+		cfg.NewPipeline = gstPipeline
 	}
+	cfg.Backoff = cfg.Backoff.withDefaults()
 	return &Camera{cfg: cfg, analyzer: analyzer, cuda: cuda, log: log.With("camera", cfg.ID),
-		state: StateStarting, since: time.Now(), faults: make(chan error, 1)}
+		state: defs.StateStarting, since: time.Now(), faults: make(chan error, 1)}
 }
 
 // ID is the camera's id.
@@ -115,16 +110,16 @@ func (c *Camera) Stop() {
 }
 
 // Status is a snapshot for the API.
-func (c *Camera) Status() Status {
+func (c *Camera) Status() defs.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	decoded, queued := c.decodedBase+c.current.Load(), uint64(0)
-	if p := c.pipeline.Load(); p != nil {
+	if p := c.live(); p != nil {
 		decoded = p.Decoded() // numbered on from decodedBase; live, not the last once-a-second sample
 		queued = p.Queued()
 	}
 	c.dropped = droppedSoFar(c.dropped, decoded, c.arrived.Load(), queued)
-	return Status{
+	return defs.Status{
 		ID: c.cfg.ID, URL: c.cfg.RedactedURL, State: c.state, FPS: c.fps,
 		Frames: decoded, Inferred: c.handed.Load(), Dropped: c.dropped, DropRate: c.dropRate,
 		Reconnects: c.reconnects, LastError: c.lastErr, LastErrorAt: c.lastErrAt, Since: c.since,
@@ -140,7 +135,7 @@ func droppedSoFar(prev, decoded, arrived, queued uint64) uint64 {
 	return max(prev, decoded-min(arrived+queued, decoded))
 }
 
-func (c *Camera) setState(s State, err error) {
+func (c *Camera) setState(s defs.State, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != s {
@@ -189,7 +184,7 @@ func (c *Camera) handleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error 
 		return nil
 	}
 	c.handed.Add(1)
-	if p := c.pipeline.Load(); p != nil {
+	if p := c.live(); p != nil {
 		if ago := p.DecodedAgo(meta.Index); ago > 0 {
 			meta.Decoded = time.Now().Add(-ago)
 		}
@@ -201,18 +196,18 @@ func (c *Camera) supervise(ctx context.Context) {
 	defer close(c.done)
 	handlerID := elements.AddHandler(c)
 	defer elements.RemoveHandler(handlerID)
-	r := newRetry()
+	r := newRetry(c.cfg.Backoff)
 	first := true
 	for {
 		started, decoded := time.Now(), c.decodedBase
 		err := c.runOnce(ctx, handlerID, first)
 		first = false
 		if ctx.Err() != nil {
-			c.setState(StateDisabled, nil)
+			c.setState(defs.StateDisabled, nil)
 			return
 		}
-		state, wait := r.next(err, c.decodedBase > decoded, time.Since(started) >= StableAfter)
-		if state == StateUnauthorized {
+		state, wait := r.next(err, c.decodedBase > decoded, time.Since(started) >= c.cfg.Backoff.StableAfter)
+		if state == defs.StateUnauthorized {
 			err = refusedError(c.cfg.RedactedURL, r.authFails, wait)
 		}
 		c.mu.Lock()
@@ -223,7 +218,7 @@ func (c *Camera) supervise(ctx context.Context) {
 		c.log.Warn("camera down, will retry", "state", state, "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
-			c.setState(StateDisabled, nil)
+			c.setState(defs.StateDisabled, nil)
 			return
 		case <-time.After(wait):
 		}
@@ -233,12 +228,12 @@ func (c *Camera) supervise(ctx context.Context) {
 // runOnce builds and runs one pipeline until it fails or ctx ends.
 func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) error {
 	if first {
-		c.setState(StateStarting, nil)
+		c.setState(defs.StateStarting, nil)
 	}
-	p, err := gst.NewCameraPipeline(gst.CameraOptions{
+	p, err := c.cfg.NewPipeline(PipelineSpec{
 		Camera: c.cfg.ID, URL: c.cfg.URL, RedactedURL: c.cfg.RedactedURL, Transport: c.cfg.Transport,
 		Latency: c.cfg.Latency, CUDA: c.cuda, QueueFrames: c.cfg.QueueFrames, HandlerID: handlerID,
-		Pace: c.cfg.Pace, PaceDelay: c.cfg.PaceDelay, ViewerHandlerID: c.cfg.ViewerHandlerID, Logger: c.log,
+		ViewerHandlerID: c.cfg.ViewerHandlerID, OnWarning: fatalWarning, Logger: c.log,
 	})
 	if err != nil {
 		return err
@@ -246,19 +241,14 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	base := c.decodedBase // only this goroutine writes it
 	p.NumberFrom(base)    // frame numbers go on across reconnects, in results and in the viewer
 	c.drainFaults()
-	c.pipeline.Store(p)
+	c.pipeline.Store(&p)
 	defer c.retire(p)
 	if err := p.Start(); err != nil {
 		return err
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	start := time.Now()
-	var lastCount uint64
-	lastTick := start
-	nextLog := uint64(c.cfg.StatsEvery)
-	running := false
-	var drops dropWindow
+	w := newWatch(c, p, base, time.Now())
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,39 +258,24 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 		case err := <-c.faults:
 			return err
 		case now := <-tick.C:
-			n := p.Decoded() - base
-			c.current.Store(n)
-			c.mu.Lock()
-			c.fps = float64(n-lastCount) / now.Sub(lastTick).Seconds()
-			c.info = p.Info()
-			c.mu.Unlock()
-			lastCount, lastTick = n, now
-			if !running && n > 0 {
-				running = true
-				c.setState(StateRunning, nil)
-				c.log.Info("camera running", "url", c.cfg.RedactedURL, "codec", p.Info().Codec, "decoder", p.Info().Decoder)
-			}
-			c.watchDrops(&drops, now)
-			if n >= nextLog {
-				st := c.Status()
-				c.log.Info("camera stats", "fps", fmt.Sprintf("%.1f", st.FPS), "frames", st.Frames,
-					"inferred", st.Inferred, "dropped", st.Dropped, "size", fmt.Sprintf("%dx%d", st.Width, st.Height))
-				nextLog = n + uint64(c.cfg.StatsEvery)
-			}
-			if running {
-				if age := p.LastFrameAge(); age > StallTimeout {
-					return fmt.Errorf("%w for %s", gst.ErrStall, age.Round(time.Second))
-				}
-			} else if time.Since(start) > startDeadline {
-				return fmt.Errorf("%w: none decoded within %s of connecting", gst.ErrStall, startDeadline)
+			if err := w.tick(now); err != nil {
+				return err
 			}
 		}
 	}
 }
 
+// live is the camera's running pipeline, or nil.
+func (c *Camera) live() Pipeline {
+	if p := c.pipeline.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // retire stops the camera's pipeline and adds its frames, the last ones decoded after the
 // last tick included, to decodedBase: the next pipeline numbers its frames on from there.
-func (c *Camera) retire(p *gst.CameraPipeline) {
+func (c *Camera) retire(p Pipeline) {
 	p.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()

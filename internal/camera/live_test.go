@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/simulate"
@@ -41,11 +42,9 @@ func startSim(t *testing.T, o simulate.Options) *simulate.Server {
 	return sim
 }
 
-// fastBackoff shortens the supervisor's waits for the test (and puts them back after).
-func fastBackoff(t *testing.T, min, max, auth time.Duration) {
-	old := []time.Duration{BackoffMin, BackoffMax, AuthBackoff}
-	BackoffMin, BackoffMax, AuthBackoff = min, max, auth
-	t.Cleanup(func() { BackoffMin, BackoffMax, AuthBackoff = old[0], old[1], old[2] })
+// fastBackoff is a backoff with the test's own waits (the rest as in production).
+func fastBackoff(min, max, auth time.Duration) Backoff {
+	return Backoff{Min: min, Max: max, AuthWait: auth}.withDefaults()
 }
 
 // logBuffer collects a test's log lines (written from many goroutines).
@@ -125,9 +124,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 	}
 }
 
-func startCamera(t *testing.T, id, url string, an Analyzer, log *slog.Logger) *Camera {
+func startCamera(t *testing.T, id, url string, b Backoff, an Analyzer, log *slog.Logger) *Camera {
 	t.Helper()
-	c := New(Config{ID: id, URL: url, RedactedURL: redactedFor(url), Transport: "tcp", Latency: 100 * time.Millisecond}, an, nil, log)
+	c := New(Config{ID: id, URL: url, RedactedURL: redactedFor(url), Transport: "tcp", Latency: 100 * time.Millisecond, QueueFrames: 4, Backoff: b}, an, nil, log)
 	c.Start()
 	t.Cleanup(c.Stop)
 	return c
@@ -147,20 +146,20 @@ func redactedFor(url string) string {
 // while the process and the other camera go on. The frame is released exactly once, the panic
 // is logged once with its stack, and frame numbers keep increasing across the restart.
 func TestHandlerPanicRestartsOnlyThatCamera(t *testing.T) {
-	fastBackoff(t, 2*time.Second, 2*time.Second, time.Hour) // long enough to see reconnecting
+	b := fastBackoff(2*time.Second, 2*time.Second, time.Hour) // long enough to see reconnecting
 	sim := startSim(t, simulate.Options{Cameras: 3})
 	an := newCountingAnalyzer()
 	an.panics["before"] = &panicPlan{at: 20}
 	an.panics["after"] = &panicPlan{at: 20, afterUnmap: true}
 	log, logs := testLog()
-	before := startCamera(t, "before", sim.URL(1), an, log)
-	after := startCamera(t, "after", sim.URL(2), an, log)
-	good := startCamera(t, "good", sim.URL(3), an, log)
+	before := startCamera(t, "before", sim.URL(1), b, an, log)
+	after := startCamera(t, "after", sim.URL(2), b, an, log)
+	good := startCamera(t, "good", sim.URL(3), b, an, log)
 
-	down := map[string]Status{} // each camera as seen while reconnecting (polled together)
+	down := map[string]defs.Status{} // each camera as seen while reconnecting (polled together)
 	waitFor(t, 60*time.Second, "both reconnecting after their panic", func() bool {
 		for _, c := range []*Camera{before, after} {
-			if st := c.Status(); st.State == StateReconnecting && st.Reconnects == 1 {
+			if st := c.Status(); st.State == defs.StateReconnecting && st.Reconnects == 1 {
 				if _, seen := down[c.ID()]; !seen {
 					down[c.ID()] = st
 				}
@@ -178,7 +177,7 @@ func TestHandlerPanicRestartsOnlyThatCamera(t *testing.T) {
 	for _, c := range []*Camera{before, after} {
 		n := len(an.seen(c.ID()))
 		waitFor(t, 60*time.Second, c.ID()+" running again", func() bool {
-			return c.Status().State == StateRunning && len(an.seen(c.ID())) > n+10
+			return c.Status().State == defs.StateRunning && len(an.seen(c.ID())) > n+10
 		})
 		st := c.Status()
 		if st.Reconnects != 1 || st.LastError == "" {
@@ -190,7 +189,7 @@ func TestHandlerPanicRestartsOnlyThatCamera(t *testing.T) {
 		checkIncreasing(t, c.ID(), an.seen(c.ID()))
 	}
 	waitFor(t, 30*time.Second, "the good camera counting on", func() bool { return good.Status().Frames > goodFrames+10 })
-	if st := good.Status(); st.Reconnects != 0 || st.State != StateRunning {
+	if st := good.Status(); st.Reconnects != 0 || st.State != defs.StateRunning {
 		t.Errorf("good camera: %s with %d reconnects, want running with none", st.State, st.Reconnects)
 	}
 
@@ -223,26 +222,26 @@ func checkIncreasing(t *testing.T, id string, idx []uint64) {
 
 // TestWrongPasswordGoesUnauthorized: a camera refusing the credentials goes to
 // StateUnauthorized after AuthFailures tries, with an error naming the redacted URL, and is
-// then retried only every AuthBackoff; the password shows nowhere. Re-added with the right
+// then retried only every AuthWait; the password shows nowhere. Re-added with the right
 // password (as an edit through the API does), it starts over and runs.
 func TestWrongPasswordGoesUnauthorized(t *testing.T) {
-	fastBackoff(t, 100*time.Millisecond, 200*time.Millisecond, time.Hour)
+	b := fastBackoff(100*time.Millisecond, 200*time.Millisecond, time.Hour)
 	const wrong, right = "wrong-Pa55word", "right-Pa55word"
 	sim := startSim(t, simulate.Options{Cameras: 1, User: "admin", Password: right})
 	withPassword := func(pw string) string { return strings.Replace(sim.URL(1), "rtsp://", "rtsp://admin:"+pw+"@", 1) }
 	log, logs := testLog()
 	m := NewManager(newCountingAnalyzer(), nil, log)
 	t.Cleanup(m.StopAll)
-	cfg := Config{ID: "door", URL: withPassword(wrong), RedactedURL: redactedFor(withPassword(wrong)), Transport: "tcp"}
+	cfg := Config{ID: "door", URL: withPassword(wrong), RedactedURL: redactedFor(withPassword(wrong)), Transport: "tcp", QueueFrames: 4, Backoff: b}
 	if err := m.Add(cfg); err != nil {
 		t.Fatal(err)
 	}
-	status := func() Status { st, _ := m.Get("door"); return st }
-	waitFor(t, 60*time.Second, "state unauthorized", func() bool { return status().State == StateUnauthorized })
+	status := func() defs.Status { st, _ := m.Get("door"); return st }
+	waitFor(t, 60*time.Second, "state unauthorized", func() bool { return status().State == defs.StateUnauthorized })
 	st := status()
 	t.Logf("%s: %s", st.State, st.LastError)
-	if st.Reconnects != uint64(AuthFailures) {
-		t.Errorf("%d tries before unauthorized, want %d", st.Reconnects, AuthFailures)
+	if st.Reconnects != uint64(b.AuthFailures) {
+		t.Errorf("%d tries before unauthorized, want %d", st.Reconnects, b.AuthFailures)
 	}
 	for _, want := range []string{"refused the credentials", cfg.RedactedURL, "retrying every 1h0m0s"} {
 		if !strings.Contains(st.LastError, want) {
@@ -251,7 +250,7 @@ func TestWrongPasswordGoesUnauthorized(t *testing.T) {
 	}
 	// The long backoff: with the ordinary one (100-200 ms) it would have tried again by now.
 	time.Sleep(time.Second)
-	if st := status(); st.State != StateUnauthorized || st.Reconnects != uint64(AuthFailures) {
+	if st := status(); st.State != defs.StateUnauthorized || st.Reconnects != uint64(b.AuthFailures) {
 		t.Errorf("after a second: %s with %d tries; want still unauthorized, not retried", st.State, st.Reconnects)
 	}
 	if !strings.Contains(logs.String(), "retry_in=1h0m0s") {
@@ -268,7 +267,7 @@ func TestWrongPasswordGoesUnauthorized(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "running with the right password", func() bool {
 		st := status()
-		return st.State == StateRunning && st.Frames > 0
+		return st.State == defs.StateRunning && st.Frames > 0
 	})
 	text := logs.String()
 	for _, pw := range []string{wrong, right} {

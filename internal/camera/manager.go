@@ -7,14 +7,13 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
 )
 
-// ErrNotFound and ErrExists are returned by the Manager for unknown and duplicate camera ids.
-var (
-	ErrNotFound = errors.New("camera not found")
-	ErrExists   = errors.New("camera already exists")
-)
+// ErrExists is returned by the Manager for a duplicate camera id; an unknown id gives an error
+// wrapping [defs.ErrUnknownCamera].
+var ErrExists = errors.New("camera already exists")
 
 // Manager owns the running cameras. Adding or removing one never touches the others.
 type Manager struct {
@@ -74,7 +73,7 @@ func (m *Manager) Remove(id string) error {
 	}
 	m.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
+		return fmt.Errorf("%w: %q", defs.ErrUnknownCamera, id)
 	}
 	c.Stop()
 	if m.viewerRemove != nil {
@@ -84,14 +83,14 @@ func (m *Manager) Remove(id string) error {
 }
 
 // List returns every camera's status in the order they were added.
-func (m *Manager) List() []Status {
+func (m *Manager) List() []defs.Status {
 	m.mu.Lock()
 	cams := make([]*Camera, 0, len(m.order))
 	for _, id := range m.order {
 		cams = append(cams, m.cameras[id])
 	}
 	m.mu.Unlock()
-	out := make([]Status, 0, len(cams))
+	out := make([]defs.Status, 0, len(cams))
 	for _, c := range cams {
 		out = append(out, c.Status())
 	}
@@ -99,12 +98,12 @@ func (m *Manager) List() []Status {
 }
 
 // Get returns one camera's status.
-func (m *Manager) Get(id string) (Status, bool) {
+func (m *Manager) Get(id string) (defs.Status, bool) {
 	m.mu.Lock()
 	c, ok := m.cameras[id]
 	m.mu.Unlock()
 	if !ok {
-		return Status{}, false
+		return defs.Status{}, false
 	}
 	return c.Status(), true
 }

@@ -5,30 +5,24 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
-)
-
-// Credentials refused: after AuthFailures 401s in a row the camera is retried only every
-// AuthBackoff, since each try counts towards the lockout many cameras apply to an account.
-// Editing the camera (a new URL) replaces it, and the new one starts with the normal backoff.
-var (
-	AuthBackoff  = 10 * time.Minute
-	AuthFailures = 3
 )
 
 // retry decides how a camera waits after each fault.
 type retry struct {
-	backoff   time.Duration // the next ordinary wait: BackoffMin doubling to BackoffMax
+	b         Backoff
+	backoff   time.Duration // the next ordinary wait: b.Min doubling to b.Max
 	authFails int           // credentials refused this many times in a row
 }
 
-func newRetry() *retry { return &retry{backoff: BackoffMin} }
+func newRetry(b Backoff) *retry { return &retry{b: b, backoff: b.Min} }
 
 // next takes the fault that ended a pipeline (ran: it had decoded frames; stable: for
-// StableAfter at least) and returns the state to show and how long to wait before the next.
-func (r *retry) next(err error, ran, stable bool) (State, time.Duration) {
+// b.StableAfter at least) and returns the state to show and how long to wait before the next.
+func (r *retry) next(err error, ran, stable bool) (defs.State, time.Duration) {
 	if stable {
-		r.backoff = BackoffMin
+		r.backoff = r.b.Min
 	}
 	if ran {
 		r.authFails = 0 // the credentials worked: earlier refusals are no longer "in a row"
@@ -39,15 +33,15 @@ func (r *retry) next(err error, ran, stable bool) (State, time.Duration) {
 		r.authFails = 0
 	}
 	switch {
-	case r.authFails >= AuthFailures:
-		return StateUnauthorized, AuthBackoff
+	case r.authFails >= r.b.AuthFailures:
+		return defs.StateUnauthorized, r.b.AuthWait
 	case isPermanent(err):
-		r.backoff = BackoffMax
-		return StateFailed, BackoffMax
+		r.backoff = r.b.Max
+		return defs.StateFailed, r.b.Max
 	}
 	wait := r.backoff
-	r.backoff = min(r.backoff*2, BackoffMax)
-	return StateReconnecting, wait
+	r.backoff = min(r.backoff*2, r.b.Max)
+	return defs.StateReconnecting, wait
 }
 
 // isPermanent tells faults that retrying soon will not fix (missing plugin, unsupported codec).

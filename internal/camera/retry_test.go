@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
 )
 
-// TestRetryBackoff: ordinary faults double the wait up to BackoffMax, a stable run resets
-// it, permanent faults wait BackoffMax, and the credentials refused AuthFailures times in a
-// row (with no successful run between) give StateUnauthorized and AuthBackoff.
+// TestRetryBackoff: ordinary faults double the wait up to Max, a stable run resets it,
+// permanent faults wait Max, and the credentials refused AuthFailures times in a row (with no
+// successful run between) give StateUnauthorized and AuthWait.
 func TestRetryBackoff(t *testing.T) {
 	refused := fmt.Errorf("%w: %w: src: Unauthorized", gst.ErrUnauthorized, gst.ErrPipeline)
 	down := fmt.Errorf("%w: src: Could not open resource", gst.ErrPipeline)
@@ -20,24 +21,25 @@ func TestRetryBackoff(t *testing.T) {
 	type step struct {
 		err         error
 		ran, stable bool
-		state       State
+		state       defs.State
 		wait        time.Duration
 	}
+	b := DefaultBackoff()
 	steps := []step{
-		{down, false, false, StateReconnecting, BackoffMin},
-		{down, false, false, StateReconnecting, 2 * BackoffMin},
-		{down, true, true, StateReconnecting, BackoffMin}, // a stable run starts over
-		{refused, false, false, StateReconnecting, 2 * BackoffMin},
-		{refused, false, false, StateReconnecting, 4 * BackoffMin},
-		{refused, false, false, StateUnauthorized, AuthBackoff}, // the third in a row
-		{refused, false, false, StateUnauthorized, AuthBackoff}, // and so on while refused
-		{down, false, false, StateReconnecting, 8 * BackoffMin},
-		{refused, false, false, StateReconnecting, 16 * BackoffMin}, // the row was broken
-		{refused, false, false, StateReconnecting, BackoffMax},
-		{refused, true, false, StateReconnecting, BackoffMax}, // ran in between: a new row
-		{codec, false, false, StateFailed, BackoffMax},
+		{down, false, false, defs.StateReconnecting, b.Min},
+		{down, false, false, defs.StateReconnecting, 2 * b.Min},
+		{down, true, true, defs.StateReconnecting, b.Min}, // a stable run starts over
+		{refused, false, false, defs.StateReconnecting, 2 * b.Min},
+		{refused, false, false, defs.StateReconnecting, 4 * b.Min},
+		{refused, false, false, defs.StateUnauthorized, b.AuthWait}, // the third in a row
+		{refused, false, false, defs.StateUnauthorized, b.AuthWait}, // and so on while refused
+		{down, false, false, defs.StateReconnecting, 8 * b.Min},
+		{refused, false, false, defs.StateReconnecting, 16 * b.Min}, // the row was broken
+		{refused, false, false, defs.StateReconnecting, b.Max},
+		{refused, true, false, defs.StateReconnecting, b.Max}, // ran in between: a new row
+		{codec, false, false, defs.StateFailed, b.Max},
 	}
-	r := newRetry()
+	r := newRetry(b)
 	for i, s := range steps {
 		state, wait := r.next(s.err, s.ran, s.stable)
 		if state != s.state || wait != s.wait {

@@ -305,9 +305,6 @@ func setIfEmpty(p *string, def string) {
 // IsEnabled reports whether the camera should run; nil Enabled means true.
 func (cam Camera) IsEnabled() bool { return cam.Enabled == nil || *cam.Enabled }
 
-// CameraEnabled reports whether cam should run; nil Enabled means true.
-func CameraEnabled(cam Camera) bool { return cam.IsEnabled() }
-
 // Latency is LatencyMS as a duration; nil LatencyMS means the default.
 func (cam Camera) Latency() time.Duration {
 	ms := DefaultLatencyMS

@@ -101,7 +101,7 @@ func TestParseCameraDefaults(t *testing.T) {
 		{"cam2.LatencyMS", *c.Cameras[1].LatencyMS, 200},
 		{"cam3.Name", c.Cameras[2].Name, "Gate"},
 		{"cam3.Enabled", *c.Cameras[2].Enabled, false},
-		{"cam3.CameraEnabled", CameraEnabled(c.Cameras[2]), false},
+		{"cam3.IsEnabled", c.Cameras[2].IsEnabled(), false},
 		{"cam3.Transport", c.Cameras[2].Transport, "auto"},
 		{"cam3.LatencyMS", *c.Cameras[2].LatencyMS, 0},
 		{"cam3.Latency", c.Cameras[2].Latency().String(), "0s"},

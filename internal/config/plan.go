@@ -6,13 +6,13 @@ import (
 	"strings"
 )
 
-// Automatic processing choices, used for the fields the config leaves out. The figures behind
-// them are in BENCHMARKS.md: on one H200, unified mode carried 16 paced 1080p30 cameras but at
-// 32 every camera fell to 17 frames/s; decoupled mode with a CUDA graph carried 105.
+// Automatic processing choices, used for the fields the config leaves out: the unified mode
+// while one GPU carries every camera at full rate inline, the decoupled stage with a CUDA graph
+// beyond. BENCHMARKS.md has the runs behind the numbers.
 const (
 	// UnifiedMaxCameras is the most enabled cameras for which the unified mode is chosen: half
-	// what it was measured to carry on a GPU, and few enough for a CPU's cores to serve a
-	// session per camera.
+	// what the unified mode carries at full rate on one GPU, and few enough for a CPU's cores
+	// to serve a session per camera.
 	UnifiedMaxCameras = 8
 	// AutoMaxBatchCUDA and AutoMaxBatchCPU cap the batch sized from the camera count: 32 is
 	// where the GPU's throughput levels off (and each of the 6 batch sets holds 32 frames of

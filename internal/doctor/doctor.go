@@ -6,13 +6,12 @@ package doctor
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
-	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/config"
 )
 
 // Status of one check.
@@ -57,51 +56,11 @@ func needOrWarn(need bool) Status {
 // Run performs every check for cfg.
 func Run(cfg *config.Config) *Report {
 	r := &Report{OK: true}
-	wantCUDA := cfg.Device == "cuda"
+	wantCUDA := cfg.Device == config.DeviceCUDA
 	gst.Init("", "")
 	r.add("GStreamer", OK, gst.Version(), "")
 
-	plugins := []struct {
-		factories []string // any of them
-		need      bool
-		what, fix string
-	}{
-		{[]string{"rtspsrc"}, true, "RTSP client", "apt-get install gstreamer1.0-plugins-good"},
-		{[]string{"rtph264depay"}, true, "H.264 RTP depayloader", "apt-get install gstreamer1.0-plugins-good"},
-		{[]string{"rtph265depay"}, true, "H.265 RTP depayloader", "apt-get install gstreamer1.0-plugins-good"},
-		{[]string{"h264parse"}, true, "H.264 parser", "apt-get install gstreamer1.0-plugins-bad"},
-		{[]string{"h265parse"}, true, "H.265 parser", "apt-get install gstreamer1.0-plugins-bad"},
-		{[]string{"queue", "capsfilter", "tee"}, true, "core elements", "apt-get install libgstreamer1.0-0"},
-		{[]string{"videoconvert"}, !wantCUDA, "video conversion (cpu mode)", "apt-get install gstreamer1.0-plugins-base"},
-		{[]string{"avdec_h264", "openh264dec"}, !wantCUDA, "CPU H.264 decoder (cpu mode)", "apt-get install gstreamer1.0-libav"},
-		{[]string{"avdec_h265", "libde265dec"}, false, "CPU H.265 decoder (cpu mode, H.265 cameras)", "apt-get install gstreamer1.0-libav"},
-		{[]string{"nvh264dec"}, wantCUDA, "NVDEC H.264 decoder (cuda mode)", "NVIDIA driver with video capability; in Docker: --gpus all and NVIDIA_DRIVER_CAPABILITIES=compute,utility,video; apt-get install gstreamer1.0-plugins-bad"},
-		{[]string{"nvh265dec"}, false, "NVDEC H.265 decoder (cuda mode, H.265 cameras)", "as for nvh264dec"},
-		{[]string{"nvh264enc"}, false, "NVENC H.264 encoder (viewer video on GPUs with NVENC)", "not on every GPU (the H100 has none): x264enc is used instead"},
-		{[]string{"x264enc"}, false, "x264 encoder (viewer video without NVENC)", "apt-get install gstreamer1.0-plugins-ugly"},
-		{[]string{"videoscale"}, false, "scaling of the viewer video", "apt-get install gstreamer1.0-plugins-base"},
-	}
-	for _, p := range plugins {
-		found := gst.FirstAvailable(p.factories...)
-		allCore := len(p.factories) > 1 && p.factories[0] == "queue"
-		if allCore {
-			found = ""
-			missing := []string{}
-			for _, f := range p.factories {
-				if !gst.HasElement(f) {
-					missing = append(missing, f)
-				}
-			}
-			if len(missing) == 0 {
-				found = strings.Join(p.factories, ", ")
-			}
-		}
-		if found != "" {
-			r.add("element "+p.factories[0], OK, p.what+": "+found, "")
-		} else {
-			r.add("element "+p.factories[0], needOrWarn(p.need), p.what+": not registered", p.fix)
-		}
-	}
+	r.checkElements(wantCUDA)
 
 	// GPU, driver, NVRTC
 	var ctx *cuda.Context
@@ -167,6 +126,19 @@ func Run(cfg *config.Config) *Report {
 		r.add("CPU execution provider", OK, "model runs on the CPU", "")
 	}
 	return r
+}
+
+// checkElements adds a line for each GStreamer capability (gst.Requirements): a failure where
+// the device needs it, a warning where only some cameras or the viewer do.
+func (r *Report) checkElements(cuda bool) {
+	for _, req := range gst.Requirements(cuda) {
+		name := "element " + req.Elements[0]
+		if found := req.Found(); found != "" {
+			r.add(name, OK, req.Label()+": "+found, "")
+		} else {
+			r.add(name, needOrWarn(req.Required), req.Label()+": not registered", req.Hint)
+		}
+	}
 }
 
 // cudaGraphCheck captures the model as a CUDA graph at the stage's batch size, as serve will

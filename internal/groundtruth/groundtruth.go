@@ -5,6 +5,7 @@ package groundtruth
 import (
 	"time"
 
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/simulate"
@@ -12,7 +13,7 @@ import (
 
 // FrameMatches tells whether dets match the ground truth: every object found with its class at
 // IoU >= 0.5, and nothing else reported.
-func FrameMatches(dets []inference.Detection, truth []simulate.Object) bool {
+func FrameMatches(dets []defs.Detection, truth []simulate.Object) bool {
 	used := make([]bool, len(dets))
 	for _, o := range truth {
 		gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}

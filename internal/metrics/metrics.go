@@ -147,9 +147,6 @@ func (m *Metrics) Forget(camera string) {
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler { return m.handler }
 
-// Registry is the registry, for tests and for adding collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // collector reads Sources at scrape time.
 type collector struct {
 	src Sources

@@ -343,8 +343,8 @@ func (s *Subscription) C() <-chan Result { return s.ch }
 // Done is closed when the subscription ends.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
-// Recv waits for the next result. It returns [ErrClosed] once the subscription has ended and its
-// queue is empty, or ctx's error (wrapped) if ctx ends first.
+// Recv waits for the next result. It returns an error wrapping [defs.ErrClosed] once the
+// subscription has ended and its queue is empty, or ctx's error (wrapped) if ctx ends first.
 func (s *Subscription) Recv(ctx context.Context) (Result, error) {
 	select {
 	case r := <-s.ch:
@@ -358,7 +358,7 @@ func (s *Subscription) Recv(ctx context.Context) (Result, error) {
 		if r, ok := s.TryRecv(); ok {
 			return r, nil
 		}
-		return Result{}, ErrClosed
+		return Result{}, errSubscriptionClosed
 	case <-ctx.Done():
 		return Result{}, fmt.Errorf("results: waiting for a result: %w", ctx.Err())
 	}

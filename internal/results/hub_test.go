@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/defs"
 )
 
 func res(camera string, frame uint64) Result {
@@ -87,12 +87,12 @@ func TestUnsubscribe(t *testing.T) {
 	default:
 		t.Fatal("Done not closed after Unsubscribe")
 	}
-	// a keeps what was queued before, then reports ErrClosed.
+	// a keeps what was queued before, then reports defs.ErrClosed.
 	ctx := context.Background()
 	if r, err := a.Recv(ctx); err != nil || r.Frame != 1 {
 		t.Fatalf("Recv after Unsubscribe = %v, %v; want frame 1", r.Frame, err)
 	}
-	if _, err := a.Recv(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := a.Recv(ctx); !errors.Is(err, defs.ErrClosed) {
 		t.Fatalf("Recv on drained closed subscription: %v, want ErrClosed", err)
 	}
 	if got := drain(b); !equalFrames(got, 1, 2) {
@@ -152,7 +152,7 @@ func TestLatest(t *testing.T) {
 	if _, ok := h.Latest("cam1"); ok {
 		t.Fatal("Latest of an unseen camera reported ok")
 	}
-	dets := []inference.Detection{{Label: "x"}}
+	dets := []defs.Detection{{Label: "x"}}
 	h.Publish(Result{Camera: "cam1", Frame: 1})
 	h.Publish(Result{Camera: "cam2", Frame: 5})
 	h.Publish(Result{Camera: "cam1", Frame: 2, Detections: dets})

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/defs"
 )
 
 func sampleResult() Result {
@@ -20,7 +20,7 @@ func sampleResult() Result {
 		Time:   time.Date(2026, 11, 25, 21, 3, 4, 123456789, time.UTC),
 		Width:  640,
 		Height: 360,
-		Detections: []inference.Detection{
+		Detections: []defs.Detection{
 			{ClassID: 0, Label: "red block", Score: 0.93, Box: [4]float32{10, 20.5, 110.25, 220}},
 		},
 	}
@@ -45,7 +45,7 @@ func TestAppendJSONGolden(t *testing.T) {
 		},
 		{
 			name: "empty detections, whole second",
-			r:    Result{Camera: "c", Time: time.Date(2026, 1, 2, 3, 5, 6, 0, time.UTC), Detections: []inference.Detection{}},
+			r:    Result{Camera: "c", Time: time.Date(2026, 1, 2, 3, 5, 6, 0, time.UTC), Detections: []defs.Detection{}},
 			want: `{"camera":"c","frame":0,"pts":0,"ts":"2026-01-02T03:05:06Z","width":0,"height":0,"detections":[]}`,
 		},
 		{
@@ -53,7 +53,7 @@ func TestAppendJSONGolden(t *testing.T) {
 			r: Result{
 				Camera: "a\"b\\c\n\x01<&>\u2028\xff",
 				Time:   time.Date(2026, 1, 2, 3, 5, 6, 1, time.UTC),
-				Detections: []inference.Detection{
+				Detections: []defs.Detection{
 					{ClassID: 7, Label: "\t", Score: 1e-7, Box: [4]float32{1e21, -0.5, float32(math.NaN()), float32(math.Inf(-1))}},
 					{ClassID: -1, Label: "", Score: 0},
 				},
@@ -93,8 +93,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	r := sampleResult()
 	r.Camera = "cam \"x\" \\ \u00e9\u2029\x7f\x1f"
 	r.Detections = append(r.Detections,
-		inference.Detection{ClassID: 3, Label: "b\bf\fr\r", Score: 0.1, Box: [4]float32{1.5e-7, 123456789, 3.4028235e38, -1e-45}},
-		inference.Detection{ClassID: 1 << 40, Label: "x", Score: 0.3333333, Box: [4]float32{999999, 1e20, 1e-6, 0.000001}},
+		defs.Detection{ClassID: 3, Label: "b\bf\fr\r", Score: 0.1, Box: [4]float32{1.5e-7, 123456789, 3.4028235e38, -1e-45}},
+		defs.Detection{ClassID: 1 << 40, Label: "x", Score: 0.3333333, Box: [4]float32{999999, 1e20, 1e-6, 0.000001}},
 	)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -129,7 +129,7 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		n = int(uint(n) % 4)
 		for i := range n {
-			r.Detections = append(r.Detections, inference.Detection{
+			r.Detections = append(r.Detections, defs.Detection{
 				ClassID: class + i, Label: label, Score: score, Box: [4]float32{x1, y1, x2, y2},
 			})
 		}
@@ -144,7 +144,7 @@ func FuzzAppendJSON(f *testing.F) {
 		want := r
 		want.Time = r.Time.UTC()
 		want.Camera = toValidUTF8(camera)
-		want.Detections = []inference.Detection{}
+		want.Detections = []defs.Detection{}
 		for _, d := range r.Detections {
 			d.Label = toValidUTF8(d.Label)
 			d.Score = finiteOrZero(d.Score)
@@ -183,7 +183,7 @@ func benchResult(detections int) Result {
 	r := sampleResult()
 	r.Detections = nil
 	for i := range detections {
-		r.Detections = append(r.Detections, inference.Detection{
+		r.Detections = append(r.Detections, defs.Detection{
 			ClassID: i % 3, Label: "red block", Score: 0.87654, Box: [4]float32{12.5, 40.25, 200.75, 333.125},
 		})
 	}

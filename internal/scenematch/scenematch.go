@@ -49,3 +49,81 @@ func Best(l Luma, w, h int, render func(n int, dst []byte), lo, hi int) (best in
 	}
 	return best, diff, diffs
 }
+
+// Sample returns the luma of a w×h picture, stride bytes a row, sampled every step pixels in
+// both directions: a small copy to keep and match later with Frames.
+func Sample(y []byte, stride, w, h, step int) []byte {
+	sw, sh := w/step, h/step
+	out := make([]byte, sw*sh)
+	for j := range sh {
+		row := y[j*step*stride:]
+		for i := range sw {
+			out[j*sw+i] = row[i*step]
+		}
+	}
+	return out
+}
+
+// Frames renders the frames of a w×h scene on demand, once each, and keeps them sampled every
+// step pixels: matching many pictures against the same frames renders each frame only once.
+// Not safe for concurrent use.
+type Frames struct {
+	w, h, step int
+	render     func(n int, dst []byte)
+	buf        []byte
+	sampled    map[int][]byte
+}
+
+// NewFrames matches against the frames render draws (frame n as packed I420), sampled every
+// step pixels.
+func NewFrames(w, h, step int, render func(n int, dst []byte)) *Frames {
+	return &Frames{w: w, h: h, step: step, render: render, sampled: map[int][]byte{}}
+}
+
+// frame returns frame n, sampled.
+func (f *Frames) frame(n int) []byte {
+	if s, ok := f.sampled[n]; ok {
+		return s
+	}
+	if f.buf == nil {
+		f.buf = make([]byte, f.w*f.h*3/2)
+	}
+	f.render(n, f.buf)
+	s := Sample(f.buf, f.w, f.w, f.h, f.step)
+	f.sampled[n] = s
+	return s
+}
+
+// Match returns the frame in [lo, hi] (frames below 0 skipped) closest to pic, a picture
+// sampled with Sample at the same step: the frame (the first of equals; -1 when the range
+// holds none), its mean absolute difference, and the smallest difference among the frames at
+// least 3 away from it, which says how clearly it won.
+func (f *Frames) Match(pic []byte, lo, hi int) (best int, diff, other float64) {
+	diffs := make(map[int]float64, max(hi-lo+1, 0))
+	best, diff, other = -1, math.Inf(1), math.Inf(1)
+	for n := max(lo, 0); n <= hi; n++ {
+		d := meanAbsDiff(pic, f.frame(n))
+		diffs[n] = d
+		if d < diff {
+			diff, best = d, n
+		}
+	}
+	for n, d := range diffs {
+		if (n < best-2 || n > best+2) && d < other {
+			other = d
+		}
+	}
+	return best, diff, other
+}
+
+func meanAbsDiff(a, b []byte) float64 {
+	var sum int
+	for i := range a {
+		d := int(a[i]) - int(b[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+	}
+	return float64(sum) / float64(len(a))
+}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/results"
 )
 
@@ -97,7 +97,7 @@ func expectResponse(t *testing.T, resp *http.Response, status int, body string) 
 // once and its connection closed, without waiting for a body the client may never send (and
 // without waiting for the body read timeout, left at its 30 s default).
 func TestUnreadBodyClosesConnection(t *testing.T) {
-	m := fakeManager{newFakeCameras(camera.StateRunning)}
+	m := fakeManager{newFakeCameras(defs.StateRunning)}
 	_, addr := serveLocal(t, Options{Token: "s3cret"}, m)
 	ctJSON := []string{"Content-Type", "application/json"}
 	unauth := `{"error":"missing or invalid token"}`
@@ -125,7 +125,7 @@ func TestUnreadBodyClosesConnection(t *testing.T) {
 // TestBodyReadTimeout: an authorised request whose body never comes is given up after the body
 // read timeout: 408 and the connection closed, on built-in routes and added ones alike.
 func TestBodyReadTimeout(t *testing.T) {
-	m := fakeManager{newFakeCameras(camera.StateRunning)}
+	m := fakeManager{newFakeCameras(defs.StateRunning)}
 	s, addr := serveLocal(t, Options{Token: "s3cret", BodyReadTimeout: 300 * time.Millisecond}, m)
 	echo := func(w http.ResponseWriter, r *http.Request) {
 		b, err := ReadBody(r)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/config"
 )
 
@@ -23,7 +23,7 @@ type recordingCameras struct {
 }
 
 func newRecordingCameras() *recordingCameras {
-	return &recordingCameras{fakePatcher: fakePatcher{fakeManager{newFakeCameras(camera.StateRunning)}}}
+	return &recordingCameras{fakePatcher: fakePatcher{fakeManager{newFakeCameras(defs.StateRunning)}}}
 }
 
 func (c *recordingCameras) record(call string) {
@@ -41,17 +41,17 @@ func (c *recordingCameras) takeCalls() []string {
 	return calls
 }
 
-func (c *recordingCameras) AddCamera(ctx context.Context, spec json.RawMessage) (camera.Status, error) {
+func (c *recordingCameras) AddCamera(ctx context.Context, spec json.RawMessage) (defs.Status, error) {
 	c.record("add")
 	return c.fakePatcher.AddCamera(ctx, spec)
 }
 
-func (c *recordingCameras) UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (camera.Status, error) {
+func (c *recordingCameras) UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (defs.Status, error) {
 	c.record("update " + id)
 	return c.fakePatcher.UpdateCamera(ctx, id, spec)
 }
 
-func (c *recordingCameras) PatchCamera(ctx context.Context, id string, patch json.RawMessage) (camera.Status, error) {
+func (c *recordingCameras) PatchCamera(ctx context.Context, id string, patch json.RawMessage) (defs.Status, error) {
 	c.record("patch " + id)
 	return c.fakePatcher.PatchCamera(ctx, id, patch)
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 )
 
 // CameraPatcher may also be implemented by the Cameras dependency to update cameras partially:
@@ -17,7 +17,7 @@ import (
 // patch, RFC 7396: a member set to null returns that field to its default). Errors follow the
 // rules of [CameraManager].
 type CameraPatcher interface {
-	PatchCamera(ctx context.Context, id string, patch json.RawMessage) (camera.Status, error)
+	PatchCamera(ctx context.Context, id string, patch json.RawMessage) (defs.Status, error)
 }
 
 func (s *Server) handlePatchCamera(w http.ResponseWriter, r *http.Request) {

@@ -7,20 +7,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 )
 
 // fakePatcher adds PATCH to fakeManager: it applies "url" when the patch has it.
 type fakePatcher struct{ fakeManager }
 
-func (p fakePatcher) PatchCamera(ctx context.Context, id string, raw json.RawMessage) (camera.Status, error) {
+func (p fakePatcher) PatchCamera(ctx context.Context, id string, raw json.RawMessage) (defs.Status, error) {
 	var sp map[string]any
 	if err := json.Unmarshal(raw, &sp); err != nil || sp == nil {
-		return camera.Status{}, fmt.Errorf("%w: body must be a JSON object", ErrBadRequest)
+		return defs.Status{}, fmt.Errorf("%w: body must be a JSON object", ErrBadRequest)
 	}
 	st, ok := p.Get(id)
 	if !ok {
-		return camera.Status{}, fmt.Errorf("camera %q %w", id, ErrNotFound)
+		return defs.Status{}, fmt.Errorf("camera %q %w", id, ErrNotFound)
 	}
 	if u, ok := sp["url"].(string); ok {
 		return p.UpdateCamera(ctx, id, json.RawMessage(fmt.Sprintf(`{"url":%q}`, u)))
@@ -29,7 +29,7 @@ func (p fakePatcher) PatchCamera(ctx context.Context, id string, raw json.RawMes
 }
 
 func TestPatchCamera(t *testing.T) {
-	e := newEnv(t, Options{Token: "tok"}, fakePatcher{fakeManager{newFakeCameras(camera.StateRunning)}})
+	e := newEnv(t, Options{Token: "tok"}, fakePatcher{fakeManager{newFakeCameras(defs.StateRunning)}})
 	auth := []string{"Authorization", "Bearer tok"}
 	e.do(t, "PATCH", "/api/cameras/cam1", strings.NewReader(`{"url":"rtsp://h/x"}`)).expect(t, 401, `{"error":"missing or invalid token"}`)
 	r := e.do(t, "PATCH", "/api/cameras/cam1", strings.NewReader(`{"url":"rtsp://h/x"}`), auth...)
@@ -42,6 +42,6 @@ func TestPatchCamera(t *testing.T) {
 }
 
 func TestPatchCameraNotImplemented(t *testing.T) {
-	e := newEnv(t, Options{}, fakeManager{newFakeCameras(camera.StateRunning)})
+	e := newEnv(t, Options{}, fakeManager{newFakeCameras(defs.StateRunning)})
 	e.do(t, "PATCH", "/api/cameras/cam1", strings.NewReader(`{}`)).expect(t, 501, `{"error":"partial camera updates are not implemented"}`)
 }

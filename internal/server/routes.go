@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/results"
 )
 
@@ -40,9 +40,9 @@ func (s *Server) health() health {
 	h := health{Cameras: len(list)}
 	for i := range list {
 		switch list[i].State {
-		case camera.StateRunning:
+		case defs.StateRunning:
 			h.Running++
-		case camera.StateDisabled:
+		case defs.StateDisabled:
 			h.disabled++
 		}
 	}
@@ -76,7 +76,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleListCameras(w http.ResponseWriter, _ *http.Request) {
 	list := s.cams.List()
 	if list == nil {
-		list = []camera.Status{}
+		list = []defs.Status{}
 	}
 	WriteJSON(w, http.StatusOK, list)
 }

@@ -8,8 +8,8 @@
 //
 //	GET    /healthz            200 {"status":"ok","cameras":N,"running":M}           (public)
 //	GET    /readyz             200 once a camera runs or none are configured, else 503 (public)
-//	GET    /api/cameras        array of camera.Status
-//	GET    /api/cameras/{id}   one camera.Status, or 404
+//	GET    /api/cameras        array of defs.Status
+//	GET    /api/cameras/{id}   one defs.Status, or 404
 //	POST   /api/cameras        add a camera      (501 unless Cameras is a CameraManager)
 //	PUT    /api/cameras/{id}   replace a camera  (501 unless Cameras is a CameraManager)
 //	DELETE /api/cameras/{id}   remove a camera   (501 unless Cameras is a CameraManager)
@@ -43,13 +43,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/results"
 )
 
 // Defaults for zero Options fields.
 const (
-	DefaultListen          = ":8080"
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultBodyReadTimeout = 30 * time.Second
 	DefaultWSQueueLen      = 64
@@ -60,7 +59,8 @@ const (
 
 // Options configures a [Server]. Zero fields take the defaults above.
 type Options struct {
-	// Listen is the TCP address ListenAndServe listens on, e.g. ":8080" or "127.0.0.1:0".
+	// Listen is the TCP address ListenAndServe listens on, e.g. "127.0.0.1:8080"; a port of 0, or
+	// none at all, takes a free port.
 	Listen string
 	// Token, when set, is required on every route except /healthz, /readyz and routes added as
 	// public: "Authorization: Bearer <token>", or "?token=<token>" where a header cannot be set
@@ -99,9 +99,6 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.Listen == "" {
-		o.Listen = DefaultListen
-	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -128,9 +125,9 @@ func (o *Options) setDefaults() {
 // Cameras is the read side of the camera registry.
 type Cameras interface {
 	// List returns every configured camera, in a stable order.
-	List() []camera.Status
+	List() []defs.Status
 	// Get returns one camera, and false if there is no camera with that ID.
-	Get(id string) (camera.Status, bool)
+	Get(id string) (defs.Status, bool)
 }
 
 // CameraManager may also be implemented by the Cameras dependency to manage cameras at run time.
@@ -140,8 +137,8 @@ type Cameras interface {
 // and validate. Errors should wrap one of this package's sentinels (ErrBadRequest, ErrNotFound,
 // ErrConflict) or carry an HTTPStatus() int method, so the client gets the right status.
 type CameraManager interface {
-	AddCamera(ctx context.Context, spec json.RawMessage) (camera.Status, error)
-	UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (camera.Status, error)
+	AddCamera(ctx context.Context, spec json.RawMessage) (defs.Status, error)
+	UpdateCamera(ctx context.Context, id string, spec json.RawMessage) (defs.Status, error)
 	RemoveCamera(ctx context.Context, id string) error
 }
 
@@ -360,8 +357,8 @@ func (s *Server) shuttingDown() bool {
 // noCameras is the registry used when Deps.Cameras is nil.
 type noCameras struct{}
 
-func (noCameras) List() []camera.Status            { return nil }
-func (noCameras) Get(string) (camera.Status, bool) { return camera.Status{}, false }
+func (noCameras) List() []defs.Status            { return nil }
+func (noCameras) Get(string) (defs.Status, bool) { return defs.Status{}, false }
 
 var _ Cameras = noCameras{}
 

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gstvision/gstvision/internal/camera"
-	"github.com/gstvision/gstvision/internal/logbuf"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 var since = time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
@@ -24,26 +24,26 @@ var since = time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
 // fakeCameras is an in-memory registry.
 type fakeCameras struct {
 	mu   sync.Mutex
-	list []camera.Status
+	list []defs.Status
 }
 
-func newFakeCameras(states ...camera.State) *fakeCameras {
+func newFakeCameras(states ...defs.State) *fakeCameras {
 	f := &fakeCameras{}
 	for i, st := range states {
-		f.list = append(f.list, camera.Status{
+		f.list = append(f.list, defs.Status{
 			ID: fmt.Sprintf("cam%d", i+1), URL: "rtsp://***@10.0.0.1/s", State: st, Since: since,
 		})
 	}
 	return f
 }
 
-func (f *fakeCameras) List() []camera.Status {
+func (f *fakeCameras) List() []defs.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]camera.Status(nil), f.list...)
+	return append([]defs.Status(nil), f.list...)
 }
 
-func (f *fakeCameras) Get(id string) (camera.Status, bool) {
+func (f *fakeCameras) Get(id string) (defs.Status, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range f.list {
@@ -51,7 +51,7 @@ func (f *fakeCameras) Get(id string) (camera.Status, bool) {
 			return c, true
 		}
 	}
-	return camera.Status{}, false
+	return defs.Status{}, false
 }
 
 // fakeManager adds run-time management to fakeCameras.
@@ -67,28 +67,28 @@ type statusErr struct{ code int }
 func (e statusErr) Error() string   { return "status " + fmt.Sprint(e.code) }
 func (e statusErr) HTTPStatus() int { return e.code }
 
-func (m fakeManager) AddCamera(_ context.Context, raw json.RawMessage) (camera.Status, error) {
+func (m fakeManager) AddCamera(_ context.Context, raw json.RawMessage) (defs.Status, error) {
 	var sp spec
 	if err := json.Unmarshal(raw, &sp); err != nil || sp.ID == "" {
-		return camera.Status{}, fmt.Errorf("camera spec: id missing: %w", ErrBadRequest)
+		return defs.Status{}, fmt.Errorf("camera spec: id missing: %w", ErrBadRequest)
 	}
 	if sp.ID == "teapot" {
-		return camera.Status{}, fmt.Errorf("wrapped: %w", statusErr{http.StatusTeapot})
+		return defs.Status{}, fmt.Errorf("wrapped: %w", statusErr{http.StatusTeapot})
 	}
 	if _, ok := m.Get(sp.ID); ok {
-		return camera.Status{}, fmt.Errorf("camera %q exists: %w", sp.ID, ErrConflict)
+		return defs.Status{}, fmt.Errorf("camera %q exists: %w", sp.ID, ErrConflict)
 	}
-	st := camera.Status{ID: sp.ID, URL: sp.URL, State: camera.StateStarting, Since: since}
+	st := defs.Status{ID: sp.ID, URL: sp.URL, State: defs.StateStarting, Since: since}
 	m.mu.Lock()
 	m.list = append(m.list, st)
 	m.mu.Unlock()
 	return st, nil
 }
 
-func (m fakeManager) UpdateCamera(_ context.Context, id string, raw json.RawMessage) (camera.Status, error) {
+func (m fakeManager) UpdateCamera(_ context.Context, id string, raw json.RawMessage) (defs.Status, error) {
 	var sp spec
 	if err := json.Unmarshal(raw, &sp); err != nil {
-		return camera.Status{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return defs.Status{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -98,7 +98,7 @@ func (m fakeManager) UpdateCamera(_ context.Context, id string, raw json.RawMess
 			return m.list[i], nil
 		}
 	}
-	return camera.Status{}, fmt.Errorf("camera %q %w", id, ErrNotFound)
+	return defs.Status{}, fmt.Errorf("camera %q %w", id, ErrNotFound)
 }
 
 func (m fakeManager) RemoveCamera(_ context.Context, id string) error {
@@ -191,7 +191,7 @@ func (r response) expect(t *testing.T, status int, body string) {
 }
 
 func TestHealthz(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning, camera.StateReconnecting))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning, defs.StateReconnecting))
 	e.do(t, "GET", "/healthz", nil).expect(t, 200, `{"status":"ok","cameras":2,"running":1}`)
 	e.do(t, "HEAD", "/healthz", nil).expect(t, 200, "")
 
@@ -202,13 +202,13 @@ func TestHealthz(t *testing.T) {
 func TestReadyz(t *testing.T) {
 	tests := []struct {
 		name   string
-		states []camera.State
+		states []defs.State
 		status int
 		body   string
 	}{
 		{"no cameras", nil, 200, `{"status":"ready","cameras":0,"running":0}`},
-		{"none running", []camera.State{camera.StateStarting, camera.StateFailed}, 503, `{"status":"not ready","cameras":2,"running":0}`},
-		{"one running", []camera.State{camera.StateStarting, camera.StateRunning}, 200, `{"status":"ready","cameras":2,"running":1}`},
+		{"none running", []defs.State{defs.StateStarting, defs.StateFailed}, 503, `{"status":"not ready","cameras":2,"running":0}`},
+		{"one running", []defs.State{defs.StateStarting, defs.StateRunning}, 200, `{"status":"ready","cameras":2,"running":1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +230,7 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestCameras(t *testing.T) {
-	cams := newFakeCameras(camera.StateRunning, camera.StateFailed)
+	cams := newFakeCameras(defs.StateRunning, defs.StateFailed)
 	cams.list[0].FPS = 25
 	cams.list[0].Frames = 100
 	cams.list[0].Width, cams.list[0].Height, cams.list[0].Codec = 640, 360, "h264"
@@ -264,7 +264,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestCameraManagementNotImplemented(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	want := `{"error":"camera management is not implemented"}`
 	e.do(t, "POST", "/api/cameras", strings.NewReader(`{"id":"x"}`)).expect(t, 501, want)
 	e.do(t, "PUT", "/api/cameras/cam1", strings.NewReader(`{}`)).expect(t, 501, want)
@@ -272,7 +272,7 @@ func TestCameraManagementNotImplemented(t *testing.T) {
 }
 
 func TestCameraManagement(t *testing.T) {
-	e := newEnv(t, Options{}, fakeManager{newFakeCameras(camera.StateRunning)})
+	e := newEnv(t, Options{}, fakeManager{newFakeCameras(defs.StateRunning)})
 	body := `{"id":"cam9","url":"rtsp://h/s"}`
 	r := e.do(t, "POST", "/api/cameras", strings.NewReader(body))
 	r.expect(t, 201, `{"id":"cam9","url":"rtsp://h/s","state":"starting","fps":0,"frames":0,"inferred":0,"dropped":0,"reconnects":0,"since":"2026-11-25T21:00:00Z"}`)
@@ -296,7 +296,7 @@ func TestCameraManagement(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
-	e := newEnv(t, Options{Token: "s3cret"}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{Token: "s3cret"}, newFakeCameras(defs.StateRunning))
 	unauth := `{"error":"missing or invalid token"}`
 	r := e.do(t, "GET", "/api/cameras", nil)
 	r.expect(t, 401, unauth)
@@ -414,7 +414,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
-	var logBuf logbuf.Buffer
+	var logBuf test.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
 	e := newEnv(t, Options{Logger: logger}, nil)
 	if err := e.srv.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) {
@@ -445,7 +445,7 @@ func TestHandleErrors(t *testing.T) {
 }
 
 func TestRequestLogging(t *testing.T) {
-	var logBuf logbuf.Buffer
+	var logBuf test.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newEnv(t, Options{Logger: logger, Token: "s3cret"}, nil)
 	e.do(t, "GET", "/api/cameras?token=s3cret", nil)
@@ -459,7 +459,7 @@ func TestRequestLogging(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	e.hub.Publish(results.Result{Camera: "cam1"})
 	r := e.do(t, "GET", "/api/stats", nil)
 	var got struct {

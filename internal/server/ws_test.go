@@ -13,8 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gstvision/gstvision/internal/camera"
-	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/internal/results"
 )
 
@@ -70,7 +69,7 @@ func readText(t *testing.T, conn *websocket.Conn) string {
 }
 
 func TestWSReceivesResults(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning, camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning, defs.StateRunning))
 	all := e.dial(t, "", nil)
 	only2 := e.dial(t, "?camera=cam2", nil)
 	e.waitSubscribers(t, 2)
@@ -78,7 +77,7 @@ func TestWSReceivesResults(t *testing.T) {
 	ts := time.Date(2026, 11, 25, 21, 3, 4, 123456789, time.UTC)
 	e.hub.Publish(results.Result{
 		Camera: "cam1", Frame: 123, PTS: 4100 * time.Millisecond, Time: ts, Width: 640, Height: 360,
-		Detections: []inference.Detection{{ClassID: 0, Label: "red block", Score: 0.93, Box: [4]float32{1, 2.5, 30, 40}}},
+		Detections: []defs.Detection{{ClassID: 0, Label: "red block", Score: 0.93, Box: [4]float32{1, 2.5, 30, 40}}},
 	})
 	e.hub.Publish(results.Result{Camera: "cam2", Frame: 7, Time: ts, Width: 320, Height: 240})
 
@@ -96,7 +95,7 @@ func TestWSReceivesResults(t *testing.T) {
 }
 
 func TestWSUnknownCamera(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, e.wsURL("?camera=x"), nil)
@@ -120,7 +119,7 @@ func TestWSNoResults(t *testing.T) {
 }
 
 func TestWSToken(t *testing.T) {
-	e := newEnv(t, Options{Token: "s3cret"}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{Token: "s3cret"}, newFakeCameras(defs.StateRunning))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, e.wsURL(""), nil)
@@ -147,7 +146,7 @@ func TestWSOrigin(t *testing.T) {
 // fast client, and that its drops are counted.
 func TestWSSlowClient(t *testing.T) {
 	const n = 10000
-	e := newEnv(t, Options{WSQueueLen: 16}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{WSQueueLen: 16}, newFakeCameras(defs.StateRunning))
 	slow := e.dial(t, "", nil) // never reads
 	e.waitSubscribers(t, 1)
 	slowID := e.hub.Subscriptions()[0].ID
@@ -155,9 +154,9 @@ func TestWSSlowClient(t *testing.T) {
 	e.waitSubscribers(t, 2)
 
 	// Big messages (~9 KB) so the slow client's socket buffers fill and its writer blocks.
-	dets := make([]inference.Detection, 100)
+	dets := make([]defs.Detection, 100)
 	for i := range dets {
-		dets[i] = inference.Detection{ClassID: i, Label: "red block", Score: 0.5, Box: [4]float32{1.5, 2.5, 3.5, 4.5}}
+		dets[i] = defs.Detection{ClassID: i, Label: "red block", Score: 0.5, Box: [4]float32{1.5, 2.5, 3.5, 4.5}}
 	}
 
 	fastDone := make(chan uint64, 1)
@@ -240,7 +239,7 @@ func TestWSSlowClient(t *testing.T) {
 }
 
 func TestWSDisconnectEndsGoroutines(t *testing.T) {
-	e := newEnv(t, Options{WSPingInterval: 20 * time.Millisecond}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{WSPingInterval: 20 * time.Millisecond}, newFakeCameras(defs.StateRunning))
 	// Warm up the HTTP client and server once so lazily started goroutines are in the baseline.
 	e.do(t, "GET", "/healthz", nil)
 	e.ts.Client().CloseIdleConnections()
@@ -278,7 +277,7 @@ func TestWSDisconnectEndsGoroutines(t *testing.T) {
 }
 
 func TestWSPingKeepsClientAndDropsDeadOne(t *testing.T) {
-	e := newEnv(t, Options{WSPingInterval: 20 * time.Millisecond}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{WSPingInterval: 20 * time.Millisecond}, newFakeCameras(defs.StateRunning))
 	alive := e.dial(t, "", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -304,7 +303,7 @@ func TestWSPingKeepsClientAndDropsDeadOne(t *testing.T) {
 }
 
 func TestWSShutdown(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	conn := e.dial(t, "", nil)
 	e.waitSubscribers(t, 1)
 	readErr := make(chan error, 1)
@@ -340,7 +339,7 @@ func TestWSShutdown(t *testing.T) {
 }
 
 func TestWSShutdownForcesStuckClient(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	e.dial(t, "", nil) // never reads: the close handshake cannot complete
 	e.waitSubscribers(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -357,7 +356,7 @@ func TestWSShutdownForcesStuckClient(t *testing.T) {
 }
 
 func TestWSHubClosed(t *testing.T) {
-	e := newEnv(t, Options{}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{}, newFakeCameras(defs.StateRunning))
 	conn := e.dial(t, "", nil)
 	e.waitSubscribers(t, 1)
 	e.hub.Close()
@@ -403,7 +402,7 @@ func mustRequest(t *testing.T, method, path string) *http.Request {
 // which stay open and keep receiving long past it.
 func TestWSOutlivesBodyReadTimeout(t *testing.T) {
 	const timeout = time.Millisecond
-	e := newEnv(t, Options{BodyReadTimeout: timeout}, newFakeCameras(camera.StateRunning))
+	e := newEnv(t, Options{BodyReadTimeout: timeout}, newFakeCameras(defs.StateRunning))
 	conn := e.dial(t, "", nil)
 	e.waitSubscribers(t, 1)
 	for i := range 3 {

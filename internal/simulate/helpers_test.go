@@ -20,8 +20,8 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
 
-	"github.com/gstvision/gstvision/internal/h264test"
 	"github.com/gstvision/gstvision/internal/scenematch"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // startServer starts a server on a free loopback port and closes it when the test ends.
@@ -511,7 +511,7 @@ func (st *h264Stats) nal(n []byte) {
 	case 8:
 		st.ppsOK = st.spsSeen
 	case 1, 5:
-		br := h264test.NewBitReader(h264test.RBSP(n[1:min(len(n), 32)]))
+		br := test.NewBitReader(test.RBSP(n[1:min(len(n), 32)]))
 		firstMB := br.UE()
 		sliceType := br.UE()
 		if firstMB != 0 {
@@ -615,7 +615,7 @@ func (st *h265Stats) nal(n []byte) {
 	case t == 34:
 		st.pps = true
 	case t <= 21:
-		br := h264test.NewBitReader(h264test.RBSP(n[2:min(len(n), 32)]))
+		br := test.NewBitReader(test.RBSP(n[2:min(len(n), 32)]))
 		if br.Bit() != 1 { // first_slice_segment_in_pic_flag
 			return
 		}

@@ -18,10 +18,12 @@ import (
 	"unsafe"
 
 	"github.com/go-gst/go-gst/gst"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
-// ErrClosed is returned by the methods of a closed Server.
-var ErrClosed = errors.New("simulate: server closed")
+// errServerClosed is returned by the methods of a closed Server; it wraps [defs.ErrClosed].
+var errServerClosed = fmt.Errorf("simulate: server %w", defs.ErrClosed)
 
 // Server is a running RTSP server of simulated cameras. Every client of rtsp://…/camN gets
 // its own pipeline, which starts at frame 0 of Scene(N), so a client's k-th decoded picture
@@ -239,7 +241,7 @@ func (s *Server) StopCamera(i int) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return errServerClosed
 	}
 	if !s.running[i-1] {
 		return nil
@@ -265,7 +267,7 @@ func (s *Server) StartCamera(i int) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return errServerClosed
 	}
 	if s.running[i-1] {
 		return nil
@@ -385,19 +387,6 @@ func (s *Server) Close() error {
 	s.closeErr = errors.Join(errs...)
 	s.log.Info("simulated cameras closed", "addr", s.Addr())
 	return s.closeErr
-}
-
-// runningFeeders is the number of client pipelines being fed now (for tests).
-func (s *Server) runningFeeders() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, f := range s.feeders {
-		if !f.exited {
-			n++
-		}
-	}
-	return n
 }
 
 //export goSimMediaConfigure

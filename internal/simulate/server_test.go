@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // checkAlignment verifies that decoded frame k of a client is frame k of the scene: the
@@ -287,7 +289,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 		t.Fatalf("port not released: %v", err)
 	}
 	l.Close()
-	if err := s.StopCamera(1); !errors.Is(err, ErrClosed) {
+	if err := s.StopCamera(1); !errors.Is(err, defs.ErrClosed) {
 		t.Errorf("StopCamera after Close: %v, want ErrClosed", err)
 	}
 

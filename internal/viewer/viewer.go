@@ -14,18 +14,17 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/elements"
 	"github.com/gstvision/gstvision/gst"
-	"github.com/gstvision/gstvision/overlay"
 	"github.com/gstvision/gstvision/internal/results"
+	"github.com/gstvision/gstvision/overlay"
 	"github.com/gstvision/gstvision/webrtc"
 )
 
-// Errors returned by Snapshot.
-var (
-	ErrUnknownCamera = errors.New("unknown camera")
-	ErrNoFrame       = errors.New("no frame from this camera yet")
-)
+// ErrNoFrame is returned by Snapshot before the camera's first frame; for a camera it does not
+// know, Snapshot returns an error wrapping [defs.ErrUnknownCamera].
+var ErrNoFrame = errors.New("no frame from this camera yet")
 
 // Options configure every camera's viewer.
 type Options struct {
@@ -112,24 +111,13 @@ func (m *Manager) Close() {
 	}
 }
 
-// Watching reports how many cameras are being encoded now.
-func (m *Manager) Watching() map[string]bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]bool, len(m.viewers))
-	for id, v := range m.viewers {
-		out[id] = v.watching.Load()
-	}
-	return out
-}
-
 // Snapshot returns the camera's latest annotated frame as JPEG, waiting up to 3 s for one.
 func (m *Manager) Snapshot(ctx context.Context, camera string) ([]byte, error) {
 	m.mu.Lock()
 	v := m.viewers[camera]
 	m.mu.Unlock()
 	if v == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownCamera, camera)
+		return nil, fmt.Errorf("%w: %q", defs.ErrUnknownCamera, camera)
 	}
 	return v.snapshot(ctx)
 }

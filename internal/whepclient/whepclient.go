@@ -1,21 +1,29 @@
-// Package whepclient is the tests' WHEP viewer: a recvonly pion peer connection on loopback
-// that posts its offer to a WHEP endpoint and collects the H.264 access units it receives.
+// Package whepclient is a WHEP viewer on loopback: a recvonly pion peer connection that posts
+// its offer to a WHEP endpoint and receives the H.264 access units. The viewer benchmark
+// watches with Connect; tests use the testing.TB helpers (New, Dial, Wait, HangUp).
 package whepclient
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
-	"testing"
+	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
-
-	"github.com/gstvision/gstvision/internal/loopback"
 )
+
+// ErrStatus is returned (wrapped) when the WHEP endpoint answers with an unexpected status.
+var ErrStatus = errors.New("whepclient: unexpected HTTP status")
+
+// gatherTimeout bounds ICE gathering, which on loopback is immediate.
+const gatherTimeout = 10 * time.Second
 
 // httpClient has no idle connections, so that its goroutines end with each request.
 var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 15 * time.Second}
@@ -26,37 +34,67 @@ type Client struct {
 	PC    *pion.PeerConnection
 	Offer string // the complete offer (ICE gathering done)
 
-	// Set by Dial: the POST's response (its body read into Answer) and its Location header.
+	// Set by Connect and Dial: the POST's response (its body read into Answer) and its
+	// Location header.
 	Response *http.Response
 	Answer   string
 	Location string
 
+	postURL string
+	onAU    func(au []byte, at time.Time, damaged bool)
+	keep    bool // keep the access units for AccessUnits (tests)
+
+	aus, bytes, lost atomic.Uint64
+	first            chan struct{} // closed at the first access unit
+	firstOnce        sync.Once
+
 	mu    sync.Mutex
-	aus   [][]byte
-	cur   []byte
+	kept  [][]byte
 	ssrc  uint32
 	want  int
-	got   chan struct{} // closed when want access units have arrived
+	got   chan struct{} // closed when want access units are kept
 	state chan pion.PeerConnectionState
 }
 
-// New creates a client that waits for want access units, with its complete offer. The peer
-// connection closes when the test ends.
-func New(t testing.TB, want int) *Client {
-	t.Helper()
-	api, err := loopback.API()
+// Stats is what a client has received so far.
+type Stats struct {
+	AccessUnits uint64 // complete access units (RTP marker bits)
+	Bytes       uint64 // RTP payload
+	Lost        uint64 // packets missing from the sequence
+}
+
+// Connect creates a client, POSTs its offer to the WHEP endpoint url (which must answer 201)
+// and applies the answer. onAU, when set, receives each complete access unit (the callee owns
+// it), when its last packet arrived, and whether packets were lost within it; it runs on the
+// track's reading goroutine. Without onAU the client only counts what it receives.
+func Connect(ctx context.Context, url string, onAU func(au []byte, at time.Time, damaged bool)) (*Client, error) {
+	c, err := newClient(ctx, onAU, false, 0)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
+	}
+	if err := c.post(ctx, url); err != nil {
+		c.release()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient makes the peer connection and its complete offer.
+func newClient(ctx context.Context, onAU func([]byte, time.Time, bool), keep bool, want int) (*Client, error) {
+	api, err := loopbackAPI()
+	if err != nil {
+		return nil, err
 	}
 	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("whepclient: peer connection: %w", err)
 	}
-	c := &Client{PC: pc, want: want, got: make(chan struct{}), state: make(chan pion.PeerConnectionState, 16)}
-	t.Cleanup(c.release)
+	c := &Client{PC: pc, onAU: onAU, keep: keep, want: want, first: make(chan struct{}), got: make(chan struct{}),
+		state: make(chan pion.PeerConnectionState, 16)}
 	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo,
 		pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
+		c.release()
+		return nil, fmt.Errorf("whepclient: transceiver: %w", err)
 	}
 	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
 		select {
@@ -65,145 +103,172 @@ func New(t testing.TB, want int) *Client {
 		}
 	})
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { c.read(tr) })
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
+	if err := c.gather(ctx); err != nil {
+		c.release()
+		return nil, err
 	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	c.Offer = pc.LocalDescription().SDP
-	return c
+	return c, nil
 }
 
+// gather sets the local offer and waits for ICE gathering to complete.
+func (c *Client) gather(ctx context.Context) error {
+	offer, err := c.PC.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("whepclient: offer: %w", err)
+	}
+	gathered := pion.GatheringCompletePromise(c.PC)
+	if err := c.PC.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("whepclient: local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(gatherTimeout):
+		return fmt.Errorf("whepclient: ICE gathering took over %v", gatherTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.Offer = c.PC.LocalDescription().SDP
+	return nil
+}
+
+// post sends the offer to the WHEP endpoint and applies its answer.
+func (c *Client) post(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(c.Offer))
+	if err != nil {
+		return fmt.Errorf("whepclient: POST %s: %w", url, err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("whepclient: POST %s: %w", url, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("whepclient: POST %s: reading the answer: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("%w: POST %s: %d %s", ErrStatus, url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	c.postURL, c.Response, c.Answer, c.Location = url, resp, string(body), resp.Header.Get("Location")
+	if err := c.PC.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: c.Answer}); err != nil {
+		return fmt.Errorf("whepclient: applying the answer: %w", err)
+	}
+	return nil
+}
+
+// read receives the track until the connection closes.
 func (c *Client) read(tr *pion.TrackRemote) {
 	c.mu.Lock()
 	c.ssrc = uint32(tr.SSRC())
 	c.mu.Unlock()
+	depacketize := c.keep || c.onAU != nil
 	var depack codecs.H264Packet
+	var cur []byte
+	var lastSeq uint16
+	started, damaged := false, false
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
-		data, err := depack.Unmarshal(pkt.Payload)
-		c.mu.Lock()
-		if err == nil {
-			c.cur = append(c.cur, data...)
+		if started && pkt.SequenceNumber != lastSeq+1 {
+			c.lost.Add(uint64(pkt.SequenceNumber - lastSeq - 1))
+			damaged = true
 		}
-		if pkt.Marker && len(c.cur) > 0 {
-			c.aus = append(c.aus, c.cur)
-			c.cur = nil
-			if len(c.aus) == c.want {
-				close(c.got)
+		started, lastSeq = true, pkt.SequenceNumber
+		c.bytes.Add(uint64(len(pkt.Payload)))
+		if depacketize {
+			if data, err := depack.Unmarshal(pkt.Payload); err == nil {
+				cur = append(cur, data...)
 			}
+		}
+		if pkt.Marker {
+			c.complete(cur, time.Now(), damaged)
+			cur, damaged = nil, false
+		}
+	}
+}
+
+// complete counts an access unit and hands it on.
+func (c *Client) complete(au []byte, at time.Time, damaged bool) {
+	c.aus.Add(1)
+	c.firstOnce.Do(func() { close(c.first) })
+	if len(au) == 0 {
+		return
+	}
+	if c.onAU != nil {
+		c.onAU(au, at, damaged)
+	}
+	if c.keep {
+		c.mu.Lock()
+		c.kept = append(c.kept, au)
+		if len(c.kept) == c.want {
+			close(c.got)
 		}
 		c.mu.Unlock()
 	}
 }
 
-// Dial creates a client, POSTs its offer to the WHEP endpoint url (which must answer 201) and
-// applies the answer.
-func Dial(t testing.TB, url string, want int) *Client {
-	t.Helper()
-	c := New(t, want)
-	resp, err := httpClient.Post(url, "application/sdp", strings.NewReader(c.Offer))
+// Stats returns what the client has received so far.
+func (c *Client) Stats() Stats {
+	return Stats{AccessUnits: c.aus.Load(), Bytes: c.bytes.Load(), Lost: c.lost.Load()}
+}
+
+// First is closed when the first access unit has arrived.
+func (c *Client) First() <-chan struct{} { return c.first }
+
+// Close ends the session (DELETE at its Location, which must answer 200) and closes the peer
+// connection.
+func (c *Client) Close() error {
+	var err error
+	if c.Location != "" {
+		err = deleteSession(c.sessionURL())
+		c.Location = ""
+	}
+	c.release()
+	return err
+}
+
+// sessionURL is the Location resolved against the URL the offer was posted to.
+func (c *Client) sessionURL() string {
+	base, err := url.Parse(c.postURL)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return c.Location
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	loc, err := url.Parse(c.Location)
 	if err != nil {
-		t.Fatalf("POST %s: reading the body: %v", url, err)
+		return c.Location
 	}
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, body)
-	}
-	c.Response, c.Answer, c.Location = resp, string(body), resp.Header.Get("Location")
-	if err := c.PC.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: c.Answer}); err != nil {
-		t.Fatalf("applying the answer: %v", err)
-	}
-	return c
+	return base.ResolveReference(loc).String()
 }
 
-// Wait waits for the client's want access units.
-func (c *Client) Wait(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-c.got:
-	case <-time.After(timeout):
-		c.mu.Lock()
-		n := len(c.aus)
-		c.mu.Unlock()
-		t.Fatalf("received %d access units in %v, want %d (connection %v)", n, timeout, c.want, c.PC.ConnectionState())
-	}
-}
-
-// AccessUnits returns a copy of the list of access units received so far.
-func (c *Client) AccessUnits() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([][]byte(nil), c.aus...)
-}
-
-// SendPLI sends a picture loss indication for the received track.
-func (c *Client) SendPLI() error {
-	c.mu.Lock()
-	ssrc := c.ssrc
-	c.mu.Unlock()
-	return c.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-}
-
-// WaitState waits until the connection reaches one of states and returns it.
-func (c *Client) WaitState(t testing.TB, timeout time.Duration, states ...pion.PeerConnectionState) pion.PeerConnectionState {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		for _, s := range states {
-			if c.PC.ConnectionState() == s {
-				return s
-			}
-		}
-		select {
-		case <-c.state:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("connection state %v after %v, want one of %v", c.PC.ConnectionState(), timeout, states)
-		}
-	}
-}
-
-// HangUp DELETEs the session at url (200 expected), then closes the peer connection and lets
-// go of it and of the access units received: the test's cleanup keeps the client until the
-// test ends, and a soak test hangs up hundreds of clients. PC is nil afterwards.
-func (c *Client) HangUp(t testing.TB, url string) {
-	t.Helper()
+// deleteSession DELETEs the session at url, which must answer 200.
+func deleteSession(url string) error {
 	req, err := http.NewRequest(http.MethodDelete, url, nil)
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("whepclient: DELETE %s: %w", url, err)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		t.Fatalf("DELETE %s: %v", url, err)
+		return fmt.Errorf("whepclient: DELETE %s: %w", url, err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		t.Fatalf("DELETE %s: reading the body: %v", url, err)
+		return fmt.Errorf("whepclient: DELETE %s: reading the body: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Errorf("DELETE %s: %d %s", url, resp.StatusCode, body)
+		return fmt.Errorf("%w: DELETE %s: %d %s", ErrStatus, url, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
-	c.release()
+	return nil
 }
 
 // release closes the peer connection and drops what the client holds. Idempotent.
 func (c *Client) release() {
 	c.mu.Lock()
 	pc := c.PC
-	c.PC, c.aus, c.cur = nil, nil, nil
+	c.PC, c.kept = nil, nil
 	c.mu.Unlock()
 	if pc != nil {
 		_ = pc.Close()
