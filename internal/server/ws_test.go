@@ -239,7 +239,9 @@ func TestWSSlowClient(t *testing.T) {
 }
 
 func TestWSDisconnectEndsGoroutines(t *testing.T) {
-	e := newEnv(t, Options{WSPingInterval: 20 * time.Millisecond}, newFakeCameras(defs.StateRunning))
+	// Pings every 250 ms: a client must answer within one interval, which a loaded 2-core
+	// machine may not schedule within a shorter one.
+	e := newEnv(t, Options{WSPingInterval: 250 * time.Millisecond}, newFakeCameras(defs.StateRunning))
 	// Warm up the HTTP client and server once so lazily started goroutines are in the baseline.
 	e.do(t, "GET", "/healthz", nil)
 	e.ts.Client().CloseIdleConnections()
@@ -252,7 +254,7 @@ func TestWSDisconnectEndsGoroutines(t *testing.T) {
 		e.hub.Publish(results.Result{Camera: "cam1", Frame: 1})
 		readText(t, conn)
 		// Let a few pings go by: the client answers them while reading.
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, _, err := conn.Read(ctx)
 		expired := ctx.Err() != nil
 		cancel()
