@@ -37,4 +37,9 @@ type Status struct {
 	Width       int       `json:"width,omitempty"`
 	Height      int       `json:"height,omitempty"`
 	Codec       string    `json:"codec,omitempty"`
+	// View is the video a passthrough WHEP request for this camera gets now: "passthrough"
+	// or "annotated"; ViewReason says why annotated (B-frames, H.265, or the configured
+	// default). Both are omitted where the server has no WebRTC.
+	View       string `json:"view,omitempty"`
+	ViewReason string `json:"view_reason,omitempty"`
 }

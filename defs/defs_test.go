@@ -2,6 +2,7 @@ package defs_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,5 +45,12 @@ func TestJSON(t *testing.T) {
 		`"dropped":0,"reconnects":0,"since":"2025-01-02T03:04:05Z"}`
 	if string(st) != want {
 		t.Errorf("Status JSON = %s, want %s", st, want)
+	}
+	st, err = json.Marshal(defs.Status{ID: "door", View: "annotated", ViewReason: "H.265", Since: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"since":"2025-01-02T03:04:05Z","view":"annotated","view_reason":"H.265"}`; !strings.HasSuffix(string(st), want) {
+		t.Errorf("Status JSON = %s, want it to end %s", st, want)
 	}
 }

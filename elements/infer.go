@@ -79,6 +79,9 @@ func Register() error {
 	if !gogst.RegisterElement(nil, gst.InferSinkFactory, gogst.RankNone, &inferSink{}, base.ExtendsBaseSink) {
 		return fmt.Errorf("register element %s failed", gst.InferSinkFactory)
 	}
+	if !gogst.RegisterElement(nil, gst.AUSinkFactory, gogst.RankNone, &auSink{}, base.ExtendsBaseSink) {
+		return fmt.Errorf("register element %s failed", gst.AUSinkFactory)
+	}
 	registered = true
 	return nil
 }

@@ -13,6 +13,7 @@ const (
 	nameDecoder    = "dec"
 	nameInferQueue = "inferqueue"
 	nameTee        = "split"
+	nameParseTee   = "parsetee"
 )
 
 // elementSpec declares one element of a camera's decode chain.
@@ -31,6 +32,14 @@ type chainSpec struct {
 	codec    string
 	stages   []elementSpec
 	branches [][]elementSpec
+	// side branches start at a tee among the stages (named first) instead of after them.
+	sides []sideSpec
+}
+
+// sideSpec is a branch fed by the tee named from.
+type sideSpec struct {
+	from     string
+	elements []elementSpec
 }
 
 // chainOptions are the choices a decode chain is built from.
@@ -44,6 +53,7 @@ type chainOptions struct {
 	queue     int           // frames the inference queue holds before dropping the oldest
 	infer     uint64        // the inference sink's handler
 	viewer    uint64        // the viewer sink's handler; 0: no viewer branch
+	pass      uint64        // the access-unit sink's handler; 0: no passthrough branch
 	stamp     func(*gogst.Pad)
 }
 
@@ -71,6 +81,10 @@ func decodeSpec(o chainOptions) chainSpec {
 			probe: guardTimestamps})
 	}
 	s.stages = append(s.stages, elementSpec{factory: factoryFor(RoleParse, o.codec), name: "parse", props: map[string]any{"config-interval": -1}})
+	if o.pass != 0 {
+		s.stages = append(s.stages, elementSpec{factory: "tee", name: nameParseTee})
+		s.sides = append(s.sides, passthroughSpec(o))
+	}
 	if o.pace {
 		// real-time pacing of the encoded stream, as a camera would deliver it
 		s.stages = append(s.stages, elementSpec{factory: "clocksync", name: "pace", props: map[string]any{"ts-offset": int64(o.paceDelay)}})
@@ -98,6 +112,25 @@ func decodeSpec(o chainOptions) chainSpec {
 		})
 	}
 	return s
+}
+
+// passthroughSpec declares the passthrough branch: the parser's access units, as the camera
+// sent them (byte-stream, one access unit a buffer, SPS and PPS before each IDR from
+// config-interval=-1), to the access-unit sink, before any decoding. It costs a copy of the
+// compressed stream; the sink's handler decides what to keep. Leaky: a slow handler loses
+// access units, never holds up the decoder.
+func passthroughSpec(o chainOptions) sideSpec {
+	media := "video/x-h264"
+	if o.codec == CodecH265 {
+		media = "video/x-h265"
+	}
+	return sideSpec{from: nameParseTee, elements: []elementSpec{
+		{factory: "queue", name: "passqueue", props: map[string]any{"max-size-buffers": uint(60),
+			"max-size-bytes": uint(0), "max-size-time": uint64(0), "leaky": enumArg("downstream")}},
+		{factory: "capsfilter", name: "passcaps", props: map[string]any{
+			"caps": gogst.NewCapsFromString(media + ",stream-format=byte-stream,alignment=au")}},
+		{factory: AUSinkFactory, name: "pass", props: map[string]any{"handler-id": o.pass}},
+	}}
 }
 
 // factoryFor is the element of role for codec in the table, "" (which no element is) if none.
@@ -134,6 +167,9 @@ func (s chainSpec) elements() []elementSpec {
 	for _, b := range s.branches {
 		all = append(all, b...)
 	}
+	for _, side := range s.sides {
+		all = append(all, side.elements...)
+	}
 	return all
 }
 
@@ -148,12 +184,17 @@ func (s chainSpec) links() [][]string {
 		return n
 	}
 	head := names(s.stages)
+	var runs [][]string
 	if len(s.branches) == 1 {
-		return [][]string{append(head, names(s.branches[0])...)}
+		runs = [][]string{append(head, names(s.branches[0])...)}
+	} else {
+		runs = [][]string{append(head, nameTee)}
+		for _, b := range s.branches {
+			runs = append(runs, append([]string{nameTee}, names(b)...))
+		}
 	}
-	runs := [][]string{append(head, nameTee)}
-	for _, b := range s.branches {
-		runs = append(runs, append([]string{nameTee}, names(b)...))
+	for _, side := range s.sides {
+		runs = append(runs, append([]string{side.from}, names(side.elements)...))
 	}
 	return runs
 }

@@ -2,6 +2,7 @@ package gst
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,40 @@ func TestChainBuilds(t *testing.T) {
 	if _, err := (chainSpec{stages: []elementSpec{{factory: "gstvision-no-such-element", name: "x"}},
 		branches: [][]elementSpec{{{factory: "fakesink", name: "y"}}}}).build(pl); err == nil {
 		t.Error("a chain with a missing element built")
+	}
+}
+
+// A camera with a passthrough handler: a tee right after the parser feeds the access-unit sink
+// (byte-stream, one access unit a buffer) before any decoding; the decode chain goes on from
+// the same tee.
+func TestDecodeSpecPassthrough(t *testing.T) {
+	Init("", "")
+	s := decodeSpec(chainOptions{codec: CodecH264, decoder: "avdec_h264", depay: true, queue: 3, infer: 7, viewer: 9, pass: 11})
+	want := []string{"rtph264depay:depay", "h264parse:parse", "tee:parsetee", "avdec_h264:dec", "videoconvert:convert",
+		"capsfilter:rawcaps", "tee:split", "queue:inferqueue", InferSinkFactory + ":infer", "queue:viewerqueue",
+		InferSinkFactory + ":viewer", "queue:passqueue", "capsfilter:passcaps", AUSinkFactory + ":pass"}
+	if got := specNames(s); !slices.Equal(got, want) {
+		t.Errorf("elements %v,\nwant %v", got, want)
+	}
+	wantLinks := [][]string{{"depay", "parse", "parsetee", "dec", "convert", "rawcaps", "split"},
+		{"split", "inferqueue", "infer"}, {"split", "viewerqueue", "viewer"}, {"parsetee", "passqueue", "passcaps", "pass"}}
+	if got := s.links(); !slices.EqualFunc(got, wantLinks, slices.Equal) {
+		t.Errorf("links %v,\nwant %v", got, wantLinks)
+	}
+	for _, e := range s.elements() {
+		switch e.name {
+		case "pass":
+			if e.props["handler-id"] != uint64(11) {
+				t.Errorf("access-unit sink's handler %v, want 11", e.props["handler-id"])
+			}
+		case "passcaps":
+			caps := e.props["caps"].(*gogst.Caps).String()
+			if !strings.Contains(caps, "stream-format=(string)byte-stream") || !strings.Contains(caps, "alignment=(string)au") {
+				t.Errorf("passthrough caps %s, want byte-stream access units", caps)
+			}
+		}
+	}
+	if s := decodeSpec(chainOptions{codec: CodecH264, decoder: "avdec_h264", depay: true, queue: 3, infer: 7}); slices.Contains(specNames(s), "tee:parsetee") {
+		t.Error("a passthrough branch without a passthrough handler")
 	}
 }

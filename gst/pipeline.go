@@ -15,6 +15,10 @@ import (
 // InferSinkFactory is the name under which package elements registers the inference sink.
 const InferSinkFactory = "gstvisioninfer"
 
+// AUSinkFactory is the name under which package elements registers the access-unit sink of
+// the passthrough branch.
+const AUSinkFactory = "gstvisionau"
+
 // CameraOptions describe one camera's pipeline.
 type CameraOptions struct {
 	Camera      string        // camera id, used in element names and logs
@@ -28,6 +32,10 @@ type CameraOptions struct {
 	// ViewerHandlerID, when set, adds a second branch (tee) whose sink hands every frame to the
 	// viewer (boxes drawn, encoded only while someone watches).
 	ViewerHandlerID uint64
+	// PassthroughHandlerID, when set, adds a branch before the decoder (a tee after the parser)
+	// whose access-unit sink (AUSinkFactory) hands the camera's own access units to that
+	// handler: the passthrough view.
+	PassthroughHandlerID uint64
 	// OnWarning, when set, decides which warnings are fatal: it is told each warning (the
 	// posting element's name, the text with the URL redacted) and an error it returns ends the
 	// pipeline with that error, on Done. Warnings it lets pass, and all without it, are logged.
@@ -336,7 +344,8 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, encoding string, depay
 		return err
 	}
 	o := chainOptions{codec: codec, decoder: dec.Found(), depay: depay, cuda: cuda,
-		queue: p.opts.QueueFrames, infer: p.opts.HandlerID, viewer: p.opts.ViewerHandlerID, stamp: p.frames.attach}
+		queue: p.opts.QueueFrames, infer: p.opts.HandlerID, viewer: p.opts.ViewerHandlerID, pass: p.opts.PassthroughHandlerID,
+		stamp: p.frames.attach}
 	if p.pace != nil {
 		o.pace, o.paceDelay = true, p.pace.delay
 	}

@@ -24,6 +24,7 @@ type frame struct {
 // starts at a keyframe. Create it with [Manager.Broadcaster].
 type Broadcaster struct {
 	camera string
+	view   View
 	m      *Manager
 
 	mu       sync.Mutex
@@ -35,7 +36,15 @@ type Broadcaster struct {
 	wmu      sync.Mutex
 	seq      uint64
 	clock    rtpClock
-	sps, pps []byte // latest parameter sets, for keyframes that arrive without them
+	sps, pps []byte    // latest parameter sets, for keyframes that arrive without them
+	gop      *gopCache // passthrough only: the access units since the last IDR, for joiners
+
+	// The RTP timestamps of recent access units by PTS, for detections sent beside the video.
+	stampMu    sync.Mutex
+	stamps     stampRing
+	stampClock rtpClock // a copy of clock after the latest access unit
+
+	fallback atomic.Pointer[string] // passthrough only: why the camera cannot be passed through
 
 	onViewers  atomic.Pointer[func(int)]
 	notifyMu   sync.Mutex // serialises OnViewersChanged calls so they arrive in order
@@ -46,8 +55,11 @@ type Broadcaster struct {
 	accessUnits, keyUnits, dropped atomic.Uint64
 }
 
-func newBroadcaster(m *Manager, camera string) *Broadcaster {
-	b := &Broadcaster{camera: camera, m: m, sessions: map[string]*session{}}
+func newBroadcaster(m *Manager, camera string, view View) *Broadcaster {
+	b := &Broadcaster{camera: camera, view: view, m: m, sessions: map[string]*session{}}
+	if view == ViewPassthrough {
+		b.gop = &gopCache{maxUnits: MaxGOPUnits, maxBytes: MaxGOPBytes}
+	}
 	b.viewers.Store(&[]*session{})
 	b.keyframes = coalescer{interval: m.opts.KeyframeInterval, fire: b.fireKeyframeRequest}
 	return b
@@ -55,6 +67,9 @@ func newBroadcaster(m *Manager, camera string) *Broadcaster {
 
 // Camera is the camera this broadcaster serves.
 func (b *Broadcaster) Camera() string { return b.camera }
+
+// View is the view this broadcaster sends.
+func (b *Broadcaster) View() View { return b.view }
 
 // Viewers is the number of WHEP sessions of this camera, connected or still connecting.
 func (b *Broadcaster) Viewers() int {
@@ -110,6 +125,9 @@ func (b *Broadcaster) RequestKeyframe() { b.keyframes.request() }
 // unknown; the wall clock is used instead. It does not keep au and never blocks on a viewer:
 // each has a bounded queue, and one that falls behind loses frames and resumes at the next
 // keyframe. Call it from one goroutine (the encoder's); concurrent calls are serialised.
+//
+// A passthrough broadcaster also keeps the current GOP for joining viewers, and on the first
+// B-slice it falls back (SetFallback(ReasonBFrames)) and drops everything after.
 func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 	if len(au) == 0 {
 		return
@@ -118,53 +136,25 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 	if info.slices == 0 && info.sps == nil && info.pps == nil {
 		return // nothing decodable: only AUD, SEI or filler
 	}
+	if b.view == ViewPassthrough && info.bSlice {
+		b.SetFallback(ReasonBFrames)
+	}
+	if b.Fallback() != "" {
+		return
+	}
 
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
-	// Keep the latest parameter sets (copied: au is the caller's).
-	if info.sps != nil && !bytesEqual(info.sps, b.sps) {
-		b.sps = append(b.sps[:0:0], info.sps...)
-	}
-	if info.pps != nil && !bytesEqual(info.pps, b.pps) {
-		b.pps = append(b.pps[:0:0], info.pps...)
-	}
-	ts := b.clock.ticks(pts, time.Now())
-
-	viewers := *b.viewers.Load()
-	active := 0
-	for _, s := range viewers {
-		if s.active.Load() {
-			active++
-		}
-	}
-	if active == 0 {
+	f := b.nextFrameLocked(au, info, pts)
+	if f == nil {
 		return
 	}
-
-	data := au
-	key := info.idr
-	if key && (info.sps == nil || info.pps == nil) {
-		if b.sps == nil || b.pps == nil {
-			key = false // undecodable as a starting point
-		} else {
-			data = withParamSets(b.sps, b.pps, au)
-		}
-	}
-	// A fresh payloader per access unit: it keeps SPS and PPS (as slices of its input) to put
-	// them into a STAP-A with the next NAL unit, which must not outlive au.
-	var p codecs.H264Payloader
-	payloads := p.Payload(mtu, data)
-	if len(payloads) == 0 {
-		return
-	}
-	b.seq++
-	f := &frame{seq: b.seq, ts: uint32(ts), key: key, payloads: payloads}
 	b.accessUnits.Add(1)
-	if key {
+	if f.key {
 		b.keyUnits.Add(1)
 		b.keyframes.satisfied()
 	}
-	for _, s := range viewers {
+	for _, s := range *b.viewers.Load() {
 		if !s.active.Load() {
 			continue
 		}
@@ -175,6 +165,83 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 			b.dropped.Add(1)
 		}
 	}
+}
+
+// nextFrameLocked numbers and timestamps an access unit, records it for joiners and for
+// RTPTimestamp, and returns it payloaded, or nil when no viewer is connected (payloading is
+// the per-viewer cost; without viewers the broadcaster only keeps its clock and GOP).
+func (b *Broadcaster) nextFrameLocked(au []byte, info auInfo, pts time.Duration) *frame {
+	// Keep the latest parameter sets (copied: au is the caller's).
+	if info.sps != nil && !bytesEqual(info.sps, b.sps) {
+		b.sps = append(b.sps[:0:0], info.sps...)
+	}
+	if info.pps != nil && !bytesEqual(info.pps, b.pps) {
+		b.pps = append(b.pps[:0:0], info.pps...)
+	}
+	ts := uint32(b.clock.ticks(pts, time.Now()))
+	b.stampMu.Lock()
+	b.stamps.add(pts, ts)
+	b.stampClock = b.clock
+	b.stampMu.Unlock()
+
+	data := au
+	key := info.idr
+	if key && (info.sps == nil || info.pps == nil) {
+		if b.sps == nil || b.pps == nil {
+			key = false // undecodable as a starting point
+		} else {
+			data = withParamSets(b.sps, b.pps, au)
+		}
+	}
+	b.seq++
+	if b.gop != nil {
+		b.gop.add(b.seq, ts, key, data)
+	}
+	if !b.anyActive() {
+		return nil
+	}
+	return newFrame(b.seq, ts, key, data)
+}
+
+// newFrame payloads one access unit. A fresh payloader per access unit: it keeps SPS and PPS
+// (as slices of its input) to put them into a STAP-A with the next NAL unit, which must not
+// outlive data. It returns nil when there is nothing to send.
+func newFrame(seq uint64, ts uint32, key bool, data []byte) *frame {
+	var p codecs.H264Payloader
+	payloads := p.Payload(mtu, data)
+	if len(payloads) == 0 {
+		return nil
+	}
+	return &frame{seq: seq, ts: ts, key: key, payloads: payloads}
+}
+
+// anyActive reports whether a viewer is connected.
+func (b *Broadcaster) anyActive() bool {
+	for _, s := range *b.viewers.Load() {
+		if s.active.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// activate starts sending to a connected session. With a GOP cache it first hands the session
+// the cached GOP, so that it starts at once with the last IDR; under wmu, so that the live
+// access units follow the cached ones without a gap or a repeat. Without one (or with an empty
+// one) the session waits for a keyframe, which an annotated broadcaster asks its encoder for.
+func (b *Broadcaster) activate(s *session) {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if b.gop != nil && len(b.gop.units) > 0 {
+		backlog := make([]*frame, 0, len(b.gop.units))
+		for _, u := range b.gop.units {
+			if f := newFrame(u.seq, u.ts, u.key, u.data); f != nil {
+				backlog = append(backlog, f)
+			}
+		}
+		s.backlog <- backlog // buffered (1), and activate runs once per session
+	}
+	s.active.Store(true)
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -9,6 +9,17 @@
 // a keyframe ([Broadcaster.OnKeyframeRequest]: a viewer joined, sent PLI or FIR, or lost
 // frames; coalesced).
 //
+// Each camera has two views, each its own broadcaster: the annotated one above
+// ([Manager.Broadcaster]) and the passthrough one ([Manager.Passthrough]), which takes the
+// camera's own access units as received (no decode, no encode). A camera cannot be asked for a
+// keyframe, so the passthrough broadcaster keeps the access units since the last IDR (bounded:
+// MaxGOPUnits, MaxGOPBytes) and sends them first, paced, to a joining viewer. It falls back to
+// the annotated view when the stream has B-frames, which WebRTC cannot carry
+// ([Broadcaster.Fallback]); passthrough viewers never count as viewers of the annotated
+// broadcaster, so they never start the encoder. A WHEP session may also carry a "detections"
+// data channel: each analysed frame's JSON plus rtp_ts, the RTP timestamp of that frame in this
+// session's video ([Broadcaster.RTPTimestamp] plus the session's own offset).
+//
 // [Manager.Handler] is the WHEP endpoint: POST an SDP offer to /whep/{camera}, get the answer
 // (with all of the server's ICE candidates) with the session's URL in Location, PATCH that URL
 // with trickled candidates if the offer went out before gathering ended, DELETE it to leave.

@@ -39,6 +39,8 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrBadOptions: Options failed validation in [NewManager].
 	ErrBadOptions = errors.New("bad webrtc options")
+	// ErrBadView: a WHEP POST's view parameter names no view (400).
+	ErrBadView = errors.New("unknown view")
 )
 
 // StatusOf maps an error from this package to an HTTP status code: 404, 405, 412, 413, 415,
@@ -59,7 +61,8 @@ func StatusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrICERestart):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrBadOffer), errors.Is(err, ErrNoVideo), errors.Is(err, ErrBadFragment):
+	case errors.Is(err, ErrBadOffer), errors.Is(err, ErrNoVideo), errors.Is(err, ErrBadFragment),
+		errors.Is(err, ErrBadView):
 		return http.StatusBadRequest
 	case errors.Is(err, defs.ErrClosed):
 		return http.StatusServiceUnavailable

@@ -55,6 +55,7 @@ type auInfo struct {
 	idr      bool
 	sps, pps []byte // aliases of the access unit
 	slices   int
+	bSlice   bool // a slice with slice_type B: the stream reorders pictures
 }
 
 func inspectAU(au []byte) auInfo {
@@ -66,6 +67,9 @@ func inspectAU(au []byte) auInfo {
 			info.slices++
 		case nalSlice:
 			info.slices++
+			if sliceTypeOf(nal) == sliceTypeB {
+				info.bSlice = true
+			}
 		case nalSPS:
 			info.sps = nal
 		case nalPPS:
@@ -73,6 +77,63 @@ func inspectAU(au []byte) auInfo {
 		}
 	})
 	return info
+}
+
+// sliceTypeB is slice_type B modulo 5 (H.264 table 7-6: 1 and 6 are B).
+const sliceTypeB = 1
+
+// sliceTypeOf returns a slice NAL unit's slice_type modulo 5, or -1 when the header is cut
+// short. The header starts first_mb_in_slice ue(v), slice_type ue(v) (H.264 7.3.3); both are
+// small, so emulation prevention bytes, which need two zero bytes first, cannot occur in them.
+func sliceTypeOf(nal []byte) int {
+	r := bitReader{b: nal[1:]}
+	if _, ok := r.ue(); !ok {
+		return -1
+	}
+	t, ok := r.ue()
+	if !ok {
+		return -1
+	}
+	return int(t % 5)
+}
+
+// bitReader reads big-endian bits and Exp-Golomb codes.
+type bitReader struct {
+	b   []byte
+	pos int // in bits
+}
+
+func (r *bitReader) bit() (uint32, bool) {
+	if r.pos >= len(r.b)*8 {
+		return 0, false
+	}
+	v := uint32(r.b[r.pos/8]>>(7-r.pos%8)) & 1
+	r.pos++
+	return v, true
+}
+
+// ue reads an unsigned Exp-Golomb code (H.264 9.1); ok is false past the end or above 2^31.
+func (r *bitReader) ue() (uint32, bool) {
+	zeros := 0
+	for {
+		b, ok := r.bit()
+		if !ok || zeros > 31 {
+			return 0, false
+		}
+		if b == 1 {
+			break
+		}
+		zeros++
+	}
+	v := uint32(1)
+	for i := 0; i < zeros; i++ {
+		b, ok := r.bit()
+		if !ok {
+			return 0, false
+		}
+		v = v<<1 | b
+	}
+	return v - 1, true
 }
 
 // withParamSets returns au prefixed with sps and pps in Annex-B form.

@@ -17,7 +17,8 @@ type Manager struct {
 	probe *iceProber // nil without ICE servers
 
 	mu     sync.Mutex
-	cams   map[string]*Broadcaster
+	cams   map[string]*Broadcaster // annotated view
+	pass   map[string]*Broadcaster // passthrough view
 	closed bool
 	wg     sync.WaitGroup // session goroutines
 }
@@ -34,7 +35,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: opts, api: api, cams: map[string]*Broadcaster{}}
+	m := &Manager{opts: opts, api: api, cams: map[string]*Broadcaster{}, pass: map[string]*Broadcaster{}}
 	m.probe = newICEProber(api, opts.pionICEServers(), opts.GatherTimeout, opts.Logger)
 	return m, nil
 }
@@ -48,28 +49,50 @@ func cloneICEServers(in []ICEServer) []ICEServer {
 	return out
 }
 
-// Broadcaster returns camera's broadcaster, creating it if needed. After [Manager.Close] it
-// returns a closed broadcaster that refuses viewers.
+// Broadcaster returns camera's broadcaster of the annotated view, creating it if needed. After
+// [Manager.Close] it returns a closed broadcaster that refuses viewers.
 func (m *Manager) Broadcaster(camera string) *Broadcaster {
+	return m.broadcaster(camera, ViewAnnotated)
+}
+
+// Passthrough returns camera's broadcaster of the passthrough view (the camera's own access
+// units, with a GOP cache for joining viewers), creating it if needed; as Broadcaster.
+func (m *Manager) Passthrough(camera string) *Broadcaster {
+	return m.broadcaster(camera, ViewPassthrough)
+}
+
+func (m *Manager) broadcaster(camera string, view View) *Broadcaster {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if b := m.cams[camera]; b != nil {
+	byCam := m.byView(view)
+	if b := byCam[camera]; b != nil {
 		return b
 	}
-	b := newBroadcaster(m, camera)
+	b := newBroadcaster(m, camera, view)
 	if m.closed {
 		b.closed = true
 		return b
 	}
-	m.cams[camera] = b
+	byCam[camera] = b
 	return b
 }
 
-// lookup returns camera's broadcaster if it exists.
-func (m *Manager) lookup(camera string) *Broadcaster {
+// byView is the map of view's broadcasters; m.mu must be held.
+func (m *Manager) byView(view View) map[string]*Broadcaster {
+	if view == ViewPassthrough {
+		return m.pass
+	}
+	return m.cams
+}
+
+// lookup returns camera's annotated broadcaster if it exists.
+func (m *Manager) lookup(camera string) *Broadcaster { return m.lookupView(camera, ViewAnnotated) }
+
+// lookupView returns camera's broadcaster of view if it exists.
+func (m *Manager) lookupView(camera string, view View) *Broadcaster {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.cams[camera]
+	return m.byView(view)[camera]
 }
 
 // Cameras lists the cameras that have a broadcaster, sorted.
@@ -84,17 +107,29 @@ func (m *Manager) Cameras() []string {
 	return out
 }
 
-// Stats returns each broadcaster's counters by camera, e.g. for /api/stats.
+// Stats returns each camera's counters, e.g. for /api/stats: Viewers counts the sessions of
+// both views, the other counters are the annotated broadcaster's (the encoder's output).
 func (m *Manager) Stats() map[string]BroadcasterStats {
 	m.mu.Lock()
-	list := make([]*Broadcaster, 0, len(m.cams))
+	list := make([]*Broadcaster, 0, len(m.cams)+len(m.pass))
 	for _, b := range m.cams {
+		list = append(list, b)
+	}
+	for _, b := range m.pass {
 		list = append(list, b)
 	}
 	m.mu.Unlock()
 	out := make(map[string]BroadcasterStats, len(list))
 	for _, b := range list {
-		out[b.camera] = b.Stats()
+		st := b.Stats()
+		if b.view == ViewPassthrough {
+			prev := out[b.camera]
+			prev.Viewers += st.Viewers
+			out[b.camera] = prev
+			continue
+		}
+		st.Viewers += out[b.camera].Viewers
+		out[b.camera] = st
 	}
 	return out
 }
@@ -106,11 +141,14 @@ func (m *Manager) Stats() map[string]BroadcasterStats {
 // Do not call it from a broadcaster's callbacks.
 func (m *Manager) Remove(camera string) {
 	m.mu.Lock()
-	b := m.cams[camera]
+	list := []*Broadcaster{m.cams[camera], m.pass[camera]}
 	delete(m.cams, camera)
+	delete(m.pass, camera)
 	m.mu.Unlock()
-	if b != nil {
-		b.close()
+	for _, b := range list {
+		if b != nil {
+			b.close()
+		}
 	}
 }
 
@@ -120,11 +158,14 @@ func (m *Manager) Close() error {
 	m.probe.close()
 	m.mu.Lock()
 	m.closed = true
-	list := make([]*Broadcaster, 0, len(m.cams))
+	list := make([]*Broadcaster, 0, len(m.cams)+len(m.pass))
 	for _, b := range m.cams {
 		list = append(list, b)
 	}
-	m.cams = map[string]*Broadcaster{}
+	for _, b := range m.pass {
+		list = append(list, b)
+	}
+	m.cams, m.pass = map[string]*Broadcaster{}, map[string]*Broadcaster{}
 	m.mu.Unlock()
 	for _, b := range list {
 		b.close()

@@ -74,6 +74,13 @@ type Options struct {
 	// ViewerQueueFrames bounds each viewer's queue of access units; a viewer that falls this
 	// far behind loses frames and waits for the next keyframe.
 	ViewerQueueFrames int
+	// DefaultView is the view of a WHEP POST without ?view= (default ViewAnnotated, the
+	// broadcaster that Manager.Broadcaster returns).
+	DefaultView View
+	// Detections, when set, feeds a session's "detections" data channel: it runs (on its own
+	// goroutine) until ctx ends, calling send with each analysed frame of camera: its PTS and
+	// its JSON object as /ws sends it. send never blocks and does not keep json.
+	Detections func(ctx context.Context, camera string, send func(pts time.Duration, json []byte))
 	// Logger receives session events (info) and pion's own log (debug; its errors as warnings).
 	// Nil discards them.
 	Logger *slog.Logger
@@ -96,6 +103,9 @@ func (o *Options) setDefaults() {
 	if o.ViewerQueueFrames <= 0 {
 		o.ViewerQueueFrames = DefaultViewerQueueFrames
 	}
+	if o.DefaultView == "" {
+		o.DefaultView = ViewAnnotated
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +113,9 @@ func (o *Options) setDefaults() {
 
 // validate checks the fields pion would otherwise reject late, per peer connection.
 func (o *Options) validate() error {
+	if _, err := ParseView(string(o.DefaultView), ViewPassthrough); err != nil {
+		return fmt.Errorf("%w: DefaultView: %w", ErrBadOptions, err)
+	}
 	if o.UDPPortMin < 0 || o.UDPPortMax > 65535 || o.UDPPortMin > o.UDPPortMax ||
 		(o.UDPPortMin == 0) != (o.UDPPortMax == 0) {
 		return fmt.Errorf("%w: UDP port range %d-%d", ErrBadOptions, o.UDPPortMin, o.UDPPortMax)

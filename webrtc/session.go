@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -29,10 +30,14 @@ type session struct {
 	track    *pion.TrackLocalStaticRTP
 	sender   *pion.RTPSender
 	queue    chan *frame
+	backlog  chan []*frame // the GOP cache's frames, sent before the queue's (passthrough)
 	created  time.Time
 	remote   remoteICE // the offer's ICE credentials and m= sections, for PATCH
 
 	active    atomic.Bool // connected: WriteAccessUnit queues frames for it
+	started   atomic.Bool // activated once, at the first connection
+	stopFeed  context.CancelFunc
+	feedCtx   context.Context // ends at teardown: the detections feed
 	done      chan struct{}
 	closed    chan struct{} // closed when teardown has finished
 	closeOnce sync.Once
@@ -72,13 +77,15 @@ func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*sess
 		b:        b,
 		pc:       pc,
 		queue:    make(chan *frame, m.opts.ViewerQueueFrames),
+		backlog:  make(chan []*frame, 1),
 		created:  time.Now(),
 		done:     make(chan struct{}),
 		closed:   make(chan struct{}),
 		seq:      uint16(randomUint32()),
 		tsOffset: randomUint32(),
 	}
-	s.log = m.opts.Logger.With("camera", b.camera, "session", s.id)
+	s.feedCtx, s.stopFeed = context.WithCancel(context.Background())
+	s.log = m.opts.Logger.With("camera", b.camera, "view", string(b.view), "session", s.id)
 	s.pkt.Header.Version = 2
 	// Armed before negotiation so that onState never sees it unset.
 	s.timer = time.AfterFunc(m.opts.ConnectTimeout, func() {
@@ -93,6 +100,7 @@ func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*sess
 	}
 	if err != nil {
 		s.timer.Stop()
+		s.stopFeed()
 		_ = pc.Close()
 		return nil, "", err
 	}
@@ -117,6 +125,7 @@ func (s *session) negotiate(offer string) (string, error) {
 		return "", fmt.Errorf("adding track: %w", err)
 	}
 	s.pc.OnConnectionStateChange(s.onState)
+	s.pc.OnDataChannel(s.onDataChannel)
 
 	if err := s.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
@@ -161,10 +170,12 @@ func (s *session) onState(st pion.PeerConnectionState) {
 	switch st {
 	case pion.PeerConnectionStateConnected:
 		s.timer.Stop()
-		if !s.active.Swap(true) {
+		if !s.started.Swap(true) {
+			s.b.activate(s)
 			s.log.Info("viewer connected", "after", time.Since(s.created).Round(time.Millisecond))
-			// The viewer waits for an IDR; ask for one now rather than at the offer, when it
-			// could have gone out before DTLS was up.
+			// Without a cached GOP the viewer waits for an IDR; ask for one now rather than at
+			// the offer, when it could have gone out before DTLS was up. (A passthrough
+			// broadcaster has nobody to ask: its camera sends keyframes at its own pace.)
 			s.b.RequestKeyframe()
 		}
 	case pion.PeerConnectionStateFailed:
@@ -198,22 +209,64 @@ func (s *session) run() {
 		select {
 		case <-s.done:
 			return
+		case backlog := <-s.backlog:
+			// Sent before any live frame: activate queued it before the first of them.
+			next, waitKey = s.sendBacklog(backlog, next, waitKey)
 		case f := <-s.queue:
-			if next != 0 && f.seq != next && !waitKey {
-				// Frames were dropped for this viewer: the decoder's references are gone.
-				waitKey = true
-				s.b.RequestKeyframe()
+			select {
+			case backlog := <-s.backlog: // queued before f: send it first
+				next, waitKey = s.sendBacklog(backlog, next, waitKey)
+			default:
 			}
-			next = f.seq + 1
-			if waitKey {
-				if !f.key {
-					continue
-				}
-				waitKey = false
-			}
-			s.send(f)
+			next, waitKey = s.sendInOrder(f, next, waitKey)
 		}
 	}
+}
+
+// BacklogRate bounds how fast a joining viewer is sent the cached GOP, in bytes per second
+// (40 Mbit/s): a GOP sent at once would overflow socket buffers on the way and lose packets.
+// The first frame, the IDR, goes at once; live frames queue meanwhile (ViewerQueueFrames).
+const BacklogRate = 5 << 20
+
+// sendBacklog sends the cached GOP paced at BacklogRate; it returns early when the session
+// closes.
+func (s *session) sendBacklog(frames []*frame, next uint64, waitKey bool) (uint64, bool) {
+	start, sent := time.Now(), 0
+	for _, f := range frames {
+		if wait := time.Duration(sent)*time.Second/BacklogRate - time.Since(start); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-s.done:
+				t.Stop()
+				return next, waitKey
+			case <-t.C:
+			}
+		}
+		next, waitKey = s.sendInOrder(f, next, waitKey)
+		for _, p := range f.payloads {
+			sent += len(p)
+		}
+	}
+	return next, waitKey
+}
+
+// sendInOrder sends f unless the session waits for a keyframe, and returns the next expected
+// frame number and whether it waits for a keyframe: after a gap (frames dropped for this
+// viewer, whose decoder lost its references) it waits and asks for one.
+func (s *session) sendInOrder(f *frame, next uint64, waitKey bool) (uint64, bool) {
+	if next != 0 && f.seq != next && !waitKey {
+		waitKey = true
+		s.b.RequestKeyframe()
+	}
+	next = f.seq + 1
+	if waitKey {
+		if !f.key {
+			return next, true
+		}
+		waitKey = false
+	}
+	s.send(f)
+	return next, waitKey
 }
 
 func (s *session) send(f *frame) {
@@ -256,6 +309,7 @@ func (s *session) readRTCP() {
 func (s *session) teardown() {
 	defer close(s.closed)
 	s.timer.Stop()
+	s.stopFeed()
 	s.active.Store(false)
 	s.b.removeSession(s)
 	if err := s.pc.Close(); err != nil {

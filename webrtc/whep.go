@@ -17,7 +17,8 @@ import (
 
 // Handler returns the WHEP endpoint (draft-ietf-wish-whep):
 //
-//	POST    /whep/{camera}            offer (application/sdp) → 201, answer, Location, ETag, Link, Accept-Patch
+//	POST    /whep/{camera}            offer (application/sdp) → 201, answer, Location, ETag, Link, Accept-Patch,
+//	                                  X-Gstvision-View (and X-Gstvision-View-Reason when it fell back)
 //	PATCH   /whep/{camera}/{session}  trickle ICE (application/trickle-ice-sdpfrag, RFC 8840) → 204
 //	DELETE  /whep/{camera}/{session}  end the session → 200
 //	OPTIONS /whep/{camera}            204, Allow, Accept-Post, Accept-Patch, Link (ICE servers)
@@ -33,7 +34,14 @@ import (
 // broadcaster. An offer for a known camera without one creates it, so viewers may arrive
 // before the camera's pipeline registers its callbacks (see [Broadcaster.OnViewersChanged]).
 //
-// Errors are JSON {"error": "..."}: 400 (malformed SDP or fragment, no H.264 video), 404
+// POST takes ?view=passthrough (the camera's own H.264) or ?view=annotated (decoded, boxes
+// drawn, encoded again); without it, Options.DefaultView. A passthrough request for a camera
+// that cannot be passed through (B-frames, H.265: Broadcaster.Fallback) gets the annotated view,
+// never an error, and the response headers say so. An offer with a data channel labelled
+// "detections" gets each analysed frame's detections on it (Options.Detections).
+//
+// Errors are JSON {"error": "..."}: 400 (malformed SDP or fragment, no H.264 video, unknown
+// view), 404
 // (unknown camera or session), 412 (If-Match does not match), 413 (body larger than
 // Options.MaxOfferBytes), 415 (not application/sdp, or not application/trickle-ice-sdpfrag for
 // PATCH), 422 (ICE restart), 503 (manager closed). The handler routes by itself, so it can be
@@ -54,13 +62,13 @@ type whepHandler struct {
 	lookup func(string) bool
 }
 
-// broadcaster resolves the camera of a request.
-func (h *whepHandler) broadcaster(camera string) (*Broadcaster, error) {
+// broadcaster resolves the camera of a request to its broadcaster of view.
+func (h *whepHandler) broadcaster(camera string, view View) (*Broadcaster, error) {
 	if h.m.isClosed() {
 		return nil, fmt.Errorf("webrtc manager %w", defs.ErrClosed)
 	}
 	if h.lookup == nil {
-		if b := h.m.lookup(camera); b != nil {
+		if b := h.m.lookupView(camera, view); b != nil {
 			return b, nil
 		}
 		return nil, errUnknownCamera(camera)
@@ -68,12 +76,28 @@ func (h *whepHandler) broadcaster(camera string) (*Broadcaster, error) {
 	if !h.lookup(camera) {
 		return nil, errUnknownCamera(camera)
 	}
-	return h.m.Broadcaster(camera), nil
+	return h.m.broadcaster(camera, view), nil
+}
+
+// requestView is the view a POST gets: ?view= (else Options.DefaultView), passthrough falling
+// back to annotated when the camera cannot be passed through (reason says why).
+func (h *whepHandler) requestView(r *http.Request) (view View, reason string, err error) {
+	want, err := ParseView(r.URL.Query().Get("view"), h.m.opts.DefaultView)
+	if err != nil {
+		return "", "", err
+	}
+	view, reason = h.m.resolveView(r.PathValue("camera"), want)
+	return view, reason, nil
 }
 
 func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 	camera := r.PathValue("camera")
-	b, err := h.broadcaster(camera)
+	view, reason, err := h.requestView(r)
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	b, err := h.broadcaster(camera, view)
 	if err != nil {
 		h.writeErr(w, r, err)
 		return
@@ -102,6 +126,10 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Location", strings.TrimSuffix(r.URL.EscapedPath(), "/")+"/"+s.id)
 	hd.Set("ETag", s.etag)
 	hd.Set("Accept-Patch", sdpFragType)
+	hd.Set(HeaderView, string(view))
+	if reason != "" {
+		hd.Set(HeaderViewReason, reason)
+	}
 	h.setLinks(hd)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
@@ -165,9 +193,11 @@ func (h *whepHandler) delete(w http.ResponseWriter, r *http.Request) {
 // session resolves the session of a request's URL.
 func (h *whepHandler) session(r *http.Request) (*session, error) {
 	id := r.PathValue("session")
-	if b := h.m.lookup(r.PathValue("camera")); b != nil {
-		if s, ok := b.session(id); ok {
-			return s, nil
+	for _, view := range []View{ViewAnnotated, ViewPassthrough} {
+		if b := h.m.lookupView(r.PathValue("camera"), view); b != nil {
+			if s, ok := b.session(id); ok {
+				return s, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, id)
@@ -214,7 +244,7 @@ func (h *whepHandler) readPatch(r *http.Request) (*sdpFrag, *session, error) {
 }
 
 func (h *whepHandler) options(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.broadcaster(r.PathValue("camera")); err != nil {
+	if _, err := h.broadcaster(r.PathValue("camera"), ViewAnnotated); err != nil {
 		h.writeErr(w, r, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gstvision/gstvision/defs"
@@ -51,6 +52,9 @@ type CameraAPI struct {
 	forget   func(id string) // releases what a stopped camera leaves behind (detector, latest result, series)
 
 	ops chan struct{} // one change at a time; a channel so that waiting honours the request's context
+
+	// viewOf tells a camera's view and why (webrtc.Manager.CameraView); nil: no WebRTC.
+	viewOf atomic.Pointer[func(id string) (view, reason string)]
 
 	mu            sync.RWMutex
 	cams          []config.Camera      // the configured cameras, in file order
@@ -106,9 +110,28 @@ func (c *CameraAPI) Cameras() []config.Camera {
 	return cloneCameras(c.cams)
 }
 
+// setViewOf installs the function that fills in each status's view and view_reason.
+func (c *CameraAPI) setViewOf(f func(id string) (view, reason string)) { c.viewOf.Store(&f) }
+
+// withView fills in st's view and view_reason.
+func (c *CameraAPI) withView(st defs.Status) defs.Status {
+	if f := c.viewOf.Load(); f != nil {
+		st.View, st.ViewReason = (*f)(st.ID)
+	}
+	return st
+}
+
 // List returns every configured camera's status in config order (disabled ones included),
 // then any camera the manager runs that the config does not name.
 func (c *CameraAPI) List() []defs.Status {
+	out := c.list()
+	for i := range out {
+		out[i] = c.withView(out[i])
+	}
+	return out
+}
+
+func (c *CameraAPI) list() []defs.Status {
 	running := c.run.List()
 	byID := make(map[string]int, len(running))
 	for i, st := range running {
@@ -135,6 +158,14 @@ func (c *CameraAPI) List() []defs.Status {
 
 // Get returns one camera's status, disabled ones included.
 func (c *CameraAPI) Get(id string) (defs.Status, bool) {
+	st, ok := c.get(id)
+	if ok {
+		st = c.withView(st)
+	}
+	return st, ok
+}
+
+func (c *CameraAPI) get(id string) (defs.Status, bool) {
 	if st, ok := c.run.Get(id); ok {
 		return st, true
 	}

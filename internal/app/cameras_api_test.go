@@ -506,3 +506,26 @@ func TestCameraAPIHostileBody(t *testing.T) {
 		t.Fatalf("many errors: %d %s", r.status, r.body)
 	}
 }
+
+// TestCameraAPIView: with WebRTC, every status (list and single, running and disabled) says
+// which view a passthrough request gets and why.
+func TestCameraAPIView(t *testing.T) {
+	e := newAPIEnv(t, apiTestConfig)
+	e.api.setViewOf(func(id string) (string, string) {
+		if id == "cam1" {
+			return "annotated", "B-frames"
+		}
+		return "passthrough", ""
+	})
+	var list []defs.Status
+	r := e.do(t, "GET", "/api/cameras", "")
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list) != 2 {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if list[0].View != "annotated" || list[0].ViewReason != "B-frames" || list[1].View != "passthrough" || list[1].ViewReason != "" {
+		t.Errorf("list: %s", r.body)
+	}
+	if st := statusOf(t, e.do(t, "GET", "/api/cameras/cam1", "")); st.View != "annotated" || st.ViewReason != "B-frames" {
+		t.Errorf("cam1: view %q, reason %q", st.View, st.ViewReason)
+	}
+}

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/server"
 	"github.com/gstvision/gstvision/internal/viewer"
 	"github.com/gstvision/gstvision/internal/web"
@@ -25,12 +29,23 @@ func (a *App) initViewers() error {
 	for _, s := range cfg.WebRTC.ICEServers {
 		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
+	view, err := webrtc.ParseView(cfg.WebRTC.View, webrtc.ViewPassthrough)
+	if err != nil {
+		return fmt.Errorf("webrtc.view: %w", err)
+	}
 	rtc, err := webrtc.NewManager(webrtc.Options{ICEServers: ice, UDPPortMin: cfg.WebRTC.UDPPortMin,
-		UDPPortMax: cfg.WebRTC.UDPPortMax, LoopbackOnly: isLoopback(cfg.Server.Listen), Logger: a.log})
+		UDPPortMax: cfg.WebRTC.UDPPortMax, LoopbackOnly: isLoopback(cfg.Server.Listen), DefaultView: view,
+		Detections: a.feedDetections, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	a.rtc = rtc
+	if a.ops.api != nil {
+		a.ops.api.setViewOf(func(id string) (string, string) {
+			v, reason := rtc.CameraView(id)
+			return string(v), reason
+		})
+	}
 	a.SetWebRTCViewers(func() map[string]int {
 		out := map[string]int{}
 		for cam, st := range rtc.Stats() {
@@ -42,7 +57,8 @@ func (a *App) initViewers() error {
 		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.engine.CUDA(), Latest: a.hub.Latest, Subscribe: a.hub.Subscribe,
 		Logger: a.log}, rtc)
 	a.cameras.SetViewerHooks(a.viewers.Add, a.viewers.Remove)
-	a.log.Info("viewer video", "encoder", encoder, "max_width", cfg.WebRTC.MaxWidth)
+	a.cameras.SetPassthroughHook(a.viewers.AddPassthrough)
+	a.log.Info("viewer video", "encoder", encoder, "max_width", cfg.WebRTC.MaxWidth, "view", view)
 
 	whep := rtc.Handler(func(id string) bool { _, ok := a.cameras.Get(id); return ok })
 	for _, p := range []string{"POST /whep/{camera}", "DELETE /whep/{camera}/{session}", "PATCH /whep/{camera}/{session}", "OPTIONS /whep/{camera}"} {
@@ -58,6 +74,26 @@ func (a *App) initViewers() error {
 		return err
 	}
 	return a.server.HandleFunc("GET /api/cameras/{id}/snapshot.jpg", a.handleSnapshot, false)
+}
+
+// feedDetections sends camera's results to one WHEP session's detections channel until ctx
+// ends: the /ws JSON of each analysed frame, with its PTS. Its queue is bounded and drops the
+// oldest (results.Hub): a slow viewer never holds up a camera.
+func (a *App) feedDetections(ctx context.Context, camera string, send func(pts time.Duration, json []byte)) {
+	sub := a.hub.Subscribe(camera, 64)
+	defer sub.Close()
+	var buf []byte
+	for {
+		select {
+		case r := <-sub.C():
+			buf = results.AppendJSON(buf[:0], &r)
+			send(r.PTS, buf)
+		case <-sub.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (a *App) handleSnapshot(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,9 @@ type Config struct {
 	StatsEvery  int // log a stats line every this many decoded frames; 0: none
 	// ViewerHandlerID, when set, gives the pipeline a viewer branch feeding that handler.
 	ViewerHandlerID uint64
+	// PassthroughHandlerID, when set, gives the pipeline a passthrough branch (the camera's
+	// own access units, before the decoder) feeding that handler.
+	PassthroughHandlerID uint64
 	// DropRemedy tells the operator what to change when this camera drops frames before the
 	// detector (it depends on the mode and device, which the camera does not know).
 	DropRemedy string
@@ -233,7 +236,8 @@ func (c *Camera) runOnce(ctx context.Context, handlerID uint64, first bool) erro
 	p, err := c.cfg.NewPipeline(PipelineSpec{
 		Camera: c.cfg.ID, URL: c.cfg.URL, RedactedURL: c.cfg.RedactedURL, Transport: c.cfg.Transport,
 		Latency: c.cfg.Latency, CUDA: c.cuda, QueueFrames: c.cfg.QueueFrames, HandlerID: handlerID,
-		ViewerHandlerID: c.cfg.ViewerHandlerID, OnWarning: fatalWarning, Logger: c.log,
+		ViewerHandlerID: c.cfg.ViewerHandlerID, PassthroughHandlerID: c.cfg.PassthroughHandlerID,
+		OnWarning: fatalWarning, Logger: c.log,
 	})
 	if err != nil {
 		return err

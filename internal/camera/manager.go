@@ -25,6 +25,8 @@ type Manager struct {
 	// when it is removed, whoever adds or removes it (config, API)
 	viewerAdd    func(id string) uint64
 	viewerRemove func(id string)
+	// passAdd makes a camera's passthrough source (dropped by viewerRemove with its viewer).
+	passAdd func(id string) uint64
 
 	mu      sync.Mutex
 	cameras map[string]*Camera
@@ -41,6 +43,10 @@ func (m *Manager) SetViewerHooks(add func(id string) uint64, remove func(id stri
 	m.viewerAdd, m.viewerRemove = add, remove
 }
 
+// SetPassthroughHook installs the function that makes a camera's passthrough source and
+// returns the handler-id of its pipeline's access-unit sink; the viewer's remove hook drops it.
+func (m *Manager) SetPassthroughHook(add func(id string) uint64) { m.passAdd = add }
+
 // Add starts a camera.
 func (m *Manager) Add(cfg Config) error {
 	m.mu.Lock()
@@ -50,6 +56,9 @@ func (m *Manager) Add(cfg Config) error {
 	}
 	if m.viewerAdd != nil && cfg.ViewerHandlerID == 0 {
 		cfg.ViewerHandlerID = m.viewerAdd(cfg.ID)
+	}
+	if m.passAdd != nil && cfg.PassthroughHandlerID == 0 {
+		cfg.PassthroughHandlerID = m.passAdd(cfg.ID)
 	}
 	c := New(cfg, m.analyzer, m.cuda, m.log)
 	m.cameras[cfg.ID] = c

@@ -46,6 +46,9 @@ type PipelineSpec struct {
 	HandlerID   uint64           // the elements handler that gets the decoded frames
 	// ViewerHandlerID, when set, asks for a viewer branch feeding that handler.
 	ViewerHandlerID uint64
+	// PassthroughHandlerID, when set, asks for a passthrough branch (access units before the
+	// decoder) feeding that handler.
+	PassthroughHandlerID uint64
 	// OnWarning decides which of the pipeline's warnings end it (see fatalWarning).
 	OnWarning func(source, text string) error
 	Logger    *slog.Logger
@@ -60,7 +63,8 @@ func gstPipeline(s PipelineSpec) (Pipeline, error) {
 	p, err := gst.NewCameraPipeline(gst.CameraOptions{
 		Camera: s.Camera, URL: s.URL, RedactedURL: s.RedactedURL, Transport: s.Transport,
 		Latency: s.Latency, CUDA: s.CUDA, QueueFrames: s.QueueFrames, HandlerID: s.HandlerID,
-		ViewerHandlerID: s.ViewerHandlerID, OnWarning: s.OnWarning, Logger: s.Logger,
+		ViewerHandlerID: s.ViewerHandlerID, PassthroughHandlerID: s.PassthroughHandlerID,
+		OnWarning: s.OnWarning, Logger: s.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -54,6 +54,10 @@ const (
 	EncoderNVH264 = "nvh264enc"
 	EncoderX264   = "x264enc"
 
+	// ViewPassthrough and ViewAnnotated are the values of webrtc.view.
+	ViewPassthrough = "passthrough"
+	ViewAnnotated   = "annotated"
+
 	TransportTCP  = "tcp"
 	TransportUDP  = "udp"
 	TransportAuto = "auto"
@@ -84,6 +88,7 @@ const (
 	DefaultStatsEveryFrames = 100
 	DefaultMaxWidth         = 1280
 	DefaultEncoder          = EncoderAuto
+	DefaultView             = ViewPassthrough
 	DefaultBitrateKbps      = 2000
 	DefaultTransport        = TransportTCP
 	DefaultLatencyMS        = 200
@@ -175,6 +180,9 @@ type WebRTC struct {
 	Encoder string `json:"encoder"`
 	// BitrateKbps is the encoder's target bitrate.
 	BitrateKbps int `json:"bitrate_kbps"`
+	// View is the video a WHEP request without ?view= gets: passthrough (the camera's own
+	// H.264, falling back to annotated where WebRTC cannot carry it) or annotated.
+	View string `json:"view"`
 	// ICEServers are handed to peers; none by default.
 	ICEServers []ICEServer `json:"ice_servers"`
 	// UDPPortMin and UDPPortMax bound the ICE UDP ports; both 0 means any.
@@ -242,6 +250,7 @@ func Default() *Config {
 		WebRTC: WebRTC{
 			MaxWidth:    DefaultMaxWidth,
 			Encoder:     DefaultEncoder,
+			View:        DefaultView,
 			BitrateKbps: DefaultBitrateKbps,
 			ICEServers:  []ICEServer{},
 		},
@@ -262,6 +271,7 @@ func (c *Config) ApplyDefaults() {
 		c.Server.CORSOrigins = []string{} // the server's own origin only
 	}
 	setIfEmpty(&c.WebRTC.Encoder, DefaultEncoder)
+	setIfEmpty(&c.WebRTC.View, DefaultView)
 	if c.WebRTC.ICEServers == nil {
 		c.WebRTC.ICEServers = []ICEServer{}
 	}

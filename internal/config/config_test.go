@@ -135,7 +135,7 @@ func TestParseFull(t *testing.T) {
 		}},
 		{"Processing", c.Processing, Processing{EnableDecoupledPipeline: ptr(true), MaxBatch: ptr(16), MaxWaitMS: 0,
 			QueueFrames: 8, StatsEveryFrames: 250, GPUMemoryWarnMB: 6144}},
-		{"WebRTC", c.WebRTC, WebRTC{MaxWidth: 1920, Encoder: "nvh264enc", BitrateKbps: 4000,
+		{"WebRTC", c.WebRTC, WebRTC{MaxWidth: 1920, Encoder: "nvh264enc", BitrateKbps: 4000, View: "annotated",
 			ICEServers: []ICEServer{
 				{URLs: []string{"stun:stun.l.google.com:19302"}},
 				{URLs: []string{"turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"},
@@ -273,6 +273,8 @@ func TestParseInvalid(t *testing.T) {
 			`webrtc.max_width: must be between 160 and 7680, got 159`},
 		{"encoder", `{"inference": {"model": "m"}, "webrtc": {"encoder": "vaapih264enc"}}`,
 			`webrtc.encoder: must be one of auto|nvh264enc|x264enc, got "vaapih264enc"`},
+		{"view", `{"inference": {"model": "m"}, "webrtc": {"view": "raw"}}`,
+			`webrtc.view: must be one of passthrough|annotated, got "raw"`},
 		{"bitrate", `{"inference": {"model": "m"}, "webrtc": {"bitrate_kbps": 50001}}`,
 			`webrtc.bitrate_kbps: must be between 100 and 50000, got 50001`},
 		{"ice servers", `{"inference": {"model": "m"}, "webrtc": {"ice_servers": [

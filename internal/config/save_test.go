@@ -109,6 +109,7 @@ func TestSaveMinimalWritesDefaults(t *testing.T) {
     "max_width": 1280,
     "encoder": "auto",
     "bitrate_kbps": 2000,
+    "view": "passthrough",
     "ice_servers": [],
     "udp_port_min": 0,
     "udp_port_max": 0

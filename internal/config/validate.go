@@ -104,6 +104,7 @@ func (c *Config) Validate() error {
 	w := c.WebRTC
 	v.between("webrtc.max_width", int64(w.MaxWidth), 160, 7680)
 	v.oneOf("webrtc.encoder", w.Encoder, EncoderAuto, EncoderNVH264, EncoderX264)
+	v.oneOf("webrtc.view", w.View, ViewPassthrough, ViewAnnotated)
 	v.between("webrtc.bitrate_kbps", int64(w.BitrateKbps), 100, 50000)
 	for i, s := range w.ICEServers {
 		v.iceServer(fmt.Sprintf("webrtc.ice_servers[%d]", i), s)

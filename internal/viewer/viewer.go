@@ -47,6 +47,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	viewers map[string]*Viewer
+	passIDs map[string]uint64 // passthrough sources' handler-ids by camera
 }
 
 // NewManager returns a manager whose viewers feed rtc's broadcasters.
@@ -54,7 +55,8 @@ func NewManager(opts Options, rtc *webrtc.Manager) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opts: opts, rtc: rtc, log: opts.Logger, viewers: map[string]*Viewer{}}
+	return &Manager{opts: opts, rtc: rtc, log: opts.Logger, viewers: map[string]*Viewer{},
+		passIDs: map[string]uint64{}}
 }
 
 // Add creates the camera's viewer and returns the handler-id for its pipeline's viewer sink.
@@ -79,13 +81,21 @@ func (m *Manager) Add(camera string) uint64 {
 	return v.handlerID
 }
 
-// Remove stops the camera's viewer and closes its WebRTC sessions.
+// Remove stops the camera's viewer and passthrough source and closes its WebRTC sessions.
 func (m *Manager) Remove(camera string) {
 	m.mu.Lock()
 	v := m.viewers[camera]
 	delete(m.viewers, camera)
+	passID, pass := m.passIDs[camera]
+	delete(m.passIDs, camera)
 	m.mu.Unlock()
+	if pass {
+		elements.RemoveHandler(passID)
+	}
 	if v == nil {
+		if pass && m.rtc != nil {
+			m.rtc.Remove(camera)
+		}
 		return
 	}
 	elements.RemoveHandler(v.handlerID)
@@ -138,7 +148,8 @@ type Viewer struct {
 	w, h     int
 	enc      *gst.Encoder
 	encDone  chan struct{}
-	snap     []byte // copy of the latest annotated frame kept for snapshots
+	encIn0   *atomic.Int64 // the PTS of the first frame pushed to enc (-1 before it)
+	snap     []byte        // copy of the latest annotated frame kept for snapshots
 	snapW    int
 	snapH    int
 	snapSeq  uint64
@@ -267,6 +278,7 @@ func (v *Viewer) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error 
 			v.startEncoderLocked()
 		}
 		if v.enc != nil {
+			v.encIn0.CompareAndSwap(-1, int64(meta.PTS))
 			_ = v.enc.Push(v.i420, meta.PTS)
 		}
 	}
@@ -389,9 +401,10 @@ func (v *Viewer) startEncoderLocked() {
 		v.log.Error("viewer encoder", "error", err)
 		return
 	}
-	v.enc, v.encDone = enc, make(chan struct{})
+	v.enc, v.encDone, v.encIn0 = enc, make(chan struct{}), new(atomic.Int64)
+	v.encIn0.Store(-1)
 	v.log.Info("viewer encoding started", "encoder", v.opts.Encoder, "size", fmt.Sprintf("%dx%d", enc.OutW, enc.OutH))
-	go v.pump(enc, v.encDone)
+	go v.pump(enc, v.encDone, v.encIn0)
 }
 
 func (v *Viewer) stopEncoderLocked() {
@@ -405,9 +418,14 @@ func (v *Viewer) stopEncoderLocked() {
 	v.log.Info("viewer encoding stopped")
 }
 
-// pump moves encoded access units to the broadcaster until the encoder is stopped.
-func (v *Viewer) pump(enc *gst.Encoder, done chan struct{}) {
+// pump moves encoded access units to the broadcaster until the encoder is stopped. Each goes
+// with its frame's own PTS, the one its detections carry (so that the detections channel can
+// key them to the video): the encoder shifts its output timestamps (by 1000 hours from its
+// first frame), so each output PTS is moved back by the shift of the first one, whose input
+// PTS in0 holds. The encoder outputs one access unit per frame, in order (no B-frames).
+func (v *Viewer) pump(enc *gst.Encoder, done chan struct{}, in0 *atomic.Int64) {
 	buf := make([]byte, 4<<20)
+	shift, shifted := time.Duration(0), false
 	for {
 		select {
 		case <-done:
@@ -421,8 +439,15 @@ func (v *Viewer) pump(enc *gst.Encoder, done chan struct{}) {
 			}
 			return
 		}
-		if n > 0 && v.b != nil {
-			v.b.WriteAccessUnit(buf[:n], pts)
+		if n == 0 || v.b == nil {
+			continue
 		}
+		if first := in0.Load(); !shifted && first >= 0 && pts >= 0 {
+			shift, shifted = pts-time.Duration(first), true
+		}
+		if pts >= 0 {
+			pts -= shift
+		}
+		v.b.WriteAccessUnit(buf[:n], pts)
 	}
 }

@@ -48,7 +48,10 @@ func makeClip(t *testing.T) [][]byte {
 }
 
 // feed plays aus into b at 30 fps until ctx ends, jumping to the next IDR on a keyframe request.
-func feed(ctx context.Context, b *webrtc.Broadcaster, aus [][]byte) {
+func feed(ctx context.Context, b *webrtc.Broadcaster, aus [][]byte) { feedThen(ctx, b, aus, nil) }
+
+// feedThen is feed, calling after (when not nil) with each access unit's pts once written.
+func feedThen(ctx context.Context, b *webrtc.Broadcaster, aus [][]byte, after func(pts time.Duration)) {
 	jump := make(chan struct{}, 1)
 	b.OnKeyframeRequest(func() {
 		select {
@@ -74,7 +77,11 @@ func feed(ctx context.Context, b *webrtc.Broadcaster, aus [][]byte) {
 			}
 		default:
 		}
-		b.WriteAccessUnit(aus[i], time.Duration(n)*time.Second/30)
+		pts := time.Duration(n) * time.Second / 30
+		b.WriteAccessUnit(aus[i], pts)
+		if after != nil {
+			after(pts)
+		}
 		i = (i + 1) % len(aus)
 	}
 }

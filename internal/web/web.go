@@ -1,8 +1,13 @@
 // Package web serves the viewer page: plain HTML, CSS and JavaScript embedded in the binary, no
 // build step. The page shows a grid of the cameras from GET /api/cameras (refreshed every 2 s),
-// plays each one's annotated video over WHEP (POST /whep/{id}), lists recent detections from
-// the /ws stream, and passes a ?token= from its own address on to the API (Authorization:
-// Bearer) and the WebSocket (?token=).
+// plays each one over WHEP (POST /whep/{id}?view=passthrough|annotated, the default from the
+// camera's "view" field, a toggle per tile), lists recent detections from the /ws stream, and
+// passes a ?token= from its own address on to the API (Authorization: Bearer) and the WebSocket
+// (?token=). For passthrough video the page draws the boxes itself on a canvas over the video,
+// each frame getting its own result: those of the session's "detections" data channel matched
+// by RTP timestamp (requestVideoFrameCallback), else /ws results matched by media time, which
+// the tile notes. Only tiles on screen in a visible tab hold a WHEP session; /#cam=ID shows
+// one camera.
 package web
 
 import (

@@ -47,7 +47,9 @@ func TestPage(t *testing.T) {
 		t.Fatalf("GET viewer.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{"'/api/cameras'", "`/whep/${", "new URL('/ws'", "Authorization: `Bearer ${token}`",
-		"searchParams.set('token'", "method: 'DELETE'", "'application/sdp'", "recvonly"} {
+		"searchParams.set('token'", "method: 'DELETE'", "'application/sdp'", "recvonly",
+		"createDataChannel('detections')", "?view=${view}", "X-Gstvision-View", "requestVideoFrameCallback",
+		"rtpTimestamp", "IntersectionObserver", "visibilitychange"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("viewer.js lacks %q", want)
 		}

@@ -3,6 +3,7 @@ package whepclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,12 +15,68 @@ import (
 // with its complete offer. The peer connection closes when the test ends.
 func New(t testing.TB, want int) *Client {
 	t.Helper()
-	c, err := newClient(context.Background(), nil, true, want)
+	return newTesting(t, want, false)
+}
+
+// NewDetections is New with a data channel labelled "detections" in the offer, whose messages
+// the client keeps (Messages).
+func NewDetections(t testing.TB, want int) *Client {
+	t.Helper()
+	return newTesting(t, want, true)
+}
+
+func newTesting(t testing.TB, want int, detections bool) *Client {
+	t.Helper()
+	c, err := newClient(context.Background(), nil, true, want, detections)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.release)
 	return c
+}
+
+// Post POSTs the client's offer to the WHEP endpoint url (which must answer 201) and applies
+// the answer.
+func (c *Client) Post(t testing.TB, url string) {
+	t.Helper()
+	if err := c.post(context.Background(), url); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openDetections adds the "detections" data channel to the offer; its messages are kept.
+func (c *Client) openDetections() error {
+	dc, err := c.PC.CreateDataChannel("detections", nil)
+	if err != nil {
+		return fmt.Errorf("whepclient: data channel: %w", err)
+	}
+	dc.OnMessage(func(m pion.DataChannelMessage) {
+		c.mu.Lock()
+		c.msgs = append(c.msgs, append([]byte(nil), m.Data...))
+		c.mu.Unlock()
+	})
+	return nil
+}
+
+// Messages returns a copy of the detections channel's messages so far.
+func (c *Client) Messages() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.msgs...)
+}
+
+// Timestamps returns the RTP timestamp of each kept access unit, in AccessUnits' order.
+func (c *Client) Timestamps() []uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]uint32(nil), c.stamps...)
+}
+
+// ArrivalTimes returns when each kept access unit was complete, in AccessUnits' order.
+func (c *Client) ArrivalTimes() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.keptAt...)
 }
 
 // Dial creates a client as New does, POSTs its offer to the WHEP endpoint url (which must

@@ -48,12 +48,15 @@ type Client struct {
 	first            chan struct{} // closed at the first access unit
 	firstOnce        sync.Once
 
-	mu    sync.Mutex
-	kept  [][]byte
-	ssrc  uint32
-	want  int
-	got   chan struct{} // closed when want access units are kept
-	state chan pion.PeerConnectionState
+	mu     sync.Mutex
+	kept   [][]byte
+	stamps []uint32    // the RTP timestamp of each kept access unit
+	keptAt []time.Time // when each kept access unit was complete
+	msgs   [][]byte    // messages of the detections data channel (NewDetections)
+	ssrc   uint32
+	want   int
+	got    chan struct{} // closed when want access units are kept
+	state  chan pion.PeerConnectionState
 }
 
 // Stats is what a client has received so far.
@@ -68,7 +71,7 @@ type Stats struct {
 // it), when its last packet arrived, and whether packets were lost within it; it runs on the
 // track's reading goroutine. Without onAU the client only counts what it receives.
 func Connect(ctx context.Context, url string, onAU func(au []byte, at time.Time, damaged bool)) (*Client, error) {
-	c, err := newClient(ctx, onAU, false, 0)
+	c, err := newClient(ctx, onAU, false, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +83,7 @@ func Connect(ctx context.Context, url string, onAU func(au []byte, at time.Time,
 }
 
 // newClient makes the peer connection and its complete offer.
-func newClient(ctx context.Context, onAU func([]byte, time.Time, bool), keep bool, want int) (*Client, error) {
+func newClient(ctx context.Context, onAU func([]byte, time.Time, bool), keep bool, want int, detections bool) (*Client, error) {
 	api, err := loopbackAPI()
 	if err != nil {
 		return nil, err
@@ -103,6 +106,12 @@ func newClient(ctx context.Context, onAU func([]byte, time.Time, bool), keep boo
 		}
 	})
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) { c.read(tr) })
+	if detections {
+		if err := c.openDetections(); err != nil {
+			c.release()
+			return nil, err
+		}
+	}
 	if err := c.gather(ctx); err != nil {
 		c.release()
 		return nil, err
@@ -184,14 +193,14 @@ func (c *Client) read(tr *pion.TrackRemote) {
 			}
 		}
 		if pkt.Marker {
-			c.complete(cur, time.Now(), damaged)
+			c.complete(cur, pkt.Timestamp, time.Now(), damaged)
 			cur, damaged = nil, false
 		}
 	}
 }
 
 // complete counts an access unit and hands it on.
-func (c *Client) complete(au []byte, at time.Time, damaged bool) {
+func (c *Client) complete(au []byte, ts uint32, at time.Time, damaged bool) {
 	c.aus.Add(1)
 	c.firstOnce.Do(func() { close(c.first) })
 	if len(au) == 0 {
@@ -203,6 +212,8 @@ func (c *Client) complete(au []byte, at time.Time, damaged bool) {
 	if c.keep {
 		c.mu.Lock()
 		c.kept = append(c.kept, au)
+		c.stamps = append(c.stamps, ts)
+		c.keptAt = append(c.keptAt, at)
 		if len(c.kept) == c.want {
 			close(c.got)
 		}

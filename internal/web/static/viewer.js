@@ -1,5 +1,9 @@
-// gstvision viewer: a grid of cameras from /api/cameras, each playing its annotated video over
-// WHEP (/whep/{id}) with the recent detections from /ws underneath. No build step, no library.
+// gstvision viewer: a grid of cameras from /api/cameras, each playing over WHEP (/whep/{id}) with
+// the recent detections from /ws underneath. A tile plays the camera's own video ("passthrough")
+// with the boxes drawn by the page on a <canvas>, from results sent on the WHEP session's
+// "detections" data channel and matched to the frame on screen by RTP timestamp; or the server's
+// "annotated" video with the boxes burned in. Only tiles on screen hold a WHEP session.
+// /#cam=ID shows one camera. No build step, no library.
 'use strict';
 (() => {
   const token = new URLSearchParams(location.search).get('token') || '';
@@ -7,14 +11,167 @@
   const RENDER_MS = 250;     // detection lists redraw at most this often
   const MAX_DETECTIONS = 8;  // per camera
   const MAX_BACKOFF_MS = 30000;
+  const HIDDEN_GRACE_MS = 2000; // a tile scrolled away keeps its session this long
+  const KEEP_RESULTS_MS = 2000; // results kept for matching frames
+  const OFFSET_WINDOW_MS = 500; // matching by media time: the pts − mediaTime offset's window
   // Same colours as overlay.Palette (and the GPU kernel), so swatches match the drawn boxes.
   const PALETTE = [[255, 51, 51], [110, 255, 89], [43, 87, 217], [255, 89, 151], [153, 255, 51],
     [76, 164, 217], [255, 51, 204], [234, 255, 89], [43, 217, 217], [234, 89, 255], [255, 204, 51],
     [76, 217, 164], [153, 51, 255], [255, 151, 89], [43, 217, 87], [110, 89, 255]];
-  const classColor = (id) => {
+  const paletteEntry = (id) => {
     const n = PALETTE.length;
-    return `rgb(${PALETTE[(((id | 0) % n) + n) % n].join(',')})`;
+    return PALETTE[(((id | 0) % n) + n) % n];
   };
+  const classColor = (id) => `rgb(${paletteEntry(id).join(',')})`;
+  // overlay.TextColor: black on light colours, white on dark ones.
+  const textColor = (id) => {
+    const [r, g, b] = paletteEntry(id);
+    return 299 * r + 587 * g + 114 * b >= 128 * 1000 ? '#000' : '#fff';
+  };
+  // The label of a drawn box, as the server draws it ("person 0.87").
+  const labelText = (d) => `${d.label || `class ${d.class_id}`} ${Number(d.score || 0).toFixed(2)}`;
+
+  // contentRect is where a vw×vh video shows inside an element of ew×eh CSS pixels with the
+  // given object-fit (object-position: center), as {x, y, w, h} in CSS pixels of the element.
+  function contentRect(ew, eh, vw, vh, fit = 'contain') {
+    if (!(vw > 0 && vh > 0 && ew > 0 && eh > 0)) return { x: 0, y: 0, w: ew || 0, h: eh || 0 };
+    let w = vw;
+    let h = vh;
+    const contain = Math.min(ew / vw, eh / vh);
+    const cover = Math.max(ew / vw, eh / vh);
+    switch (fit) {
+      case 'fill': w = ew; h = eh; break;
+      case 'cover': w = vw * cover; h = vh * cover; break;
+      case 'none': break;
+      case 'scale-down': if (contain < 1) { w = vw * contain; h = vh * contain; } break;
+      default: w = vw * contain; h = vh * contain; // contain
+    }
+    return { x: (ew - w) / 2, y: (eh - h) / 2, w, h };
+  }
+
+  // mapBox maps a box [x1, y1, x2, y2] in the pixels of a fw×fh frame into rect (contentRect),
+  // as {x, y, w, h} in CSS pixels; corners may come in any order.
+  function mapBox(box, fw, fh, rect) {
+    const sx = rect.w / fw;
+    const sy = rect.h / fh;
+    const x1 = Math.min(box[0], box[2]);
+    const x2 = Math.max(box[0], box[2]);
+    const y1 = Math.min(box[1], box[3]);
+    const y2 = Math.max(box[1], box[3]);
+    return { x: rect.x + x1 * sx, y: rect.y + y1 * sy, w: (x2 - x1) * sx, h: (y2 - y1) * sy };
+  }
+
+  // backingSize is a canvas's backing store for a cssW×cssH box at devicePixelRatio dpr.
+  const backingSize = (cssW, cssH, dpr) => ({
+    width: Math.max(1, Math.round(cssW * (dpr || 1))), height: Math.max(1, Math.round(cssH * (dpr || 1))),
+  });
+
+  // rtpBefore is how far RTP timestamp a is at or before b (mod 2^32), or -1 when a is newer.
+  const rtpBefore = (a, b) => {
+    const d = ((b >>> 0) - (a >>> 0)) >>> 0;
+    return d < 0x80000000 ? d : -1;
+  };
+
+  // pickByRtp chooses the result for the frame with RTP timestamp rtp: the one with that
+  // rtp_ts, else the latest one not newer than the frame; null when there is none.
+  function pickByRtp(results, rtp) {
+    let best = null;
+    let bestD = Infinity;
+    for (const r of results) {
+      if (typeof r.rtp_ts !== 'number') continue;
+      const d = rtpBefore(r.rtp_ts, rtp);
+      if (d === 0) return r;
+      if (d > 0 && d < bestD) { best = r; bestD = d; }
+    }
+    return best;
+  }
+
+  // pickByTime chooses the result whose pts (ns) is nearest to mediaTime (s) + offset (s).
+  function pickByTime(results, mediaTime, offset = 0) {
+    const t = (mediaTime + offset) * 1e9;
+    let best = null;
+    let bestD = Infinity;
+    for (const r of results) {
+      if (typeof r.pts !== 'number') continue;
+      const d = Math.abs(r.pts - t);
+      if (d < bestD) { best = r; bestD = d; }
+    }
+    return best;
+  }
+
+  // ResultBuffer keeps one camera's recent results (the last keepMs by arrival).
+  class ResultBuffer {
+    constructor(keepMs = KEEP_RESULTS_MS, max = 300) {
+      this.keepMs = keepMs;
+      this.max = max;
+      this.items = [];
+      this.withRtp = 0; // items with an rtp_ts
+    }
+
+    add(msg, now = performance.now()) {
+      this.items.push({ msg, at: now });
+      if (typeof msg.rtp_ts === 'number') this.withRtp++;
+      while (this.items.length && (this.items.length > this.max || now - this.items[0].at > this.keepMs)) {
+        if (typeof this.items.shift().msg.rtp_ts === 'number') this.withRtp--;
+      }
+    }
+
+    results() { return this.items.map((i) => i.msg); }
+
+    clear() { this.items.length = 0; this.withRtp = 0; }
+
+    get hasRtp() { return this.withRtp > 0; }
+
+    latest() { return this.items.length ? this.items[this.items.length - 1].msg : null; }
+  }
+
+  // parseHash reads the page's address fragment: #cam=ID shows that camera alone.
+  function parseHash(hash) {
+    const p = new URLSearchParams((hash || '').replace(/^#/, ''));
+    return { cam: p.get('cam') || '' };
+  }
+
+  // drawResult draws a result's boxes on ctx, a canvas of cssW×cssH CSS pixels with a backing
+  // store scaled by dpr, over a video shown in rect (contentRect).
+  function drawResult(ctx, result, rect, dpr) {
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, ctx.canvas.width / dpr, ctx.canvas.height / dpr);
+    if (!result || !(result.width > 0 && result.height > 0) || !Array.isArray(result.detections)) return;
+    const fw = result.width;
+    const fh = result.height;
+    const scale = rect.w / fw;
+    // overlay.Thickness and FontScale, in the frame's pixels, then scaled to the screen.
+    const line = Math.max(1.5, Math.max(Math.floor(Math.min(fw, fh) / 240), 2) * scale);
+    const fontPx = Math.max(10, Math.round(Math.max(Math.floor(Math.min(fw, fh) / 360), 1) * 9 * scale));
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(rect.x, rect.y, rect.w, rect.h);
+    ctx.clip();
+    const boxes = result.detections.filter((d) => Array.isArray(d.box) && d.box.length === 4)
+      .map((d) => ({ d, b: mapBox(d.box, fw, fh, rect) }));
+    ctx.lineWidth = line;
+    for (const { d, b } of boxes) { // drawn inside the box, as the server does
+      ctx.strokeStyle = classColor(d.class_id);
+      ctx.strokeRect(b.x + line / 2, b.y + line / 2, Math.max(0, b.w - line), Math.max(0, b.h - line));
+    }
+    ctx.font = `${fontPx}px ui-monospace, monospace`;
+    ctx.textBaseline = 'top';
+    for (const { d, b } of boxes) { // labels on top, above the box (inside it at the top edge)
+      const text = labelText(d);
+      const pad = Math.max(1, Math.round(fontPx / 6));
+      const bw = ctx.measureText(text).width + 2 * pad;
+      const bh = fontPx + 2 * pad;
+      const bx = Math.max(rect.x, Math.min(b.x, rect.x + rect.w - bw));
+      let by = b.y - bh;
+      if (by < rect.y) by = Math.max(b.y, rect.y);
+      by = Math.min(by, rect.y + rect.h - bh);
+      ctx.fillStyle = classColor(d.class_id);
+      ctx.fillRect(bx, by, bw, bh);
+      ctx.fillStyle = textColor(d.class_id);
+      ctx.fillText(text, bx + pad, by + pad);
+    }
+    ctx.restore();
+  }
 
   const $ = (id) => document.getElementById(id);
   const authHeaders = (extra = {}) => (token ? { ...extra, Authorization: `Bearer ${token}` } : extra);
@@ -88,46 +245,97 @@
     + 'with its OpenH264 plugin (about:addons → Plugins), downloaded by itself when online; Chrome, Edge and '
     + 'Safari play it out of the box.';
 
+  const utf8 = new TextDecoder();
+
   function deleteSession(url) {
     // keepalive lets the DELETE outlive the page on unload.
     fetch(url, { method: 'DELETE', headers: authHeaders(), keepalive: true }).catch(() => {});
   }
 
-  // WHEPPlayer plays one camera into a <video>, reconnecting with backoff when it fails.
+  // WHEPPlayer plays one camera into a <video> while it is active, reconnecting with backoff
+  // when it fails. view is the view it asks for (passthrough or annotated); the server's
+  // X-Gstvision-View header says which it got (a server without it sends annotated video).
+  // A passthrough offer carries the "detections" data channel.
   class WHEPPlayer {
-    constructor(camera, video, onStatus) {
+    constructor(camera, video, view, handlers) {
       this.camera = camera;
       this.video = video;
-      this.onStatus = onStatus;
+      this.view = view;
+      this.h = handlers; // onStatus(kind, reason, delay), onView(view, reason), onTrack(), onResult(msg), onChannel(open)
       this.backoff = 1000;
       this.closed = false;
+      this.active = false;
+      this.starting = false;
       this.pc = null;
       this.session = null;
+    }
+
+    // setActive starts a session (active) or ends it (not), without retries while inactive.
+    setActive(on) {
+      if (on === this.active) return;
+      this.active = on;
+      if (on) {
+        this.backoff = 1000;
+        this.start();
+      } else {
+        clearTimeout(this.retryTimer);
+        this.teardown();
+        this.h.onStatus('paused');
+      }
+    }
+
+    // setView re-negotiates with the other view, when active.
+    setView(view) {
+      if (view === this.view) return;
+      this.view = view;
+      clearTimeout(this.retryTimer);
+      this.teardown();
+      this.backoff = 1000;
       this.start();
     }
 
     async start() {
       clearTimeout(this.retryTimer);
-      if (this.closed) return;
+      if (this.closed || !this.active || this.pc || this.starting) return;
       if (!canReceiveH264()) {
         // No offer to make; look again now and then, in case the plugin arrives meanwhile.
-        this.onStatus('unsupported', NO_H264);
+        this.h.onStatus('unsupported', NO_H264);
         this.retryTimer = setTimeout(() => this.start(), MAX_BACKOFF_MS);
         return;
       }
-      this.onStatus('connecting');
+      this.h.onStatus('connecting');
+      this.starting = true;
       const servers = await initialIceServers(this.camera);
-      if (this.closed) return;
+      this.starting = false;
+      if (this.closed || !this.active || this.pc) return;
       const pc = new RTCPeerConnection({ iceServers: servers });
       this.pc = pc;
+      const view = this.view;
       pc.addTransceiver('video', { direction: 'recvonly' });
-      pc.ontrack = (e) => { this.video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+      if (view === 'passthrough') {
+        const dc = pc.createDataChannel('detections'); // before the offer, so that it has an m=application line
+        dc.onopen = () => { if (pc === this.pc) this.h.onChannel(true); };
+        dc.onclose = () => { if (pc === this.pc) this.h.onChannel(false); };
+        dc.binaryType = 'arraybuffer'; // the server may send each JSON message as text or binary
+        dc.onmessage = (e) => {
+          if (pc !== this.pc) return;
+          let msg;
+          try {
+            msg = JSON.parse(typeof e.data === 'string' ? e.data : utf8.decode(e.data));
+          } catch { return; }
+          this.h.onResult(msg);
+        };
+      }
+      pc.ontrack = (e) => {
+        this.video.srcObject = e.streams[0] || new MediaStream([e.track]);
+        this.h.onTrack();
+      };
       pc.onconnectionstatechange = () => this.onState(pc);
       try {
         await pc.setLocalDescription(await pc.createOffer());
         await gatheringComplete(pc, 2000); // the server takes no trickled candidates
         if (pc !== this.pc) return;
-        const resp = await fetch(`/whep/${encodeURIComponent(this.camera)}`, {
+        const resp = await fetch(`/whep/${encodeURIComponent(this.camera)}?view=${view}`, {
           method: 'POST',
           headers: authHeaders({ 'Content-Type': 'application/sdp' }),
           body: pc.localDescription.sdp,
@@ -140,6 +348,7 @@
         const answer = await resp.text();
         if (pc !== this.pc) { if (session) deleteSession(session); return; } // stopped meanwhile
         this.session = session;
+        this.h.onView(resp.headers.get('X-Gstvision-View') || 'annotated', resp.headers.get('X-Gstvision-View-Reason') || '');
         await pc.setRemoteDescription({ type: 'answer', sdp: answer });
       } catch (err) {
         if (pc === this.pc) this.fail(err.message || String(err));
@@ -152,7 +361,7 @@
         case 'connected':
           this.backoff = 1000;
           clearTimeout(this.lostTimer);
-          this.onStatus('playing');
+          this.h.onStatus('playing');
           break;
         case 'disconnected': // ICE may recover on its own; give it a moment
           clearTimeout(this.lostTimer);
@@ -170,10 +379,10 @@
 
     fail(reason) {
       this.teardown();
-      if (this.closed) return;
+      if (this.closed || !this.active) return;
       const delay = this.backoff;
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
-      this.onStatus('retrying', reason, delay);
+      this.h.onStatus('retrying', reason, delay);
       this.retryTimer = setTimeout(() => this.start(), delay);
     }
 
@@ -191,10 +400,12 @@
         this.session = null;
       }
       this.video.srcObject = null;
+      this.h.onChannel(false);
     }
 
     close() {
       this.closed = true;
+      this.active = false;
       clearTimeout(this.retryTimer);
       this.teardown();
     }
@@ -209,25 +420,177 @@
     }
   }
 
-  // Tile is one camera: header, video with a message overlay, recent detections.
+  const otherView = (v) => (v === 'passthrough' ? 'annotated' : 'passthrough');
+
+  // Tile is one camera: header (view, toggle), video with the page's boxes and a message
+  // overlay, recent detections. Its player runs only while the tile is on screen in a visible tab.
   class Tile {
-    constructor(id) {
+    constructor(cam) {
+      const id = cam.id;
       this.id = id;
       this.root = $('tile').content.firstElementChild.cloneNode(true);
       this.root.dataset.camera = id;
       this.q = (sel) => this.root.querySelector(sel);
       this.q('.name').textContent = id;
       this.q('.name').title = id;
+      this.q('.name').href = `#cam=${encodeURIComponent(id)}`;
       this.video = this.q('video');
+      this.canvas = this.q('canvas');
+      this.ctx = this.canvas.getContext('2d');
       this.list = this.q('.detections');
       this.detections = [];
       this.dirty = true;
       this.camera = null;
-      this.videoStatus = { kind: 'connecting' };
-      this.player = new WHEPPlayer(id, this.video, (kind, reason, delay) => {
-        this.videoStatus = { kind, reason, delay };
-        this.showMessage();
+      this.onScreen = false;
+      this.videoStatus = { kind: 'paused' };
+      this.want = cam.view === 'passthrough' ? 'passthrough' : 'annotated'; // the server's default for it
+      this.got = null; // { view, reason } of the current session
+      this.results = new ResultBuffer();
+      this.channelOpen = false;
+      this.offsets = []; // [at, pts − mediaTime] samples for matching by time
+      this.drawn = null; // the result on the canvas
+      this.matchNote = '';
+      this.matches = { exact: 0, before: 0, time: 0 }; // frames drawn by each way of matching
+      this.player = new WHEPPlayer(id, this.video, this.want, {
+        onStatus: (kind, reason, delay) => {
+          this.videoStatus = { kind, reason, delay };
+          this.showMessage();
+          if (kind === 'paused') { this.results.clear(); this.draw(null); this.showView(); }
+        },
+        onView: (view, reason) => { this.got = { view, reason }; this.showView(); },
+        onTrack: () => this.watchFrames(),
+        onResult: (msg) => this.results.add(msg),
+        onChannel: (open) => { this.channelOpen = open; },
       });
+      this.q('.toggle').addEventListener('click', () => this.toggle());
+      new ResizeObserver(() => { this.fit = null; this.draw(this.drawn); }).observe(this.video);
+      this.showView();
+    }
+
+    toggle() {
+      this.want = otherView(this.want);
+      this.got = null;
+      this.results.clear();
+      this.draw(null);
+      this.player.setView(this.want);
+      this.showView();
+    }
+
+    // setOnScreen is the IntersectionObserver's verdict; updateActive starts the player, or
+    // stops it at once when the tab is hidden and after HIDDEN_GRACE_MS when scrolled away.
+    setOnScreen(on) { this.onScreen = on; this.updateActive(); }
+
+    updateActive() {
+      if (this.onScreen && document.visibilityState !== 'hidden') {
+        clearTimeout(this.leaveTimer);
+        this.leaveTimer = null;
+        this.player.setActive(true);
+      } else if (document.visibilityState === 'hidden') {
+        clearTimeout(this.leaveTimer);
+        this.leaveTimer = null;
+        this.player.setActive(false);
+      } else if (this.player.active && !this.leaveTimer) {
+        this.leaveTimer = setTimeout(() => { this.leaveTimer = null; this.player.setActive(false); }, HIDDEN_GRACE_MS);
+      }
+    }
+
+    showView() {
+      const el = this.q('.view');
+      const got = this.got;
+      el.textContent = got ? got.view : `${this.want}…`;
+      el.className = `view pill ${got && got.view !== this.want ? 'warn' : ''}`;
+      el.title = got ? `this tile asked for ${this.want} and got ${got.view}` : `asking for ${this.want}`;
+      // The reason the server gives for annotated video: this session's fallback, or the
+      // camera's (view_reason in /api/cameras) when the tile asked for annotated itself.
+      const fellBack = got && got.view !== this.want;
+      const camReason = this.camera && this.camera.view === 'annotated' && this.camera.view_reason;
+      const text = fellBack ? `${got.view}: ${got.reason || 'the server chose it'}`
+        : (this.want === 'annotated' && camReason ? `annotated: ${camReason}` : '');
+      const reason = this.q('.reason');
+      reason.hidden = !text;
+      reason.textContent = text;
+      this.q('.toggle').textContent = `show ${otherView(this.want)}`;
+      const boxes = this.boxesOn();
+      this.canvas.hidden = !boxes;
+      if (!boxes) this.setNote('');
+    }
+
+    // boxesOn: the page draws boxes when the video it got is the camera's own.
+    boxesOn() { return this.player.active && !!this.got && this.got.view === 'passthrough'; }
+
+    setNote(text) {
+      if (text === this.matchNote) return;
+      this.matchNote = text;
+      const n = this.q('.note');
+      n.hidden = !text;
+      n.textContent = text;
+    }
+
+    // watchFrames draws, for every frame shown, the boxes of that frame's result.
+    watchFrames() {
+      this.offsets = [];
+      const v = this.video;
+      if (typeof v.requestVideoFrameCallback === 'function') {
+        if (this.frameCb != null) v.cancelVideoFrameCallback(this.frameCb);
+        const onFrame = (now, meta) => {
+          this.frameCb = v.requestVideoFrameCallback(onFrame);
+          this.onFrame(meta.rtpTimestamp, meta.mediaTime);
+        };
+        this.frameCb = v.requestVideoFrameCallback(onFrame);
+      } else if (!this.rafLoop) { // no per-frame callback: draw by time on each animation frame
+        this.rafLoop = true;
+        const loop = () => {
+          if (!this.root.isConnected) return;
+          if (this.onScreen && !v.paused && v.srcObject) this.onFrame(undefined, v.currentTime, 'boxes not frame-synced');
+          requestAnimationFrame(loop);
+        };
+        requestAnimationFrame(loop);
+      }
+    }
+
+    onFrame(rtp, mediaTime, timeNote = 'boxes matched by time') {
+      if (!this.boxesOn()) return;
+      const results = this.results.results();
+      let r = null;
+      if (typeof rtp === 'number' && this.results.hasRtp) {
+        r = pickByRtp(results, rtp);
+        if (r && rtpBefore(r.rtp_ts, rtp) > 90000) r = null; // over 1 s old: not this frame's
+        if (r && rtpBefore(r.rtp_ts, rtp) === 0) this.matches.exact++;
+        else if (r) this.matches.before++;
+        this.setNote('');
+      } else {
+        // pts and mediaTime count from different origins (and Chromium's WebRTC mediaTime
+        // follows the playout, not the RTP clock): estimate the offset as the smallest
+        // (newest pts − mediaTime) of the last OFFSET_WINDOW_MS, results arriving before
+        // their frames show.
+        const latest = this.results.latest();
+        const now = performance.now();
+        if (latest && typeof latest.pts === 'number') this.offsets.push([now, latest.pts / 1e9 - mediaTime]);
+        while (this.offsets.length && now - this.offsets[0][0] > OFFSET_WINDOW_MS) this.offsets.shift();
+        if (this.offsets.length) {
+          const offset = Math.min(...this.offsets.map((o) => o[1]));
+          r = pickByTime(results, mediaTime, offset);
+          if (r && Math.abs(r.pts / 1e9 - (mediaTime + offset)) > 1) r = null;
+        }
+        if (r) this.matches.time++;
+        this.setNote(timeNote);
+      }
+      this.draw(r);
+    }
+
+    draw(result) {
+      this.drawn = result;
+      const v = this.video;
+      const cssW = v.clientWidth;
+      const cssH = v.clientHeight;
+      if (!cssW || !cssH) return;
+      const dpr = window.devicePixelRatio || 1;
+      const size = backingSize(cssW, cssH, dpr);
+      if (this.canvas.width !== size.width) this.canvas.width = size.width;
+      if (this.canvas.height !== size.height) this.canvas.height = size.height;
+      if (!this.fit) this.fit = getComputedStyle(v).objectFit || 'contain';
+      const rect = contentRect(cssW, cssH, v.videoWidth || (result && result.width), v.videoHeight || (result && result.height), this.fit);
+      drawResult(this.ctx, this.boxesOn() ? result : null, rect, dpr);
     }
 
     update(cam) {
@@ -238,6 +601,7 @@
       const fps = Number(cam.fps || 0).toFixed(1);
       this.q('.stats').textContent = `${fps} fps · ${Number(cam.frames || 0).toLocaleString()} frames`;
       this.showMessage();
+      this.showView();
     }
 
     showMessage() {
@@ -251,6 +615,8 @@
         detail = cam.last_error || '';
       } else if (this.videoStatus.kind === 'connecting') {
         title = 'Connecting video…';
+      } else if (this.videoStatus.kind === 'paused') {
+        title = document.visibilityState === 'hidden' ? 'Video paused while the tab is hidden' : 'Video paused while off screen';
       } else if (this.videoStatus.kind === 'unsupported') {
         title = 'This browser cannot play the video (no H.264)';
         detail = this.videoStatus.reason;
@@ -271,15 +637,18 @@
       }
     }
 
+    // addResult takes a /ws result: listed, and matched by time to the frames while the
+    // session's data channel brings no results with rtp_ts (a server without it).
     addResult(msg) {
       const dets = Array.isArray(msg.detections) ? msg.detections : [];
       this.detections.unshift(...dets); // newest result first, its detections in order
       if (this.detections.length > MAX_DETECTIONS) this.detections.length = MAX_DETECTIONS;
       if (dets.length) this.dirty = true;
+      if (this.boxesOn() && !this.results.hasRtp) this.results.add(msg);
     }
 
     render() {
-      if (!this.dirty) return;
+      if (!this.dirty || !this.onScreen) return;
       this.dirty = false;
       const items = this.detections.map((d) => {
         const li = document.createElement('li');
@@ -309,12 +678,30 @@
     }
 
     remove() {
+      clearTimeout(this.leaveTimer);
       this.player.close();
       this.root.remove();
     }
   }
 
   const tiles = new Map();
+  const single = parseHash(location.hash).cam; // #cam=ID: that camera alone, full size
+  if (single) {
+    document.body.classList.add('single');
+    $('all').hidden = false;
+    document.title = `${single} · gstvision`;
+  }
+  addEventListener('hashchange', () => location.reload()); // pagehide ends the sessions
+
+  const onScreen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const t = tiles.get(e.target.dataset.camera);
+      if (t && t.root === e.target) t.setOnScreen(e.isIntersecting);
+    }
+  });
+  document.addEventListener('visibilitychange', () => {
+    for (const t of tiles.values()) { t.updateActive(); t.showMessage(); }
+  });
 
   function banner(text) {
     const b = $('banner');
@@ -324,25 +711,30 @@
 
   async function refresh() {
     try {
-      const cams = await getJSON('/api/cameras');
+      let cams = await getJSON('/api/cameras');
       banner(null);
+      const all = cams.length;
+      if (single) cams = cams.filter((c) => c.id === single);
       const seen = new Set();
       for (const cam of cams) {
         seen.add(cam.id);
         let t = tiles.get(cam.id);
         if (!t) {
-          t = new Tile(cam.id);
+          t = new Tile(cam);
           tiles.set(cam.id, t);
           $('grid').append(t.root);
+          onScreen.observe(t.root);
         }
         t.update(cam);
       }
       for (const [id, t] of tiles) {
-        if (!seen.has(id)) { t.remove(); tiles.delete(id); }
+        if (!seen.has(id)) { onScreen.unobserve(t.root); t.remove(); tiles.delete(id); }
       }
       $('empty').hidden = cams.length > 0;
+      $('empty').textContent = single ? `No camera "${single}".` : 'No cameras configured.';
       const running = cams.filter((c) => c.state === 'running').length;
-      $('summary').textContent = `${running} of ${cams.length} camera${cams.length === 1 ? '' : 's'} running`;
+      $('summary').textContent = single ? (cams.length ? `${cams[0].state}` : '')
+        : `${running} of ${all} camera${all === 1 ? '' : 's'} running`;
     } catch (err) {
       banner(err.status === 401
         ? 'Not authorised: open this page with ?token=YOUR_TOKEN in its address.'
@@ -363,6 +755,7 @@
     const url = new URL('/ws', location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     if (token) url.searchParams.set('token', token);
+    if (single) url.searchParams.set('camera', single);
     const ws = new WebSocket(url);
     ws.onopen = () => { wsBackoff = 1000; setLive('ok', 'detections: live'); };
     ws.onmessage = (e) => {
@@ -383,10 +776,14 @@
   addEventListener('pagehide', () => { for (const t of tiles.values()) t.player.close(); });
   addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
 
-  // For the console and tests.
+  // For the console and tests: the tiles, and the pure parts.
   window.gstvision = {
     tiles,
     framesDecoded: (id) => (tiles.has(id) ? tiles.get(id).player.framesDecoded() : Promise.resolve(0)),
+    lib: {
+      PALETTE, classColor, textColor, labelText, contentRect, mapBox, backingSize, rtpBefore, pickByRtp,
+      pickByTime, ResultBuffer, parseHash, drawResult,
+    },
   };
 
   refresh();

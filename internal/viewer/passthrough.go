@@ -1,0 +1,56 @@
+package viewer
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/gstvision/gstvision/elements"
+	"github.com/gstvision/gstvision/gst"
+	"github.com/gstvision/gstvision/webrtc"
+)
+
+// passthrough feeds a camera's own access units (the pipeline's passthrough branch) to its
+// passthrough broadcaster: no decode, no encode. The broadcaster keeps the GOP for joining
+// viewers and payloads each access unit once for all of them; without viewers it only keeps
+// the GOP (bounded). An H.265 camera is marked as one passthrough cannot carry, so that its
+// passthrough requests get the annotated view.
+type passthrough struct {
+	b    *webrtc.Broadcaster
+	h264 atomic.Bool
+}
+
+var _ elements.AccessUnitHandler = (*passthrough)(nil)
+
+// SetCodec implements elements.AccessUnitHandler.
+func (p *passthrough) SetCodec(codec string) {
+	p.h264.Store(codec == gst.CodecH264)
+	switch {
+	case codec == gst.CodecH265:
+		p.b.SetFallback(webrtc.ReasonH265)
+	case p.b.Fallback() == webrtc.ReasonH265:
+		p.b.SetFallback("") // the camera switched to H.264
+	}
+}
+
+// HandleAccessUnit implements elements.AccessUnitHandler.
+func (p *passthrough) HandleAccessUnit(au []byte, pts time.Duration) {
+	if p.h264.Load() {
+		p.b.WriteAccessUnit(au, pts)
+	}
+}
+
+// AddPassthrough creates the camera's passthrough source and returns the handler-id for its
+// pipeline's access-unit sink, or 0 (no passthrough branch) without WebRTC. Remove drops it.
+func (m *Manager) AddPassthrough(camera string) uint64 {
+	if m.rtc == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id, ok := m.passIDs[camera]; ok {
+		return id
+	}
+	id := elements.AddAccessUnitHandler(&passthrough{b: m.rtc.Passthrough(camera)})
+	m.passIDs[camera] = id
+	return id
+}
