@@ -5,7 +5,9 @@ set -euo pipefail
 BIN="${BIN:-bin/gstvision}"
 CONFIG="${CONFIG:-config.json}"
 CAMERAS="${CAMERAS:-2}"
-"$BIN" simulate --cameras "$CAMERAS" --listen 127.0.0.1:8554 >/dev/null &
+# No B-frames, as most IP cameras send: the page then plays the cameras' own video (passthrough)
+# with the boxes drawn by the browser; a camera with B-frames would fall back to the annotated view.
+"$BIN" simulate --cameras "$CAMERAS" --listen 127.0.0.1:8554 --bframes -1 >/dev/null &
 sim=$!
 serve=""
 cleanup() {

@@ -31,7 +31,7 @@ func NewManager(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	opts.ICEServers = cloneICEServers(opts.ICEServers)
-	api, err := newAPI(&opts)
+	api, err := newAPI(&opts, annotatedCodecs())
 	if err != nil {
 		return nil, err
 	}

@@ -154,28 +154,40 @@ func (o *Options) pionICEServers() []pion.ICEServer {
 	return out
 }
 
-// newAPI builds the pion API shared by every peer connection of a manager: H.264 only, pion's
-// default interceptors (NACK, RTCP reports, TWCC), and the network settings of o.
-func newAPI(o *Options) (*pion.API, error) {
-	me := &pion.MediaEngine{}
-	feedback := []pion.RTCPFeedback{
-		{Type: pion.TypeRTCPFBNACK, Parameter: "pli"},
-		{Type: pion.TypeRTCPFBCCM, Parameter: "fir"},
-	}
-	// The encoder makes constrained baseline. Offering plain baseline too lets browsers that list
-	// only 42001f match; a constrained baseline stream is a valid baseline stream.
+// h264Feedback is the RTCP feedback every H.264 codec of the server accepts.
+var h264Feedback = []pion.RTCPFeedback{
+	{Type: pion.TypeRTCPFBNACK, Parameter: "pli"},
+	{Type: pion.TypeRTCPFBCCM, Parameter: "fir"},
+}
+
+// annotatedCodecs are the codecs of the annotated view. The encoder makes constrained baseline.
+// Offering plain baseline too lets browsers that list only 42001f match; a constrained baseline
+// stream is a valid baseline stream.
+func annotatedCodecs() []pion.RTPCodecParameters {
+	var out []pion.RTPCodecParameters
 	for i, fmtp := range []string{
 		"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
 		"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
 	} {
-		err := me.RegisterCodec(pion.RTPCodecParameters{
+		out = append(out, pion.RTPCodecParameters{
 			RTPCodecCapability: pion.RTPCodecCapability{
-				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: feedback,
+				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: h264Feedback,
 			},
 			PayloadType: pion.PayloadType(102 + 2*i),
-		}, pion.RTPCodecTypeVideo)
-		if err != nil {
-			return nil, fmt.Errorf("registering H.264: %w", err)
+		})
+	}
+	return out
+}
+
+// newAPI builds a pion API for peer connections sending codecs: pion's default interceptors
+// (NACK, RTCP reports, TWCC), and the network settings of o. The manager's API sends the
+// annotated codecs; a passthrough session gets one of its own, with the offer's entry that
+// fits the camera (choosePassthroughCodec).
+func newAPI(o *Options, codecs []pion.RTPCodecParameters) (*pion.API, error) {
+	me := &pion.MediaEngine{}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("registering H.264 %q: %w", c.SDPFmtpLine, err)
 		}
 	}
 

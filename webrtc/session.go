@@ -63,11 +63,20 @@ func randomUint32() uint32 {
 }
 
 // newSession creates the peer connection for offer and starts the session. It returns the
-// answer once ICE gathering has completed or Options.GatherTimeout has passed.
-func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*session, string, error) {
+// answer once ICE gathering has completed or Options.GatherTimeout has passed. A passthrough
+// session (codec not nil) answers with codec, the offer's entry that fits the camera's stream;
+// an annotated one with the encoder's constrained baseline.
+func (m *Manager) newSession(b *Broadcaster, offer, remote string, codec *passthroughCodec) (*session, string, error) {
+	api := m.api
+	if codec != nil {
+		var err error
+		if api, err = newAPI(&m.opts, []pion.RTPCodecParameters{codec.capability()}); err != nil {
+			return nil, "", err
+		}
+	}
 	// Only the ICE servers that answer: an unreachable one would hold the answer for the whole
 	// GatherTimeout.
-	pc, err := m.api.NewPeerConnection(pion.Configuration{ICEServers: m.probe.usable()})
+	pc, err := api.NewPeerConnection(pion.Configuration{ICEServers: m.probe.usable()})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating peer connection: %w", err)
 	}
@@ -103,6 +112,9 @@ func (m *Manager) newSession(b *Broadcaster, offer string, remote string) (*sess
 		s.stopFeed()
 		_ = pc.Close()
 		return nil, "", err
+	}
+	if codec != nil {
+		answer = codec.rewriteAnswer(answer)
 	}
 	m.wg.Add(2)
 	go func() { defer m.wg.Done(); s.run() }()
@@ -140,8 +152,8 @@ func (s *session) negotiate(offer string) (string, error) {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
 	if !answerSendsH264(answer.SDP) {
-		return "", fmt.Errorf("%w: no H.264 profile in common (the server sends constrained baseline, "+
-			"packetization-mode=1)", ErrNoVideo)
+		return "", fmt.Errorf("%w: no H.264 profile in common (the annotated view sends constrained "+
+			"baseline, packetization-mode=1)", ErrNoVideo)
 	}
 	gathered := pion.GatheringCompletePromise(s.pc)
 	if err := s.pc.SetLocalDescription(answer); err != nil {

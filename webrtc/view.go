@@ -104,3 +104,11 @@ func (b *Broadcaster) RTPTimestamp(pts time.Duration) (uint32, bool) {
 	}
 	return uint32(c.anchorTS + int64((pts-c.anchorPTS)*9/100000)), true
 }
+
+// profileLevelID is the profile-level-id of the camera's latest SPS; ok is false before the
+// first one.
+func (b *Broadcaster) profileLevelID() (profileLevelID, bool) {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return spsProfileLevelID(b.sps)
+}

@@ -37,7 +37,10 @@ import (
 // POST takes ?view=passthrough (the camera's own H.264) or ?view=annotated (decoded, boxes
 // drawn, encoded again); without it, Options.DefaultView. A passthrough request for a camera
 // that cannot be passed through (B-frames, H.265: Broadcaster.Fallback) gets the annotated view,
-// never an error, and the response headers say so. An offer with a data channel labelled
+// never an error, and the response headers say so. A passthrough answer carries the offer's
+// H.264 entry of the camera's profile, stating the camera's profile-level-id, or else one whose
+// profile decodes the camera's (choosePassthroughCodec); an offer without one gets the
+// annotated view (constrained baseline) the same way. An offer with a data channel labelled
 // "detections" gets each analysed frame's detections on it (Options.Detections).
 //
 // Errors are JSON {"error": "..."}: 400 (malformed SDP or fragment, no H.264 video, unknown
@@ -110,7 +113,21 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, r, err)
 		return
 	}
-	s, answer, err := h.m.newSession(b, offer, r.RemoteAddr)
+	var codec *passthroughCodec
+	if view == ViewPassthrough {
+		if codec, reason, err = passthroughOffer(b, offer); err != nil {
+			h.writeErr(w, r, err)
+			return
+		}
+		if codec == nil {
+			view = ViewAnnotated
+			if b, err = h.broadcaster(camera, view); err != nil {
+				h.writeErr(w, r, err)
+				return
+			}
+		}
+	}
+	s, answer, err := h.m.newSession(b, offer, r.RemoteAddr, codec)
 	if err != nil {
 		h.writeErr(w, r, err)
 		return
@@ -133,6 +150,25 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 	h.setLinks(hd)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
+}
+
+// passthroughOffer picks the offer's H.264 entry that a passthrough session of b sends the
+// camera's stream with (choosePassthroughCodec). When the offer has none that decodes it, the
+// codec is nil and reason says why: the request gets the annotated view.
+func passthroughOffer(b *Broadcaster, offer string) (*passthroughCodec, string, error) {
+	entries, err := offerH264(offer)
+	if err != nil {
+		return nil, "", err
+	}
+	cam, known := b.profileLevelID()
+	if c, ok := choosePassthroughCodec(entries, cam, known); ok {
+		return &c, "", nil
+	}
+	if !known {
+		return nil, "the offer lists no H.264 profile with packetization-mode=1", nil
+	}
+	return nil, fmt.Sprintf("the offer lists no H.264 profile (packetization-mode=1) that decodes "+
+		"the camera's %s (profile-level-id %s)", cam.profile(), cam), nil
 }
 
 // readOffer checks the content type and size and returns a checked SDP offer.

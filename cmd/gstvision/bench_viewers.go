@@ -18,14 +18,16 @@ func newBenchViewersCmd() *cobra.Command {
 	var inProcess bool
 	cmd := &cobra.Command{
 		Use:   "bench-viewers",
-		Short: "Measure the viewer path: glass-to-glass latency, CPU per encoded camera, many viewers of one camera",
+		Short: "Measure the viewer path: glass-to-glass latency, CPU per viewer, time to first picture, many viewers of one camera",
 		Long: "bench-viewers runs simulated RTSP cameras and gstvision (cpu mode) in this process and watches the\n" +
-			"annotated video with WHEP viewers (pion) on loopback. It measures (1) glass-to-glass latency from the\n" +
-			"simulator producing a frame to a viewer receiving and decoding the picture showing it, (2) the CPU\n" +
-			"cost of drawing and encoding one camera for one viewer, (3) many viewers of one camera on one encoder.",
+			"annotated video (--view passthrough: the cameras' own H.264) with WHEP viewers (pion) on loopback. It\n" +
+			"measures (1) glass-to-glass latency from the simulator producing a frame to a viewer receiving and\n" +
+			"decoding the picture showing it, (2) the CPU cost of one viewer per camera (annotated: drawing and\n" +
+			"encoding too) and each viewer's time from POST to its first picture, (3) many viewers of one camera.",
 		Example: "  gstvision bench-viewers\n" +
 			"  gstvision bench-viewers --only latency --latency-ms 200,50,0 --latency-rounds 3 --latency-duration 5s\n" +
-			"  gstvision bench-viewers --only cpu,fanout --cpu-cases 1x640x360,2x640x360,1x1280x720 --json out.json",
+			"  gstvision bench-viewers --only cpu,fanout --cpu-cases 1x640x360,2x640x360,1x1280x720 --json out.json\n" +
+			"  gstvision bench-viewers --view passthrough --only cpu,fanout --cpu-cases 2x640x360 --viewers 10",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, part := range strings.Split(only, ",") {
@@ -78,6 +80,8 @@ func newBenchViewersCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&only, "only", "all", "parts to run: latency, cpu, fanout (comma-separated) or all")
+	f.StringVar(&o.View, "view", "annotated", "the video the viewers ask for (WHEP ?view=): annotated or passthrough "+
+		"(simulated cameras then without B-frames unless --sim-bframes says otherwise)")
 	f.StringVar(&o.Model, "model", "models/blocks.onnx", "ONNX model")
 	f.StringVar(&o.Labels, "labels", "models/blocks.labels", "labels file")
 	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")

@@ -27,6 +27,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // ErrViewerBench wraps every error of the viewer benchmarks.
@@ -58,6 +60,12 @@ type ViewerOptions struct {
 	FanoutDuration time.Duration
 	SkipIdle       bool // fanout: skip the no-viewer window (short tests)
 
+	// View is the video the viewers ask for (WHEP ?view=): "annotated" (decoded, boxes drawn,
+	// encoded again) or "passthrough" (the camera's own H.264) ["annotated"]. Passthrough runs
+	// the simulated cameras without B-frames unless SimBFrames says otherwise: a camera with
+	// B-frames gets the annotated view, which the viewers refuse (ErrViewerBench).
+	View string
+
 	Warmup time.Duration // cameras running, before the first window [5 s]
 	Settle time.Duration // after viewers joined, before their window [3 s]
 
@@ -72,6 +80,12 @@ type ViewerOptions struct {
 }
 
 func (o *ViewerOptions) setDefaults() {
+	if o.View == "" {
+		o.View = string(webrtc.ViewAnnotated)
+	}
+	if o.View == string(webrtc.ViewPassthrough) && o.SimBFrames == 0 {
+		o.SimBFrames = -1
+	}
 	if o.Model == "" {
 		o.Model = "models/blocks.onnx"
 	}
@@ -122,6 +136,7 @@ func (o *ViewerOptions) setDefaults() {
 // ViewerReport is what RunViewers measured.
 type ViewerReport struct {
 	Date       string          `json:"date"`
+	View       string          `json:"view"` // what the viewers watched: annotated or passthrough
 	Host       string          `json:"host"`
 	CPUModel   string          `json:"cpu_model"`
 	CPUs       int             `json:"cpus"`
@@ -151,8 +166,11 @@ func RunViewers(ctx context.Context, o ViewerOptions) (*ViewerReport, error) {
 	if !o.Latency && !o.CPU && !o.Fanout {
 		return nil, fmt.Errorf("%w: nothing selected", ErrViewerBench)
 	}
+	if _, err := webrtc.ParseView(o.View, ""); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrViewerBench, err)
+	}
 	t0 := time.Now()
-	rep := &ViewerReport{Date: t0.UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
+	rep := &ViewerReport{Date: t0.UTC().Format(time.RFC3339), View: o.View, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
 		LoadStart: loadAvg(), Clients: "in-process"}
 	rep.Host, _ = os.Hostname()
 	if len(o.ClientCommand) > 0 {

@@ -18,12 +18,14 @@ type clientRequest struct {
 	Op     string `json:"op"` // add, begin, end, close
 	Base   string `json:"base,omitempty"`
 	Camera string `json:"camera,omitempty"`
+	View   string `json:"view,omitempty"`
 	N      int    `json:"n,omitempty"`
 }
 
 type clientResponse struct {
-	Error string     `json:"error,omitempty"`
-	Stats *poolStats `json:"stats,omitempty"`
+	Error string          `json:"error,omitempty"`
+	Stats *poolStats      `json:"stats,omitempty"`
+	Joins []time.Duration `json:"joins,omitempty"` // add: each viewer's time to its first picture
 }
 
 // ClientsMain runs WHEP viewers for a viewer benchmark in another process: it reads requests
@@ -44,7 +46,7 @@ func ClientsMain(ctx context.Context, in io.Reader, out io.Writer) error {
 		var err error
 		switch req.Op {
 		case "add":
-			err = pool.add(ctx, req.Base, req.Camera, req.N)
+			resp.Joins, err = pool.add(ctx, req.Base, req.Camera, req.View, req.N)
 		case "begin":
 			err = pool.begin(ctx)
 		case "end":
@@ -110,9 +112,15 @@ func (p *procPool) call(req clientRequest) (*clientResponse, error) {
 	return &resp, nil
 }
 
-func (p *procPool) add(_ context.Context, base, cam string, n int) error {
-	_, err := p.call(clientRequest{Op: "add", Base: base, Camera: cam, N: n})
-	return err
+func (p *procPool) add(_ context.Context, base, cam, view string, n int) ([]time.Duration, error) {
+	resp, err := p.call(clientRequest{Op: "add", Base: base, Camera: cam, View: view, N: n})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Joins) != n {
+		return nil, fmt.Errorf("%w: viewer process: %d join times for %d viewers", ErrViewerBench, len(resp.Joins), n)
+	}
+	return resp.Joins, nil
 }
 
 func (p *procPool) begin(context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // CPUCase is one configuration of the CPU benchmark.
@@ -35,6 +36,9 @@ type CPUResult struct {
 	ClientCPU     float64 `json:"client_cpu_percent"`   // the viewers' process (not in the above), -1 unknown
 	LostPkts      uint64  `json:"lost_packets"`
 	LoadAvg       float64 `json:"load_avg_1m"`
+	// Join is each viewer's time from its POST to its first access unit (the IDR, with the
+	// passthrough view the cached GOP's), all rounds.
+	Join Percentiles `json:"join"`
 }
 
 // runCPUCase measures one CPU case: idle windows alternating with windows with one viewer per
@@ -57,12 +61,14 @@ func runCPUCase(ctx context.Context, o *ViewerOptions, rep *ViewerReport, c CPUC
 	}
 	idles := []float64{idle.cpu}
 	var busies []*window
+	var allJoins []time.Duration
 	res.PerCameraMin, res.PerCameraMax = math.Inf(1), math.Inf(-1)
 	for round := 1; round <= o.CPURounds; round++ {
-		busy, err := cpuViewerWindow(ctx, o, st)
+		busy, joins, err := cpuViewerWindow(ctx, o, st)
 		if err != nil {
 			return nil, err
 		}
+		allJoins = append(allJoins, joins...)
 		busies = append(busies, busy)
 		if !st.waitEncoders(ctx, 0, 10*time.Second) {
 			rep.problem("cpu %d×%s: encoders still running 10 s after the viewers left", c.Cameras, res.Size)
@@ -84,6 +90,7 @@ func runCPUCase(ctx context.Context, o *ViewerOptions, rep *ViewerReport, c CPUC
 		res.IdleCPU += v / float64(len(idles))
 	}
 	res.Seconds = busies[0].seconds
+	res.Join = percentiles(allJoins)
 	res.CameraFPSMin, res.ViewerFPSMin, res.ClientCPU = math.Inf(1), math.Inf(1), 0
 	for _, b := range busies {
 		lo, mean := minMean(b.pool.fps())
@@ -98,8 +105,8 @@ func runCPUCase(ctx context.Context, o *ViewerOptions, rep *ViewerReport, c CPUC
 			res.ClientCPU += b.pool.CPUPercent / float64(len(busies))
 		}
 	}
-	if res.Encoders != c.Cameras {
-		rep.problem("cpu %d×%s: %d encoders ran at once, want %d", c.Cameras, res.Size, res.Encoders, c.Cameras)
+	if want := encodersWanted(o, c.Cameras); res.Encoders != want {
+		rep.problem("cpu %d×%s: %d encoders ran at once, want %d", c.Cameras, res.Size, res.Encoders, want)
 	}
 	if res.ViewerFPSMin <= 0 {
 		rep.problem("cpu %d×%s: a viewer received no frame", c.Cameras, res.Size)
@@ -107,27 +114,40 @@ func runCPUCase(ctx context.Context, o *ViewerOptions, rep *ViewerReport, c CPUC
 	return res, st.close()
 }
 
-// cpuViewerWindow connects one viewer to each camera, measures, and lets them go.
-func cpuViewerWindow(ctx context.Context, o *ViewerOptions, st *stack) (*window, error) {
+// encodersWanted is how many encoders viewers of cameras cameras start: one a camera for the
+// annotated view, none for the passthrough view.
+func encodersWanted(o *ViewerOptions, cameras int) int {
+	if o.View == string(webrtc.ViewPassthrough) {
+		return 0
+	}
+	return cameras
+}
+
+// cpuViewerWindow connects one viewer to each camera, measures, and lets them go. It returns
+// the window and the viewers' join times.
+func cpuViewerWindow(ctx context.Context, o *ViewerOptions, st *stack) (*window, []time.Duration, error) {
 	pool, err := newPool(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var joins []time.Duration
 	for _, id := range st.cams {
-		if err := pool.add(ctx, st.base, id, 1); err != nil {
+		j, err := pool.add(ctx, st.base, id, o.View, 1)
+		if err != nil {
 			pool.close()
-			return nil, err
+			return nil, nil, err
 		}
+		joins = append(joins, j...)
 	}
 	if err := sleepCtx(ctx, o.Settle); err != nil {
 		pool.close()
-		return nil, err
+		return nil, nil, err
 	}
 	busy, err := st.measure(ctx, pool, o.CPUDuration)
 	if cerr := pool.close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	return busy, err
+	return busy, joins, err
 }
 
 // minMean is the smallest value of v and the mean (zeros when v is empty).

@@ -29,6 +29,9 @@ type FanoutResult struct {
 	ClientCPU      float64   `json:"client_cpu_percent"`   // the viewers' process, many window; -1 unknown
 	LostPkts       uint64    `json:"lost_packets"`
 	LoadAvg        float64   `json:"load_avg_1m"`
+	// Join is the time from POST to the first access unit of each viewer, the first one and
+	// the ones that joined it.
+	Join Percentiles `json:"join"`
 }
 
 // RunViewers runs the selected viewer benchmarks one after the other, each on its own simulator
@@ -58,7 +61,8 @@ func runFanout(ctx context.Context, o *ViewerOptions, rep *ViewerReport) (*Fanou
 		return nil, err
 	}
 	defer pool.close()
-	if err := pool.add(ctx, st.base, cam, 1); err != nil {
+	joins, err := pool.add(ctx, st.base, cam, o.View, 1)
+	if err != nil {
 		return nil, err
 	}
 	if err := sleepCtx(ctx, o.Settle); err != nil {
@@ -73,9 +77,11 @@ func runFanout(ctx context.Context, o *ViewerOptions, rep *ViewerReport) (*Fanou
 		res.OneFPS = f[0]
 	}
 	if o.FanoutViewers > 1 {
-		if err := pool.add(ctx, st.base, cam, o.FanoutViewers-1); err != nil {
+		more, err := pool.add(ctx, st.base, cam, o.View, o.FanoutViewers-1)
+		if err != nil {
 			return nil, err
 		}
+		joins = append(joins, more...)
 		if err := sleepCtx(ctx, o.Settle); err != nil {
 			return nil, err
 		}
@@ -89,6 +95,7 @@ func runFanout(ctx context.Context, o *ViewerOptions, rep *ViewerReport) (*Fanou
 	if o.FanoutViewers > 1 {
 		res.PerExtraViewer = (many.cpu - one.cpu) / float64(o.FanoutViewers-1)
 	}
+	res.Join = percentiles(joins)
 	res.ViewerFPS = many.pool.fps()
 	res.FPSMin, res.FPSMean = minMean(res.ViewerFPS)
 	for _, v := range many.pool.Viewers {
@@ -99,8 +106,8 @@ func runFanout(ctx context.Context, o *ViewerOptions, rep *ViewerReport) (*Fanou
 	res.EncoderStarts = st.logs.starts(cam)
 	res.EncodersMax, res.EncodersNow = many.encMax, many.encNow
 	res.ClientCPU, res.LostPkts, res.LoadAvg = many.pool.CPUPercent, many.pool.lost(), many.load
-	if res.EncoderStarts != 1 || res.EncodersMax != 1 {
-		rep.problem("fanout: %d encoder starts, %d running at once; want 1 and 1", res.EncoderStarts, res.EncodersMax)
+	if want := encodersWanted(o, 1); res.EncoderStarts != want || res.EncodersMax != want {
+		rep.problem("fanout: %d encoder starts, %d running at once; want %d and %d", res.EncoderStarts, res.EncodersMax, want, want)
 	}
 	if res.ViewersWithout > 0 || len(res.ViewerFPS) != o.FanoutViewers {
 		rep.problem("fanout: %d of %d viewers received no frame", res.ViewersWithout+o.FanoutViewers-len(res.ViewerFPS), o.FanoutViewers)

@@ -12,6 +12,7 @@ import (
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/scenematch"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -114,7 +115,11 @@ func runLatency(ctx context.Context, o *ViewerOptions, rep *ViewerReport, latenc
 	if err := sleepCtx(ctx, o.Warmup); err != nil {
 		return nil, err
 	}
-	lv, err := watchLatency(ctx, o, st.base, cam, min(w, config.DefaultMaxWidth), h*min(w, config.DefaultMaxWidth)/w)
+	vw, vh := w, h // the passthrough view is the camera's own size
+	if o.View == string(webrtc.ViewAnnotated) {
+		vw, vh = min(w, config.DefaultMaxWidth), h*min(w, config.DefaultMaxWidth)/w
+	}
+	lv, err := watchLatency(ctx, o, st.base, cam, vw, vh)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +180,7 @@ func runLatency(ctx context.Context, o *ViewerOptions, rep *ViewerReport, latenc
 // watchLatency connects a latency viewer of w×h pictures and waits until it has decoded one,
 // then o.Settle.
 func watchLatency(ctx context.Context, o *ViewerOptions, base, cam string, w, h int) (*latencyViewer, error) {
-	lv, err := newLatencyViewer(ctx, base, cam, w, h)
+	lv, err := newLatencyViewer(ctx, base, cam, o.View, w, h)
 	if err != nil {
 		return nil, err
 	}

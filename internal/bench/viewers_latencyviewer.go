@@ -9,6 +9,7 @@ import (
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/scenematch"
 	"github.com/gstvision/gstvision/internal/whepclient"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // Pictures are matched on their luma sampled every matchStep pixels in both directions.
@@ -40,17 +41,22 @@ type latencyViewer struct {
 	err        error
 }
 
-func newLatencyViewer(ctx context.Context, base, cam string, w, h int) (*latencyViewer, error) {
+func newLatencyViewer(ctx context.Context, base, cam, view string, w, h int) (*latencyViewer, error) {
 	lv := &latencyViewer{epoch: time.Now(), w: w, h: h}
 	dec, err := gst.NewH264Decoder(lv.onPicture)
 	if err != nil {
 		return nil, fmt.Errorf("%w: viewer decoder: %w", ErrViewerBench, err)
 	}
 	lv.dec = dec
-	v, err := whepclient.Connect(ctx, base+"/whep/"+cam, lv.onAU)
+	v, err := whepclient.Connect(ctx, base+"/whep/"+cam+"?view="+view, lv.onAU)
 	if err != nil {
 		dec.Close()
 		return nil, fmt.Errorf("%w: %w", ErrViewerBench, err)
+	}
+	if got := v.Response.Header.Get(webrtc.HeaderView); got != view {
+		_ = v.Close()
+		dec.Close()
+		return nil, fmt.Errorf("%w: latency viewer asked for the %s view and got %q", ErrViewerBench, view, got)
 	}
 	lv.v = v
 	return lv, nil

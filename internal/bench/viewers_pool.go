@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/gstvision/gstvision/internal/whepclient"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // viewerPool is a set of WHEP viewers.
 type viewerPool interface {
-	// add connects n viewers of camera and returns once each has received an access unit.
-	add(ctx context.Context, base, camera string, n int) error
+	// add connects n viewers of camera's view and returns once each has received an access
+	// unit, with each viewer's time to its first picture (joinTime).
+	add(ctx context.Context, base, camera, view string, n int) ([]time.Duration, error)
 	// begin starts a measuring window; end ends it and returns what each viewer received in it.
 	begin(ctx context.Context) error
 	end(ctx context.Context) (*poolStats, error)
@@ -68,27 +71,47 @@ type localPool struct {
 
 func newLocalPool(ownCPU bool) *localPool { return &localPool{ownCPU: ownCPU} }
 
-func (p *localPool) add(ctx context.Context, base, cam string, n int) error {
+func (p *localPool) add(ctx context.Context, base, cam, view string, n int) ([]time.Duration, error) {
 	var added []*whepclient.Client
+	var starts []time.Time
 	for range n {
-		v, err := whepclient.Connect(ctx, base+"/whep/"+cam, nil)
+		starts = append(starts, time.Now())
+		v, err := connectView(ctx, base, cam, view)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrViewerBench, err)
+			return nil, err
 		}
 		p.viewers, p.cameras = append(p.viewers, v), append(p.cameras, cam)
 		added = append(added, v)
 	}
 	timeout := time.After(30 * time.Second)
+	joins := make([]time.Duration, len(added))
 	for i, v := range added {
 		select {
 		case <-v.First():
+			joins[i] = v.FirstAt().Sub(starts[i])
 		case <-timeout:
-			return fmt.Errorf("%w: viewer %d of %d on %s received nothing within 30 s (connection %s)", ErrViewerBench, i+1, n, cam, v.PC.ConnectionState())
+			return nil, fmt.Errorf("%w: viewer %d of %d on %s received nothing within 30 s (connection %s)", ErrViewerBench, i+1, n, cam, v.PC.ConnectionState())
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	return nil
+	return joins, nil
+}
+
+// connectView connects a WHEP viewer of camera's view (?view=) and checks that the server gave
+// that view: a passthrough request may get the annotated one (B-frames, H.265), which would
+// measure the wrong thing.
+func connectView(ctx context.Context, base, cam, view string) (*whepclient.Client, error) {
+	v, err := whepclient.Connect(ctx, base+"/whep/"+cam+"?view="+url.QueryEscape(view), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrViewerBench, err)
+	}
+	if got := v.Response.Header.Get(webrtc.HeaderView); got != view {
+		_ = v.Close()
+		return nil, fmt.Errorf("%w: %s asked for the %s view and got %q (%s)", ErrViewerBench, cam, view, got,
+			v.Response.Header.Get(webrtc.HeaderViewReason))
+	}
+	return v, nil
 }
 
 func (p *localPool) counts() []viewerStats {

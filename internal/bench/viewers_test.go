@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,8 +34,27 @@ func repoRoot() string {
 
 // TestFanoutShort is a 3-second version of the many-viewers benchmark: 3 WHEP viewers (in a
 // separate process, as the command runs them) of one simulated camera must all receive frames
-// from one encoder.
+// from one encoder, each with a time to its first picture.
 func TestFanoutShort(t *testing.T) {
+	f := runFanoutShort(t, "annotated")
+	if f.EncoderStarts != 1 || f.EncodersMax != 1 || f.EncodersNow != 1 {
+		t.Errorf("encoders: %d started, %d running at once, %d at the end; want exactly one", f.EncoderStarts, f.EncodersMax, f.EncodersNow)
+	}
+}
+
+// TestFanoutShortPassthrough: the same with the passthrough view: the viewers (which check the
+// X-Gstvision-View header) get the camera's own H.264, and no encoder ever starts.
+func TestFanoutShortPassthrough(t *testing.T) {
+	f := runFanoutShort(t, "passthrough")
+	if f.EncoderStarts != 0 || f.EncodersMax != 0 {
+		t.Errorf("encoders: %d started, %d running at once; want none", f.EncoderStarts, f.EncodersMax)
+	}
+}
+
+// runFanoutShort runs the many-viewers benchmark with 3 viewers of view for 3 seconds and
+// checks what both views share: every viewer received frames and has a join time.
+func runFanoutShort(t *testing.T, view string) *FanoutResult {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +69,7 @@ func TestFanoutShort(t *testing.T) {
 	rep, err := RunViewers(ctx, ViewerOptions{
 		Model:          filepath.Join(repoRoot(), "models/blocks.onnx"),
 		Labels:         filepath.Join(repoRoot(), "models/blocks.labels"),
+		View:           view,
 		Fanout:         true,
 		FanoutViewers:  3,
 		FanoutDuration: 3 * time.Second,
@@ -62,8 +84,9 @@ func TestFanoutShort(t *testing.T) {
 		t.Fatalf("RunViewers: %v", err)
 	}
 	f := rep.Fanout
-	t.Logf("%d viewers: fps min %.1f mean %.1f, encoder starts %d, running at once %d, CPU one %.0f%% three %.0f%%, in %v",
-		f.Viewers, f.FPSMin, f.FPSMean, f.EncoderStarts, f.EncodersMax, f.OneCPU, f.ManyCPU, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s, %d viewers: fps min %.1f mean %.1f, encoder starts %d, running at once %d, CPU one %.0f%% three %.0f%%, join p50 %.0f ms max %.0f ms, in %v",
+		view, f.Viewers, f.FPSMin, f.FPSMean, f.EncoderStarts, f.EncodersMax, f.OneCPU, f.ManyCPU, f.Join.P50, f.Join.Max,
+		time.Since(start).Round(time.Millisecond))
 	if len(f.ViewerFPS) != 3 {
 		t.Fatalf("stats for %d viewers, want 3", len(f.ViewerFPS))
 	}
@@ -72,10 +95,20 @@ func TestFanoutShort(t *testing.T) {
 			t.Errorf("viewer %d received no frame in %.1f s", i+1, f.Seconds)
 		}
 	}
-	if f.EncoderStarts != 1 || f.EncodersMax != 1 || f.EncodersNow != 1 {
-		t.Errorf("encoders: %d started, %d running at once, %d at the end; want exactly one", f.EncoderStarts, f.EncodersMax, f.EncodersNow)
+	if f.Join.N != 3 || f.Join.P50 <= 0 {
+		t.Errorf("join times %+v, want 3 positive ones", f.Join)
 	}
 	for _, p := range rep.Problems {
 		t.Errorf("problem: %s", p)
+	}
+	return f
+}
+
+// TestViewersRefusesUnknownView: a view other than annotated or passthrough is an error before
+// anything starts.
+func TestViewersRefusesUnknownView(t *testing.T) {
+	_, err := RunViewers(context.Background(), ViewerOptions{View: "boxes", Fanout: true})
+	if !errors.Is(err, ErrViewerBench) || !strings.Contains(err.Error(), "boxes") {
+		t.Errorf("err = %v, want ErrViewerBench naming the view", err)
 	}
 }

@@ -47,6 +47,7 @@ type Client struct {
 	aus, bytes, lost atomic.Uint64
 	first            chan struct{} // closed at the first access unit
 	firstOnce        sync.Once
+	firstAt          time.Time // when the first access unit was complete; set before first closes
 
 	mu     sync.Mutex
 	kept   [][]byte
@@ -202,7 +203,10 @@ func (c *Client) read(tr *pion.TrackRemote) {
 // complete counts an access unit and hands it on.
 func (c *Client) complete(au []byte, ts uint32, at time.Time, damaged bool) {
 	c.aus.Add(1)
-	c.firstOnce.Do(func() { close(c.first) })
+	c.firstOnce.Do(func() {
+		c.firstAt = at
+		close(c.first)
+	})
 	if len(au) == 0 {
 		return
 	}
@@ -228,6 +232,12 @@ func (c *Client) Stats() Stats {
 
 // First is closed when the first access unit has arrived.
 func (c *Client) First() <-chan struct{} { return c.first }
+
+// FirstAt is when the first access unit was complete: valid once First is closed.
+func (c *Client) FirstAt() time.Time {
+	<-c.first
+	return c.firstAt
+}
 
 // Close ends the session (DELETE at its Location, which must answer 200) and closes the peer
 // connection.
