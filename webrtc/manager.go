@@ -85,9 +85,6 @@ func (m *Manager) byView(view View) map[string]*Broadcaster {
 	return m.cams
 }
 
-// lookup returns camera's annotated broadcaster if it exists.
-func (m *Manager) lookup(camera string) *Broadcaster { return m.lookupView(camera, ViewAnnotated) }
-
 // lookupView returns camera's broadcaster of view if it exists.
 func (m *Manager) lookupView(camera string, view View) *Broadcaster {
 	m.mu.Lock()

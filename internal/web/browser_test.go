@@ -192,10 +192,23 @@ func startViewerServer(t *testing.T, ctx context.Context) *viewerServer {
 	})
 	mux.HandleFunc("GET /ws", fakeWS)
 	whep := m.Handler(func(id string) bool { return id == "cam1" || id == "cam2" })
+	mountWHEP(mux, whep)
+	url := servePage(t, mux)
+	return &viewerServer{URL: url, m: m, cam1: b}
+}
+
+// mountWHEP routes every WHEP method to whep, as the app does.
+func mountWHEP(mux *http.ServeMux, whep http.Handler) {
 	for _, p := range []string{"POST /whep/{camera}", "OPTIONS /whep/{camera}", "DELETE /whep/{camera}/{session}",
 		"PATCH /whep/{camera}/{session}"} {
 		mux.Handle(p, whep)
 	}
+}
+
+// servePage serves the page and mux (behind the test token) on a loopback address, which the
+// browsers' WebRTC accepts, until the test ends; it returns the base URL.
+func servePage(t *testing.T, mux *http.ServeMux) string {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(requireToken(Handler(), mux))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -204,7 +217,7 @@ func startViewerServer(t *testing.T, ctx context.Context) *viewerServer {
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &viewerServer{URL: srv.URL, m: m, cam1: b}
+	return srv.URL
 }
 
 // waitPage polls the page's state until ready holds, failing the test after timeout.

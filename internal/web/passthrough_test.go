@@ -3,9 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -181,20 +179,10 @@ func testPassthroughBoxes(t *testing.T, open func(ctx context.Context, url strin
 	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no /ws here", http.StatusNotFound) })
 	whep := m.Handler(func(id string) bool { return id == "cam1" })
-	for _, p := range []string{"POST /whep/{camera}", "OPTIONS /whep/{camera}", "DELETE /whep/{camera}/{session}",
-		"PATCH /whep/{camera}/{session}"} {
-		mux.Handle(p, whep)
-	}
-	srv := httptest.NewUnstartedServer(requireToken(Handler(), mux))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
+	mountWHEP(mux, whep)
+	url := servePage(t, mux)
 
-	page := open(ctx, srv.URL+"/?token="+browserToken)
+	page := open(ctx, url+"/?token="+browserToken)
 	var st struct {
 		View    string `json:"view"`
 		Note    string `json:"note"`

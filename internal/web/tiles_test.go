@@ -3,9 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -100,15 +98,7 @@ func startTilesServer(t *testing.T, ctx context.Context) (string, *whepCounts) {
 	for _, p := range []string{"OPTIONS /whep/{camera}", "PATCH /whep/{camera}/{session}"} {
 		mux.Handle(p, whep)
 	}
-	srv := httptest.NewUnstartedServer(requireToken(Handler(), mux))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL, counts
+	return servePage(t, mux), counts
 }
 
 // viewHeaders sets the view headers of a WHEP answer, whatever the handler set.
