@@ -14,6 +14,8 @@
   const HIDDEN_GRACE_MS = 2000; // a tile scrolled away keeps its session this long
   const KEEP_RESULTS_MS = 2000; // results kept for matching frames
   const OFFSET_WINDOW_MS = 500; // matching by media time: the pts − mediaTime offset's window
+  const PLAYOUT_DELAY_STEP_MS = 10; // passthrough: playout delay added each time a frame shows before its result
+  const MAX_PLAYOUT_DELAY_MS = 300; // and its ceiling: boxes in step, video at most this much later
   // Same colours as overlay.Palette (and the GPU kernel), so swatches match the drawn boxes.
   const PALETTE = [[255, 51, 51], [110, 255, 89], [43, 87, 217], [255, 89, 151], [153, 255, 51],
     [76, 164, 217], [255, 51, 204], [234, 255, 89], [43, 217, 217], [234, 89, 255], [255, 204, 51],
@@ -261,7 +263,7 @@
       this.camera = camera;
       this.video = video;
       this.view = view;
-      this.h = handlers; // onStatus(kind, reason, delay), onView(view, reason), onTrack(), onResult(msg), onChannel(open)
+      this.h = handlers; // onStatus(kind, reason, delay), onView(view, reason), onTrack(receiver), onResult(msg), onChannel(open)
       this.backoff = 1000;
       this.closed = false;
       this.active = false;
@@ -328,7 +330,7 @@
       }
       pc.ontrack = (e) => {
         this.video.srcObject = e.streams[0] || new MediaStream([e.track]);
-        this.h.onTrack();
+        this.h.onTrack(e.receiver);
       };
       pc.onconnectionstatechange = () => this.onState(pc);
       try {
@@ -458,7 +460,7 @@
           if (kind === 'paused') { this.results.clear(); this.draw(null); this.showView(); }
         },
         onView: (view, reason) => { this.got = { view, reason }; this.showView(); },
-        onTrack: () => this.watchFrames(),
+        onTrack: (receiver) => { this.receiver = receiver; this.watchFrames(); },
         onResult: (msg) => this.results.add(msg),
         onChannel: (open) => { this.channelOpen = open; },
       });
@@ -548,15 +550,26 @@
       }
     }
 
+    // delayPlayout holds the passthrough video back a little more (up to MAX_PLAYOUT_DELAY_MS)
+    // when a frame shows before its detections arrived, so later frames wait for theirs: the
+    // camera's video travels faster than its analysis.
+    delayPlayout() {
+      const r = this.receiver;
+      if (!r || !('jitterBufferTarget' in r)) return;
+      const target = Math.min(MAX_PLAYOUT_DELAY_MS, (r.jitterBufferTarget || 0) + PLAYOUT_DELAY_STEP_MS);
+      if (target > (r.jitterBufferTarget || 0)) r.jitterBufferTarget = target;
+    }
+
     onFrame(rtp, mediaTime, timeNote = 'boxes matched by time') {
       if (!this.boxesOn()) return;
+      this.drawnRtp = rtp; // for tests: the frame whose boxes this.drawn holds
       const results = this.results.results();
       let r = null;
       if (typeof rtp === 'number' && this.results.hasRtp) {
         r = pickByRtp(results, rtp);
         if (r && rtpBefore(r.rtp_ts, rtp) > 90000) r = null; // over 1 s old: not this frame's
         if (r && rtpBefore(r.rtp_ts, rtp) === 0) this.matches.exact++;
-        else if (r) this.matches.before++;
+        else if (r) { this.matches.before++; this.delayPlayout(); }
         this.setNote('');
       } else {
         // pts and mediaTime count from different origins (and Chromium's WebRTC mediaTime
