@@ -126,21 +126,6 @@ func newTestFrame(t testing.TB, ctx *cuda.Context, s *cuda.Stream, format defs.P
 	return f
 }
 
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := int32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		return float32(math.Copysign(float64(man)*math.Pow(2, -24), float64(int32(sign)|1)))
-	case exp == 31:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	}
-	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | man<<13)
-}
-
 // letterboxOnGPU runs the kernel into slot 1 of a 3-slot tensor pre-filled with 0xff bytes
 // (NaN in both float types), checks that slots 0 and 2 were not touched, and returns slot 1
 // as float32.
@@ -184,7 +169,7 @@ func letterboxOnGPU(t *testing.T, ctx *cuda.Context, k *cuda.Kernels, s *cuda.St
 	slot := host[slotBytes : 2*slotBytes]
 	for i := range out {
 		if half {
-			out[i] = halfToFloat(binary.LittleEndian.Uint16(slot[2*i:]))
+			out[i] = cudatest.HalfToFloat(binary.LittleEndian.Uint16(slot[2*i:]))
 		} else {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(slot[4*i:]))
 		}

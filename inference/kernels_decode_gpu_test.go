@@ -68,7 +68,7 @@ func rawOutput(layout Layout, half bool, n, classes, anchors int, seed uint64) (
 	for i, v := range vals {
 		if half {
 			h := floatToHalf(v)
-			vals[i] = halfToFloat(h)
+			vals[i] = cudatest.HalfToFloat(h)
 			raw = binary.LittleEndian.AppendUint16(raw, h)
 		} else {
 			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
@@ -196,19 +196,4 @@ func alloc(t *testing.T, ctx *cuda.Context, n int) cuda.DevicePtr {
 	}
 	t.Cleanup(func() { ctx.Free(p) })
 	return p
-}
-
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := int32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		return float32(math.Copysign(float64(man)*math.Pow(2, -24), float64(int32(sign)|1)))
-	case exp == 31:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	}
-	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | man<<13)
 }

@@ -195,8 +195,9 @@ func newTestServer(t *testing.T, opts webrtc.Options, cameras ...string) *testSe
 	return ts
 }
 
-// do sends a request and returns the response with its body read.
-func (ts *testServer) do(t *testing.T, method, path, contentType string, body io.Reader) (*http.Response, string) {
+// do sends a request with the given header name/value pairs and returns the response with
+// its body read.
+func (ts *testServer) do(t *testing.T, method, path, contentType string, body io.Reader, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.srv.URL+path, body)
 	if err != nil {
@@ -204,6 +205,9 @@ func (ts *testServer) do(t *testing.T, method, path, contentType string, body io
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := ts.http.Do(req)
 	if err != nil {

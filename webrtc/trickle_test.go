@@ -2,7 +2,6 @@ package webrtc_test
 
 import (
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -143,24 +142,11 @@ func fragment(offer string, cands []string, end bool) string {
 // patch sends a PATCH with an If-Match header (none when empty).
 func (ts *testServer) patch(t *testing.T, path, ifMatch, contentType, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPatch, ts.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
+	var hdr []string
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		hdr = []string{"If-Match", ifMatch}
 	}
-	resp, err := ts.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
+	return ts.do(t, http.MethodPatch, path, contentType, strings.NewReader(body), hdr...)
 }
 
 // TestWHEPTrickle: a client POSTs an offer without candidates, then PATCHes its candidates and

@@ -4,6 +4,7 @@
 package cudatest
 
 import (
+	"math"
 	"testing"
 
 	"github.com/gstvision/gstvision/cuda"
@@ -46,4 +47,21 @@ func Upload(t testing.TB, ctx *cuda.Context, s *cuda.Stream, buf []byte) cuda.De
 		t.Fatal(err)
 	}
 	return dev
+}
+
+// HalfToFloat converts an IEEE 754 half-precision value (as the float16 kernels write it) to
+// float32, subnormals, infinities and NaN included.
+func HalfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := int32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch {
+	case exp == 0 && man == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal
+		return float32(math.Copysign(float64(man)*math.Pow(2, -24), float64(int32(sign)|1)))
+	case exp == 31:
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	}
+	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | man<<13)
 }
