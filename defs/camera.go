@@ -38,8 +38,9 @@ type Status struct {
 	Height      int       `json:"height,omitempty"`
 	Codec       string    `json:"codec,omitempty"`
 	// View is the video a passthrough WHEP request for this camera gets now: "passthrough"
-	// or "annotated"; ViewReason says why annotated (B-frames, H.265, or the configured
-	// default). Both are omitted where the server has no WebRTC.
+	// or "annotated"; ViewReason says why annotated (B-frames, or the configured default), or,
+	// for an H.265 camera, that the view depends on the browser. Both are omitted where the
+	// server has no WebRTC.
 	View       string `json:"view,omitempty"`
 	ViewReason string `json:"view_reason,omitempty"`
 }

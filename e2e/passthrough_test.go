@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/gstvision/gstvision/internal/simulate"
 	"github.com/gstvision/gstvision/internal/test"
 	"github.com/gstvision/gstvision/internal/whepclient"
+	"github.com/gstvision/gstvision/webrtc"
 )
 
 // startPassthroughSim serves one camera as passthrough needs it: High profile without
@@ -43,9 +43,15 @@ func startPassthroughSim(t *testing.T) *simulate.Server {
 // depayloader and parser settings as a camera pipeline), as Annex-B.
 func rtspAccessUnits(t *testing.T, url string, n int) [][]byte {
 	t.Helper()
-	pl, err := gogst.NewPipelineFromString(fmt.Sprintf("rtspsrc location=%s protocols=tcp ! rtph264depay ! "+
-		"h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! "+
-		"appsink name=sink sync=false max-buffers=1000", url))
+	return rtspAccessUnitsOf(t, "h264", url, n)
+}
+
+// rtspAccessUnitsOf is rtspAccessUnits for codec "h264" or "h265".
+func rtspAccessUnitsOf(t *testing.T, codec, url string, n int) [][]byte {
+	t.Helper()
+	pl, err := gogst.NewPipelineFromString(fmt.Sprintf("rtspsrc location=%[2]s protocols=tcp ! rtp%[1]sdepay ! "+
+		"%[1]sparse config-interval=-1 ! video/x-%[1]s,stream-format=byte-stream,alignment=au ! "+
+		"appsink name=sink sync=false max-buffers=1000", codec, url))
 	if err != nil {
 		t.Fatalf("reference client: %v", err)
 	}
@@ -307,21 +313,89 @@ func TestPassthroughFallback(t *testing.T) {
 	c.HangUp(t, base+c.Location)
 }
 
-// TestPassthroughFallbackH265: an H.265 camera is always served annotated (the passthrough
-// view carries H.264 only), and /api/cameras says so.
-func TestPassthroughFallbackH265(t *testing.T) {
+// TestPassthroughH265: an H.265 camera (without B-frames) is passed through to a viewer
+// whose offer lists H.265: joining ~3 s into a 10 s GOP it gets, within 3 s, the camera's own
+// IRAP picture with VPS, SPS (Main profile) and PPS from the GOP cache, then access units
+// bit-identical to a plain RTSP client's, and no encoder runs. A viewer whose offer lacks
+// H.265 (a browser that does not play it) gets the annotated view and the reason;
+// /api/cameras says which view goes to whom.
+func TestPassthroughH265(t *testing.T) {
 	sim, err := simulate.Start(context.Background(), simulate.Options{Cameras: 1, Listen: "127.0.0.1:0",
-		Codec: simulate.CodecH265, BFrames: -1})
+		Codec: simulate.CodecH265, BFrames: -1, KeyIntMax: 300})
 	if err != nil {
 		t.Fatalf("simulate: %v", err)
 	}
 	t.Cleanup(func() { sim.Close() })
 	cfg := configFor(t, false, sim.URL(1))
-	a, base := startViewerApp(t, cfg, newLogRecorder())
-	waitCameraFrames(t, a, "cam1", 10)
+	rec := newLogRecorder()
+	a, base := startViewerApp(t, cfg, rec)
+	waitCameraFrames(t, a, "cam1", 90)
 	var st defs.Status
 	getJSON(t, base+"/api/cameras/cam1", &st)
-	if st.View != "annotated" || !strings.Contains(st.ViewReason, "H.265") {
-		t.Errorf("/api/cameras/cam1: view %q, view_reason %q; want annotated for H.265", st.View, st.ViewReason)
+	if st.View != "passthrough" || st.ViewReason != webrtc.NoteH265 {
+		t.Errorf("/api/cameras/cam1: view %q, view_reason %q; want passthrough with %q", st.View, st.ViewReason, webrtc.NoteH265)
 	}
+
+	const want = 60
+	c := whepclient.New(t, want)
+	c.Post(t, base+"/whep/cam1")
+	if v := c.Response.Header.Get(webrtc.HeaderView); v != "passthrough" {
+		t.Fatalf("%s = %q (%q), want passthrough", webrtc.HeaderView, v, c.Response.Header.Get(webrtc.HeaderViewReason))
+	}
+	select {
+	case <-c.First():
+	case <-time.After(3 * time.Second):
+		t.Fatalf("no access unit within 3 s of the offer (the camera's next keyframe is ~7 s away)")
+	}
+	c.Wait(t, 30*time.Second)
+	aus := c.AccessUnits()[:want]
+	var types []int
+	for _, n := range test.NALs(aus[0]) {
+		types = append(types, int(n[0]>>1)&0x3f)
+	}
+	if len(types) < 4 || types[0] != 32 || types[1] != 33 || types[2] != 34 || !slices.ContainsFunc(types[3:], func(v int) bool { return v >= 16 && v <= 21 }) {
+		t.Fatalf("first access unit has NAL types %v, want VPS, SPS, PPS and an IRAP picture", types)
+	}
+	if sps := test.NALs(aus[0])[1]; len(sps) < 4 || sps[3]&0x1f != 1 {
+		t.Errorf("SPS %x…: want the camera's Main profile (general_profile_idc 1)", sps[:min(len(sps), 8)])
+	}
+	ref := rtspAccessUnitsOf(t, "h265", sim.URL(1), want)
+	same := 0
+	for i := range aus {
+		if slices.EqualFunc(nal265s(aus[i]), nal265s(ref[i]), func(x, y []byte) bool { return string(x) == string(y) }) {
+			same++
+		}
+	}
+	if same != len(aus) {
+		t.Errorf("%d of %d access units are bit-identical to the camera's", same, len(aus))
+	}
+	if n := rec.count(logEncoderStarted, "cam1"); n != 0 {
+		t.Errorf("%d encoders started for an H.265 passthrough viewer, want none", n)
+	}
+	c.HangUp(t, base+c.Location)
+
+	h264 := whepclient.New(t, 10).WithoutH265()
+	h264.Post(t, base+"/whep/cam1")
+	h := h264.Response.Header
+	if h.Get(webrtc.HeaderView) != "annotated" || h.Get(webrtc.HeaderViewReason) != webrtc.ReasonH265 {
+		t.Errorf("an offer without H.265: %s=%q %s=%q, want annotated with %q", webrtc.HeaderView,
+			h.Get(webrtc.HeaderView), webrtc.HeaderViewReason, h.Get(webrtc.HeaderViewReason), webrtc.ReasonH265)
+	}
+	h264.Wait(t, 30*time.Second)
+	checkFirstAccessUnit(t, "H.264 viewer of an H.265 camera", h264.AccessUnits()[0])
+	h264.HangUp(t, base+h264.Location)
+}
+
+// nal265s lists an H.265 access unit's NAL units without AUD (35), filler (38) and repeats of
+// a parameter set (32 to 34) already listed, as nalUnits does for H.264.
+func nal265s(au []byte) [][]byte {
+	var out [][]byte
+	for _, n := range test.NALs(au) {
+		t := int(n[0]>>1) & 0x3f
+		if t == 35 || t == 38 || t >= 32 && t <= 34 && slices.ContainsFunc(out, func(o []byte) bool { return string(o) == string(n) }) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }

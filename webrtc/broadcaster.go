@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,17 @@ type Broadcaster struct {
 	closed   bool
 	viewers  atomic.Pointer[[]*session] // copy-on-write snapshot of sessions for the writer
 
+	// codec is the camera's (SetCodec; H.264 until told otherwise): what WriteAccessUnit
+	// parses and payloads. An annotated broadcaster is always H.264 (the encoder's).
+	codec atomic.Pointer[Codec]
+
 	// Serialises WriteAccessUnit's own state.
-	wmu      sync.Mutex
-	seq      uint64
-	clock    rtpClock
-	sps, pps []byte    // latest parameter sets, for keyframes that arrive without them
-	gop      *gopCache // passthrough only: the access units since the last IDR, for joiners
+	wmu           sync.Mutex
+	seq           uint64
+	clock         rtpClock
+	vps, sps, pps []byte    // latest parameter sets, for keyframes that arrive without them
+	ppsExtraBits  int       // H.265: the latest PPS's num_extra_slice_header_bits
+	gop           *gopCache // passthrough only: the access units since the last IDR, for joiners
 
 	// The RTP timestamps of recent access units by PTS, for detections sent beside the video.
 	stampMu    sync.Mutex
@@ -132,7 +138,15 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 	if len(au) == 0 {
 		return
 	}
-	info := inspectAU(au)
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	codec := b.Codec()
+	var info auInfo
+	if codec == CodecH265 {
+		info = inspectAU265(au, &b.ppsExtraBits)
+	} else {
+		info = inspectAU(au)
+	}
 	if info.slices == 0 && info.sps == nil && info.pps == nil {
 		return // nothing decodable: only AUD, SEI or filler
 	}
@@ -143,9 +157,7 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 		return
 	}
 
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
-	f := b.nextFrameLocked(au, info, pts)
+	f := b.nextFrameLocked(codec, au, info, pts)
 	if f == nil {
 		return
 	}
@@ -170,14 +182,16 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 // nextFrameLocked numbers and timestamps an access unit, records it for joiners and for
 // RTPTimestamp, and returns it payloaded, or nil when no viewer is connected (payloading is
 // the per-viewer cost; without viewers the broadcaster only keeps its clock and GOP).
-func (b *Broadcaster) nextFrameLocked(au []byte, info auInfo, pts time.Duration) *frame {
+func (b *Broadcaster) nextFrameLocked(codec Codec, au []byte, info auInfo, pts time.Duration) *frame {
 	// Keep the latest parameter sets (copied: au is the caller's).
-	if info.sps != nil && !bytesEqual(info.sps, b.sps) {
-		b.sps = append(b.sps[:0:0], info.sps...)
+	keep := func(dst *[]byte, nal []byte) {
+		if nal != nil && !bytesEqual(nal, *dst) {
+			*dst = append((*dst)[:0:0], nal...)
+		}
 	}
-	if info.pps != nil && !bytesEqual(info.pps, b.pps) {
-		b.pps = append(b.pps[:0:0], info.pps...)
-	}
+	keep(&b.vps, info.vps)
+	keep(&b.sps, info.sps)
+	keep(&b.pps, info.pps)
 	ts := uint32(b.clock.ticks(pts, time.Now()))
 	b.stampMu.Lock()
 	b.stamps.add(pts, ts)
@@ -186,11 +200,20 @@ func (b *Broadcaster) nextFrameLocked(au []byte, info auInfo, pts time.Duration)
 
 	data := au
 	key := info.idr
-	if key && (info.sps == nil || info.pps == nil) {
-		if b.sps == nil || b.pps == nil {
+	if key {
+		// A starting point needs its parameter sets: put the latest before it if it came without.
+		sets := [][]byte{b.sps, b.pps}
+		has := info.sps != nil && info.pps != nil
+		if codec == CodecH265 {
+			sets = [][]byte{b.vps, b.sps, b.pps}
+			has = has && info.vps != nil
+		}
+		switch {
+		case has:
+		case slices.ContainsFunc(sets, func(s []byte) bool { return s == nil }):
 			key = false // undecodable as a starting point
-		} else {
-			data = withParamSets(b.sps, b.pps, au)
+		default:
+			data = withParamSets(au, sets...)
 		}
 	}
 	b.seq++
@@ -200,15 +223,21 @@ func (b *Broadcaster) nextFrameLocked(au []byte, info auInfo, pts time.Duration)
 	if !b.anyActive() {
 		return nil
 	}
-	return newFrame(b.seq, ts, key, data)
+	return newFrame(codec, b.seq, ts, key, data)
 }
 
-// newFrame payloads one access unit. A fresh payloader per access unit: it keeps SPS and PPS
-// (as slices of its input) to put them into a STAP-A with the next NAL unit, which must not
+// newFrame payloads one access unit. A fresh payloader per access unit: it keeps the parameter
+// sets (as slices of its input) to aggregate them with the next NAL unit, which must not
 // outlive data. It returns nil when there is nothing to send.
-func newFrame(seq uint64, ts uint32, key bool, data []byte) *frame {
-	var p codecs.H264Payloader
-	payloads := p.Payload(mtu, data)
+func newFrame(codec Codec, seq uint64, ts uint32, key bool, data []byte) *frame {
+	var payloads [][]byte
+	if codec == CodecH265 {
+		var p codecs.H265Payloader
+		payloads = p.Payload(mtu, data)
+	} else {
+		var p codecs.H264Payloader
+		payloads = p.Payload(mtu, data)
+	}
 	if len(payloads) == 0 {
 		return nil
 	}
@@ -235,7 +264,7 @@ func (b *Broadcaster) activate(s *session) {
 	if b.gop != nil && len(b.gop.units) > 0 {
 		backlog := make([]*frame, 0, len(b.gop.units))
 		for _, u := range b.gop.units {
-			if f := newFrame(u.seq, u.ts, u.key, u.data); f != nil {
+			if f := newFrame(b.Codec(), u.seq, u.ts, u.key, u.data); f != nil {
 				backlog = append(backlog, f)
 			}
 		}

@@ -52,10 +52,10 @@ func trimZeros(b []byte) []byte {
 
 // auInfo is what WriteAccessUnit learns from one access unit.
 type auInfo struct {
-	idr      bool
-	sps, pps []byte // aliases of the access unit
-	slices   int
-	bSlice   bool // a slice with slice_type B: the stream reorders pictures
+	idr           bool   // a decoder's starting point: IDR (H.264), IRAP (H.265)
+	vps, sps, pps []byte // aliases of the access unit (vps: H.265 only)
+	slices        int
+	bSlice        bool // a slice with slice_type B: the stream reorders pictures
 }
 
 func inspectAU(au []byte) auInfo {
@@ -136,13 +136,18 @@ func (r *bitReader) ue() (uint32, bool) {
 	return v - 1, true
 }
 
-// withParamSets returns au prefixed with sps and pps in Annex-B form.
-func withParamSets(sps, pps, au []byte) []byte {
-	out := make([]byte, 0, 8+len(sps)+len(pps)+len(au))
-	out = append(out, 0, 0, 0, 1)
-	out = append(out, sps...)
-	out = append(out, 0, 0, 0, 1)
-	out = append(out, pps...)
+// withParamSets returns au prefixed with the parameter sets in Annex-B form (SPS and PPS for
+// H.264; VPS, SPS and PPS for H.265).
+func withParamSets(au []byte, sets ...[]byte) []byte {
+	n := len(au)
+	for _, s := range sets {
+		n += 4 + len(s)
+	}
+	out := make([]byte, 0, n)
+	for _, s := range sets {
+		out = append(out, 0, 0, 0, 1)
+		out = append(out, s...)
+	}
 	return append(out, au...)
 }
 

@@ -136,13 +136,15 @@ func (id profileLevelID) profile() h264Profile {
 	return profileUnknown
 }
 
-// offerCodec is one H.264 payload type of an offer's video m-line.
+// offerCodec is one H.264 or H.265 payload type of an offer's video m-line.
 type offerCodec struct {
 	pt        uint8
 	fmtp      string
-	id        profileLevelID
-	mode1     bool // packetization-mode=1
-	asymmetry bool // level-asymmetry-allowed=1
+	id        profileLevelID // H.264
+	mode1     bool           // H.264: packetization-mode=1
+	asymmetry bool           // H.264: level-asymmetry-allowed=1
+	h265      bool
+	ptl       h265PTL // H.265: profile-id, tier-flag, level-id
 }
 
 // offerH264 lists the H.264 payload types of the first video m-line of offer that carry a
@@ -156,14 +158,31 @@ func offerH264(offer string) ([]offerCodec, error) {
 		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
 			continue
 		}
-		return mediaH264(md), nil
+		return mediaCodecs(md, "H264"), nil
 	}
 	return nil, nil
 }
 
-// mediaH264 lists the H.264 payload types of one m-line.
-func mediaH264(md *sdp.MediaDescription) []offerCodec {
-	h264 := map[uint8]bool{}
+// offerH265 lists the H.265 payload types of the first video m-line of offer, in the offer's
+// order. A browser lists H.265 only when it can decode it.
+func offerH265(offer string) ([]offerCodec, error) {
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(offer); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	for _, md := range parsed.MediaDescriptions {
+		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		return mediaCodecs(md, "H265"), nil
+	}
+	return nil, nil
+}
+
+// mediaCodecs lists the payload types of one m-line whose encoding is name (H264 or H265).
+// H.264 entries without a profile-level-id are left out.
+func mediaCodecs(md *sdp.MediaDescription, name string) []offerCodec {
+	match := map[uint8]bool{}
 	fmtps := map[uint8]string{}
 	for _, a := range md.Attributes {
 		pt, rest, ok := strings.Cut(a.Value, " ")
@@ -173,8 +192,8 @@ func mediaH264(md *sdp.MediaDescription) []offerCodec {
 		}
 		switch a.Key {
 		case "rtpmap":
-			name, _, _ := strings.Cut(rest, "/")
-			h264[uint8(n)] = strings.EqualFold(name, "H264")
+			enc, _, _ := strings.Cut(rest, "/")
+			match[uint8(n)] = strings.EqualFold(enc, name)
 		case "fmtp":
 			fmtps[uint8(n)] = rest
 		}
@@ -182,11 +201,18 @@ func mediaH264(md *sdp.MediaDescription) []offerCodec {
 	var out []offerCodec
 	for _, f := range md.MediaName.Formats {
 		n, err := strconv.ParseUint(f, 10, 8)
-		if err != nil || !h264[uint8(n)] {
+		if err != nil || !match[uint8(n)] {
 			continue
 		}
-		c := offerCodec{pt: uint8(n), fmtp: fmtps[uint8(n)]}
+		c := offerCodec{pt: uint8(n), fmtp: fmtps[uint8(n)], h265: name == "H265"}
 		params := fmtpParams(c.fmtp)
+		if c.h265 {
+			// RFC 7798 7.1: absent, profile-id is 1 (Main), tier-flag 0, level-id 93 (3.1).
+			c.ptl = h265PTL{profile: atoiOr(params["profile-id"], 1), tier: atoiOr(params["tier-flag"], 0),
+				level: atoiOr(params["level-id"], 93)}
+			out = append(out, c)
+			continue
+		}
 		id, ok := parseProfileLevelID(params["profile-level-id"])
 		if !ok {
 			continue
@@ -197,6 +223,41 @@ func mediaH264(md *sdp.MediaDescription) []offerCodec {
 		out = append(out, c)
 	}
 	return out
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// H.265 general_profile_idc values (H.265 A.3).
+const (
+	h265Main   = 1
+	h265Main10 = 2
+)
+
+// choosePassthroughH265 picks the payload type of offer for an H.265 camera whose SPS states
+// cam (known false: no SPS yet, the first entry then). An entry qualifies when its profile
+// decodes the camera's (its own, or Main 10 for a Main camera: H.265 A.3.3) at the camera's
+// tier or above; an entry of the camera's own profile comes first. Levels are not compared: WebRTC matches H.265 without level-id, which states
+// what the receiver decodes best, not a limit the sender must meet. The answer states the
+// entry as offered.
+func choosePassthroughH265(offer []offerCodec, cam h265PTL, known bool) (passthroughCodec, bool) {
+	if !known && len(offer) > 0 {
+		return passthroughCodec{offerCodec: offer[0]}, true
+	}
+	// The camera's own profile first, then one that decodes it; the offer's order breaks ties.
+	for _, own := range []bool{true, false} {
+		for _, c := range offer {
+			decodes := c.ptl.profile == cam.profile || !own && c.ptl.profile == h265Main10 && cam.profile == h265Main
+			if decodes && c.ptl.tier >= cam.tier {
+				return passthroughCodec{offerCodec: c}, true
+			}
+		}
+	}
+	return passthroughCodec{}, false
 }
 
 // fmtpParams splits "a=1;b=2" into its parameters, names lower-cased.
@@ -278,10 +339,17 @@ func answerLevel(c offerCodec, cam profileLevelID) profileLevelID {
 func (c passthroughCodec) capability() pion.RTPCodecParameters {
 	return pion.RTPCodecParameters{
 		RTPCodecCapability: pion.RTPCodecCapability{
-			MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp, RTCPFeedback: h264Feedback,
+			MimeType: c.mimeType(), ClockRate: 90000, SDPFmtpLine: c.fmtp, RTCPFeedback: h264Feedback,
 		},
 		PayloadType: pion.PayloadType(c.pt),
 	}
+}
+
+func (c passthroughCodec) mimeType() string {
+	if c.h265 {
+		return pion.MimeTypeH265
+	}
+	return pion.MimeTypeH264
 }
 
 // rewriteAnswer replaces the profile-level-id of the chosen payload type's fmtp line in an

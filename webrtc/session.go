@@ -103,7 +103,11 @@ func (m *Manager) newSession(b *Broadcaster, offer, remote string, codec *passth
 		}
 	})
 
-	answer, err := s.negotiate(offer)
+	send := CodecH264
+	if codec != nil && codec.h265 {
+		send = CodecH265
+	}
+	answer, err := s.negotiate(offer, send)
 	if err == nil {
 		err = b.addSession(s)
 	}
@@ -125,9 +129,12 @@ func (m *Manager) newSession(b *Broadcaster, offer, remote string, codec *passth
 
 // negotiate applies the offer and returns the answer with the server's candidates in it (the
 // server does not trickle its own).
-func (s *session) negotiate(offer string) (string, error) {
-	track, err := pion.NewTrackLocalStaticRTP(
-		pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000},
+func (s *session) negotiate(offer string, send Codec) (string, error) {
+	mime := pion.MimeTypeH264
+	if send == CodecH265 {
+		mime = pion.MimeTypeH265
+	}
+	track, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: mime, ClockRate: 90000},
 		"video", "gstvision-"+s.b.camera)
 	if err != nil {
 		return "", fmt.Errorf("creating track: %w", err)
@@ -151,7 +158,10 @@ func (s *session) negotiate(offer string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
-	if !answerSendsH264(answer.SDP) {
+	if checkOffer(answer.SDP, send) != nil {
+		if send == CodecH265 {
+			return "", fmt.Errorf("%w: no H.265 profile in common with the camera's", ErrNoVideo)
+		}
 		return "", fmt.Errorf("%w: no H.264 profile in common (the annotated view sends constrained "+
 			"baseline, packetization-mode=1)", ErrNoVideo)
 	}
@@ -333,9 +343,4 @@ func (s *session) teardown() {
 	}
 	s.log.Info("viewer left", "reason", reason, "duration", time.Since(s.created).Round(time.Second),
 		"viewers", s.b.Viewers())
-}
-
-// answerSendsH264 reports whether an answer sends H.264 video.
-func answerSendsH264(sdp string) bool {
-	return checkOffer(sdp) == nil
 }

@@ -19,7 +19,11 @@ const (
 // Reasons a passthrough request gets the annotated view instead (Broadcaster.Fallback).
 const (
 	ReasonBFrames = "the camera sends B-frames, which WebRTC cannot carry"
-	ReasonH265    = "the camera sends H.265, which the passthrough view does not carry"
+	// ReasonH265 is a request's reason, not a camera's: an H.265 camera is passed through to
+	// viewers whose offer lists H.265 (browsers list it only when they play it).
+	ReasonH265 = "the camera sends H.265 and the offer lists no H.265 (the browser does not play it)"
+	// NoteH265 is what /api/cameras says of an H.265 camera served as passthrough.
+	NoteH265 = "H.265: passthrough to browsers that play H.265, annotated to the others"
 )
 
 // Response headers of a WHEP POST: the view the session gets, and why it is not the one asked
@@ -69,9 +73,14 @@ func (b *Broadcaster) SetFallback(reason string) {
 }
 
 // CameraView is the view a passthrough request for camera gets now, and, when that is the
-// annotated view, why.
+// annotated view, why. For an H.265 camera the view depends on the viewer's browser: it is
+// passthrough, and the note NoteH265 says so.
 func (m *Manager) CameraView(camera string) (View, string) {
-	return m.resolveView(camera, ViewPassthrough)
+	v, reason := m.resolveView(camera, ViewPassthrough)
+	if b := m.lookupView(camera, ViewPassthrough); v == ViewPassthrough && b != nil && b.Codec() == CodecH265 {
+		return v, NoteH265
+	}
+	return v, reason
 }
 
 // resolveView is the view a request for want gets: passthrough falls back to annotated when
@@ -105,10 +114,61 @@ func (b *Broadcaster) RTPTimestamp(pts time.Duration) (uint32, bool) {
 	return uint32(c.anchorTS + int64((pts-c.anchorPTS)*9/100000)), true
 }
 
+// ptl265 is the profile, tier and level of an H.265 camera's latest SPS; ok is false before
+// the first one.
+func (b *Broadcaster) ptl265() (h265PTL, bool) {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return sps265PTL(b.sps)
+}
+
 // profileLevelID is the profile-level-id of the camera's latest SPS; ok is false before the
 // first one.
 func (b *Broadcaster) profileLevelID() (profileLevelID, bool) {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	return spsProfileLevelID(b.sps)
+}
+
+// Codec is a video codec a broadcaster sends: its camera's (passthrough), or the encoder's
+// H.264 (annotated).
+type Codec string
+
+const (
+	CodecH264 Codec = "H264"
+	CodecH265 Codec = "H265"
+)
+
+// Codec is the codec of the access units WriteAccessUnit takes: H.264 until SetCodec.
+func (b *Broadcaster) Codec() Codec {
+	if c := b.codec.Load(); c != nil {
+		return *c
+	}
+	return CodecH264
+}
+
+// SetCodec tells a passthrough broadcaster its camera's codec (the pipeline learns it when its
+// passthrough branch negotiates). A change forgets the parameter sets and the cached GOP, and
+// disconnects the viewers, whose sessions negotiated the old codec: they ask again.
+func (b *Broadcaster) SetCodec(c Codec) {
+	if c != CodecH265 {
+		c = CodecH264
+	}
+	b.wmu.Lock()
+	old := b.Codec()
+	b.codec.Store(&c)
+	if old != c {
+		b.vps, b.sps, b.pps, b.ppsExtraBits = nil, nil, nil, 0
+		if b.gop != nil {
+			b.gop.reset()
+		}
+	}
+	b.wmu.Unlock()
+	if old == c {
+		return
+	}
+	b.m.opts.Logger.Info("passthrough codec", "camera", b.camera, "codec", string(c))
+	for _, s := range *b.viewers.Load() {
+		s.close("the camera's codec changed to " + string(c))
+	}
 }

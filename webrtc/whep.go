@@ -105,7 +105,11 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, r, err)
 		return
 	}
-	offer, err := h.readOffer(r)
+	accept := []Codec{CodecH264}
+	if view == ViewPassthrough && b.Codec() == CodecH265 {
+		accept = append(accept, CodecH265) // an H.265-only offer suits an H.265 camera
+	}
+	offer, err := h.readOffer(r, accept...)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedMediaType) {
 			w.Header().Set("Accept-Post", "application/sdp")
@@ -152,10 +156,25 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, answer)
 }
 
-// passthroughOffer picks the offer's H.264 entry that a passthrough session of b sends the
-// camera's stream with (choosePassthroughCodec). When the offer has none that decodes it, the
-// codec is nil and reason says why: the request gets the annotated view.
+// passthroughOffer picks the offer's entry that a passthrough session of b sends the camera's
+// stream with (choosePassthroughCodec, choosePassthroughH265). When the offer has none that
+// decodes it, the codec is nil and reason says why: the request gets the annotated view.
 func passthroughOffer(b *Broadcaster, offer string) (*passthroughCodec, string, error) {
+	if b.Codec() == CodecH265 {
+		entries, err := offerH265(offer)
+		if err != nil {
+			return nil, "", err
+		}
+		cam, known := b.ptl265()
+		if c, ok := choosePassthroughH265(entries, cam, known); ok {
+			return &c, "", nil
+		}
+		if len(entries) == 0 {
+			return nil, ReasonH265, nil
+		}
+		return nil, fmt.Sprintf("%s: the offer lists no H.265 profile that decodes the camera's "+
+			"(profile-id %d, tier-flag %d)", ReasonH265, cam.profile, cam.tier), nil
+	}
 	entries, err := offerH264(offer)
 	if err != nil {
 		return nil, "", err
@@ -171,8 +190,9 @@ func passthroughOffer(b *Broadcaster, offer string) (*passthroughCodec, string, 
 		"the camera's %s (profile-level-id %s)", cam.profile(), cam), nil
 }
 
-// readOffer checks the content type and size and returns a checked SDP offer.
-func (h *whepHandler) readOffer(r *http.Request) (string, error) {
+// readOffer checks the content type and size and returns a checked SDP offer, one that lists
+// a codec of accept (H.264 when none is given).
+func (h *whepHandler) readOffer(r *http.Request, accept ...Codec) (string, error) {
 	if err := checkContentType(r, "application/sdp"); err != nil {
 		return "", err
 	}
@@ -180,7 +200,7 @@ func (h *whepHandler) readOffer(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := checkOffer(body); err != nil {
+	if err := checkOffer(body, accept...); err != nil {
 		return "", err
 	}
 	return body, nil
@@ -347,8 +367,12 @@ func (h *whepHandler) writeErr(w http.ResponseWriter, r *http.Request, err error
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// checkOffer parses an SDP and checks it has a video m-line, not rejected, listing H.264.
-func checkOffer(sdp string) error {
+// checkOffer parses an SDP (an offer, or an answer) and checks it has a video m-line, not
+// rejected, listing one of codecs (H.264 when none is given).
+func checkOffer(sdp string, codecs ...Codec) error {
+	if len(codecs) == 0 {
+		codecs = []Codec{CodecH264}
+	}
 	if strings.TrimSpace(sdp) == "" {
 		return fmt.Errorf("%w: empty body", ErrBadOffer)
 	}
@@ -370,7 +394,7 @@ func checkOffer(sdp string) error {
 			// "96 H264/90000"
 			_, enc, _ := strings.Cut(a.Value, " ")
 			name, _, _ := strings.Cut(enc, "/")
-			if strings.EqualFold(name, "H264") {
+			if slices.ContainsFunc(codecs, func(c Codec) bool { return strings.EqualFold(name, string(c)) }) {
 				return nil
 			}
 			if !slices.Contains(seen, name) {

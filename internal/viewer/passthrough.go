@@ -1,7 +1,6 @@
 package viewer
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/gstvision/gstvision/elements"
@@ -12,31 +11,25 @@ import (
 // passthrough feeds a camera's own access units (the pipeline's passthrough branch) to its
 // passthrough broadcaster: no decode, no encode. The broadcaster keeps the GOP for joining
 // viewers and payloads each access unit once for all of them; without viewers it only keeps
-// the GOP (bounded). An H.265 camera is marked as one passthrough cannot carry, so that its
-// passthrough requests get the annotated view.
+// the GOP (bounded).
 type passthrough struct {
-	b    *webrtc.Broadcaster
-	h264 atomic.Bool
+	b *webrtc.Broadcaster
 }
 
 var _ elements.AccessUnitHandler = (*passthrough)(nil)
 
 // SetCodec implements elements.AccessUnitHandler.
 func (p *passthrough) SetCodec(codec string) {
-	p.h264.Store(codec == gst.CodecH264)
-	switch {
-	case codec == gst.CodecH265:
-		p.b.SetFallback(webrtc.ReasonH265)
-	case p.b.Fallback() == webrtc.ReasonH265:
-		p.b.SetFallback("") // the camera switched to H.264
+	if codec == gst.CodecH265 {
+		p.b.SetCodec(webrtc.CodecH265)
+		return
 	}
+	p.b.SetCodec(webrtc.CodecH264)
 }
 
 // HandleAccessUnit implements elements.AccessUnitHandler.
 func (p *passthrough) HandleAccessUnit(au []byte, pts time.Duration) {
-	if p.h264.Load() {
-		p.b.WriteAccessUnit(au, pts)
-	}
+	p.b.WriteAccessUnit(au, pts)
 }
 
 // AddPassthrough creates the camera's passthrough source and returns the handler-id for its

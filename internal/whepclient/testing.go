@@ -25,6 +25,13 @@ func NewDetections(t testing.TB, want int) *Client {
 	return newTesting(t, want, true)
 }
 
+// WithoutH265 takes H.265 out of the client's offer, as a browser that does not play it
+// offers: call it before Post.
+func (c *Client) WithoutH265() *Client {
+	c.Offer = dropCodec(c.Offer, "H265")
+	return c
+}
+
 func newTesting(t testing.TB, want int, detections bool) *Client {
 	t.Helper()
 	c, err := newClient(context.Background(), nil, true, want, detections)

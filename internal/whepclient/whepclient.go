@@ -28,8 +28,9 @@ const gatherTimeout = 10 * time.Second
 // httpClient has no idle connections, so that its goroutines end with each request.
 var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 15 * time.Second}
 
-// Client is a recvonly peer connection that depacketizes the H.264 it receives into access
-// units (Annex-B, one per RTP marker bit).
+// Client is a recvonly peer connection that depacketizes the H.264 or H.265 it receives into
+// access units (Annex-B, one per RTP marker bit). Its offer lists pion's default codecs, H.264
+// and H.265 among them, unless made with WithoutH265.
 type Client struct {
 	PC    *pion.PeerConnection
 	Offer string // the complete offer (ICE gathering done)
@@ -173,7 +174,10 @@ func (c *Client) read(tr *pion.TrackRemote) {
 	c.ssrc = uint32(tr.SSRC())
 	c.mu.Unlock()
 	depacketize := c.keep || c.onAU != nil
-	var depack codecs.H264Packet
+	var depack interface{ Unmarshal([]byte) ([]byte, error) } = &codecs.H264Packet{}
+	if strings.EqualFold(tr.Codec().MimeType, pion.MimeTypeH265) {
+		depack = &codecs.H265Depacketizer{}
+	}
 	var cur []byte
 	var lastSeq uint16
 	started, damaged := false, false
