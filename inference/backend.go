@@ -18,6 +18,27 @@ type Letterbox struct {
 	Scale      float32
 	PadX, PadY int // left and top padding in model pixels
 	NewW, NewH int // size of the scaled picture inside the padding
+	// Stretch: the picture fills the whole input, each axis scaled on its own (no padding,
+	// aspect not kept): the DETR family's resize. ToSource then maps each axis by its ratio.
+	Stretch bool
+}
+
+// NewStretch computes the plain resize of a srcW×srcH frame to a dstW×dstH input (see
+// Letterbox.Stretch): the same resampling as a letterbox whose picture covers the input.
+func NewStretch(srcW, srcH, dstW, dstH int) Letterbox {
+	return Letterbox{
+		SrcW: srcW, SrcH: srcH, DstW: dstW, DstH: dstH,
+		Scale: float32(math.Min(float64(dstW)/float64(srcW), float64(dstH)/float64(srcH))),
+		NewW:  dstW, NewH: dstH, Stretch: true,
+	}
+}
+
+// NewPreprocess is the mapping p uses for a srcW×srcH frame into a dstW×dstH input.
+func NewPreprocess(p Preprocess, srcW, srcH, dstW, dstH int) Letterbox {
+	if p == PreStretch || p == PreStretchImageNet {
+		return NewStretch(srcW, srcH, dstW, dstH)
+	}
+	return NewLetterbox(srcW, srcH, dstW, dstH)
 }
 
 // NewLetterbox computes the letterbox of a srcW×srcH frame into a dstW×dstH input.
@@ -36,6 +57,10 @@ func NewLetterbox(srcW, srcH, dstW, dstH int) Letterbox {
 // ToSource maps a box in model-input pixels back to source-frame pixels, clipped to the frame.
 func (l Letterbox) ToSource(b [4]float32) [4]float32 {
 	clip := func(v float32, hi int) float32 { return float32(math.Max(0, math.Min(float64(v), float64(hi)))) }
+	if l.Stretch {
+		sx, sy := float32(l.SrcW)/float32(l.DstW), float32(l.SrcH)/float32(l.DstH)
+		return [4]float32{clip(b[0]*sx, l.SrcW), clip(b[1]*sy, l.SrcH), clip(b[2]*sx, l.SrcW), clip(b[3]*sy, l.SrcH)}
+	}
 	return [4]float32{
 		clip((b[0]-float32(l.PadX))/l.Scale, l.SrcW),
 		clip((b[1]-float32(l.PadY))/l.Scale, l.SrcH),
@@ -49,8 +74,9 @@ func (l Letterbox) ToSource(b [4]float32) [4]float32 {
 // backend (onnxruntime_go, host tensors) and the CUDA backend (own preprocessing kernel writing
 // into device tensors bound with IoBinding). A Backend is used by one goroutine at a time.
 type Backend interface {
-	// Fill letterboxes f into input slot (0 <= slot < MaxBatch): RGB planar, 0..1, in the
-	// model's input type. After Fill returns, f's planes are no longer read.
+	// Fill letterboxes (or, lb.Stretch, resizes) f into input slot (0 <= slot < MaxBatch): RGB
+	// planar, 0..1 (ImageNet-normalised where the model's Preprocess says), in the model's
+	// input type. After Fill returns, f's planes are no longer read.
 	Fill(slot int, f *defs.Frame, lb Letterbox) error
 	// Run runs the model on slots [0, n) and returns its raw output in host memory (valid until
 	// the next Run) and the output's shape for this batch.
@@ -58,6 +84,16 @@ type Backend interface {
 	// MaxBatch is the number of input slots allocated up front.
 	MaxBatch() int
 	Close() error
+}
+
+// OutputsBackend is a Backend that returns every output the layout reads (ModelInfo.Outputs),
+// converted to float32 on the host; both backends of this package implement it. The Detector
+// uses it for layouts of more than one output.
+type OutputsBackend interface {
+	Backend
+	// RunOutputs runs slots [0, n) like Run and returns one Tensor per ModelInfo.Outputs
+	// entry, valid until the next run.
+	RunOutputs(n int) ([]Tensor, error)
 }
 
 // CandidateBackend is a Backend that decodes the raw output where it lies (the CUDA backend,
@@ -69,6 +105,12 @@ type CandidateBackend interface {
 	// layout and conf; the batch it returns holds, per image, what Decoder.Decode would
 	// return. It is the backend's, valid until the next run.
 	RunCandidates(n int, layout Layout, conf float32) (*CandidateBatch, error)
+}
+
+// deviceDecoder is a CandidateBackend that can tell, per layout, whether it decodes on its
+// device; one without the method is asked for every anchor layout.
+type deviceDecoder interface {
+	DecodesOnDevice(Layout) bool
 }
 
 // candidateRecord mirrors a record of the decoding kernel (candidateWords words).
@@ -85,6 +127,7 @@ type CandidateBatch struct {
 	counts  []int32           // per image
 	recs    []candidateRecord // image i's at [i*anchors, i*anchors+counts[i])
 	anchors int
+	xyxy    bool // records carry x1, y1, x2, y2 (YOLO-NAS), not cx, cy, w, h
 }
 
 // Images is the number of images in the batch.
@@ -122,7 +165,11 @@ func (cb *CandidateBatch) Image(i int, d *Decoder) ([]Candidate, error) {
 			continue
 		}
 		r := &recs[k]
-		d.cands = append(d.cands, Candidate{Box: xywh(r.CX, r.CY, r.W, r.H), Score: r.Score, ClassID: int(r.Class)})
+		box := [4]float32{r.CX, r.CY, r.W, r.H}
+		if !cb.xyxy {
+			box = xywh(r.CX, r.CY, r.W, r.H)
+		}
+		d.cands = append(d.cands, Candidate{Box: box, Score: r.Score, ClassID: int(r.Class)})
 		at[a] = -1
 	}
 	return d.cands, nil

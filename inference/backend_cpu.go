@@ -10,25 +10,37 @@ import (
 
 // cpuBackend runs the model with ONNX Runtime's CPU provider on host tensors. The input is one
 // buffer of maxBatch slots allocated up front; for every batch size n a tensor over its first n
-// slots (and, when the output shape is static, an output tensor over a preallocated buffer) is
-// created once, so Fill and Run do not allocate tensors per frame.
+// slots (and, for each output whose shape is static, an output tensor over a preallocated
+// buffer) is created once, so Fill and Run do not allocate tensors per frame. A DETR model's
+// orig_target_sizes input is a constant tensor per batch size (sizeFeed).
 type cpuBackend struct {
 	info     ModelInfo
 	maxBatch int
 	slot     int // floats per input slot: 3*H*W
 	session  *ort.DynamicAdvancedSession
 
-	inMem, outMem *hostBuffer // input and output memory, outside the Go heap (hostmem.go)
-
-	input  []float32
-	ins    []*ort.Tensor[float32] // ins[n-1]: view of slots [0, n)
-	output []float32              // nil when the output has a dynamic non-batch dimension
-	outs   []*ort.Tensor[float32] // outs[n-1]: output for a batch of n, nil if dynamic
-	shapes [][]int64              // shapes[n-1]: output shape for a batch of n, if static
-	auto   ort.Value              // output ORT allocated on the last Run (dynamic shapes)
+	inMem *hostBuffer // input memory, outside the Go heap (hostmem.go)
+	input []float32
+	ins   []*ort.Tensor[float32] // ins[n-1]: view of slots [0, n)
+	sizes []ort.Value            // sizes[n-1]: orig_target_sizes for a batch of n (DETR only)
+	outs  []*cpuOutput
 
 	inVals, outVals []ort.Value // reused argument slices for Run
+	tensors         []Tensor    // what RunOutputs returns
 	closed          bool
+}
+
+// cpuOutput is one output's memory: a preallocated float32 buffer when its non-batch shape is
+// static (else ORT allocates it per run), and for integer outputs the raw buffer plus its
+// float32 conversion.
+type cpuOutput struct {
+	spec   TensorSpec
+	per    int         // elements per image, 0 when dynamic
+	mem    *hostBuffer // float32 output (or the conversion of an integer one)
+	raw    []int64     // int64 output buffer (int32: the low half is used)
+	vals   []ort.Value // [n-1]: tensor over the buffer for a batch of n, nil if dynamic
+	shapes [][]int64
+	auto   ort.Value // ORT-allocated on the last run (dynamic shapes)
 }
 
 // NewCPUBackend creates a CPU session for the model and its input buffer. maxBatch is the
@@ -38,6 +50,11 @@ type cpuBackend struct {
 // (ErrFloat16OnCPU): ONNX Runtime's CPU kernels do not cover them on x86, and converting in
 // Go would cost more than running the float32 export.
 func NewCPUBackend(info ModelInfo, maxBatch int, threads int) (Backend, error) {
+	for _, o := range info.outputSpecs() {
+		if o.Type == ElemFloat16 {
+			info.OutputFloat16 = true
+		}
+	}
 	if info.InputFloat16 || info.OutputFloat16 {
 		return nil, fmt.Errorf("%s: %w; export a float32 model for device cpu", info.Path, ErrFloat16OnCPU)
 	}
@@ -71,7 +88,16 @@ func NewCPUBackend(info ModelInfo, maxBatch int, threads int) (Backend, error) {
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("%w: set inter-op threads: %w", ErrRuntimeInit, err)
 	}
-	sess, err := ort.NewDynamicAdvancedSession(info.Path, []string{info.InputName}, []string{info.OutputName}, opts)
+	inNames := []string{info.InputName}
+	if info.SizeInput.Name != "" {
+		inNames = append(inNames, info.SizeInput.Name)
+	}
+	specs := info.outputSpecs()
+	var outNames []string
+	for _, o := range specs {
+		outNames = append(outNames, o.Name)
+	}
+	sess, err := ort.NewDynamicAdvancedSession(info.Path, inNames, outNames, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: creating CPU session: %w", ErrBadModel, info.Path, err)
 	}
@@ -79,8 +105,12 @@ func NewCPUBackend(info ModelInfo, maxBatch int, threads int) (Backend, error) {
 	b := &cpuBackend{
 		info: info, maxBatch: maxBatch, session: sess,
 		slot:    3 * info.InputW * info.InputH,
-		inVals:  make([]ort.Value, 1),
-		outVals: make([]ort.Value, 1),
+		inVals:  make([]ort.Value, len(inNames)),
+		outVals: make([]ort.Value, len(outNames)),
+		tensors: make([]Tensor, len(outNames)),
+	}
+	for _, s := range specs {
+		b.outs = append(b.outs, &cpuOutput{spec: s})
 	}
 	if err := b.allocate(); err != nil {
 		b.Close()
@@ -89,8 +119,8 @@ func NewCPUBackend(info ModelInfo, maxBatch int, threads int) (Backend, error) {
 	return b, nil
 }
 
-// allocate creates the input buffer, the per-batch-size input views and, if the output's
-// non-batch dimensions are all known, the output buffer and its views.
+// allocate creates the input buffer, the per-batch-size input views and, for each output whose
+// non-batch dimensions are all known, its buffer and views.
 func (b *cpuBackend) allocate() error {
 	var err error
 	if b.inMem, err = newHostBuffer(b.maxBatch * b.slot); err != nil {
@@ -99,41 +129,102 @@ func (b *cpuBackend) allocate() error {
 	b.input = b.inMem.floats
 	// Padding first: a stale-slot run (fixed batch) should see a grey image, not zeros.
 	fill(b.input)
-	perOut := int64(0)
-	if len(b.info.OutputDims) > 1 {
-		perOut = 1
-	}
-	for _, d := range b.info.OutputDims[min(1, len(b.info.OutputDims)):] {
-		if d <= 0 {
-			perOut = 0
-			break
-		}
-		perOut *= d
-	}
-	if perOut > 0 {
-		if b.outMem, err = newHostBuffer(b.maxBatch * int(perOut)); err != nil {
-			return err
-		}
-		b.output = b.outMem.floats
-	}
 	for n := 1; n <= b.maxBatch; n++ {
 		in, err := ort.NewTensor(ort.NewShape(int64(n), 3, int64(b.info.InputH), int64(b.info.InputW)), b.input)
 		if err != nil {
 			return fmt.Errorf("%w: input tensor for batch %d: %w", ErrRuntimeInit, n, err)
 		}
 		b.ins = append(b.ins, in)
-		if b.output == nil {
-			b.outs = append(b.outs, nil)
-			b.shapes = append(b.shapes, nil)
-			continue
+		if b.info.SizeInput.Name != "" {
+			v, err := sizeTensor(b.info, n)
+			if err != nil {
+				return err
+			}
+			b.sizes = append(b.sizes, v)
 		}
-		shape := append([]int64{int64(n)}, b.info.OutputDims[1:]...)
-		out, err := ort.NewTensor(ort.NewShape(shape...), b.output)
+	}
+	for _, o := range b.outs {
+		if err := o.allocate(b.maxBatch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sizeTensor is orig_target_sizes for a batch of n: sizeFeed for every image, in the input's
+// element type.
+func sizeTensor(info ModelInfo, n int) (ort.Value, error) {
+	w, h := info.sizeFeed()
+	shape := ort.NewShape(int64(n), 2)
+	var v ort.Value
+	var err error
+	switch info.SizeInput.Type {
+	case ElemInt64:
+		d := make([]int64, 2*n)
+		for i := range n {
+			d[2*i], d[2*i+1] = w, h
+		}
+		v, err = ort.NewTensor(shape, d)
+	case ElemInt32:
+		d := make([]int32, 2*n)
+		for i := range n {
+			d[2*i], d[2*i+1] = int32(w), int32(h)
+		}
+		v, err = ort.NewTensor(shape, d)
+	default:
+		d := make([]float32, 2*n)
+		for i := range n {
+			d[2*i], d[2*i+1] = float32(w), float32(h)
+		}
+		v, err = ort.NewTensor(shape, d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s tensor for batch %d: %w", ErrRuntimeInit, info.SizeInput.Name, n, err)
+	}
+	return v, nil
+}
+
+func (o *cpuOutput) allocate(maxBatch int) error {
+	per := int64(0)
+	if len(o.spec.Dims) > 1 {
+		per = 1
+	}
+	for _, d := range o.spec.Dims[min(1, len(o.spec.Dims)):] {
+		if d <= 0 {
+			per = 0
+			break
+		}
+		per *= d
+	}
+	o.per = int(per)
+	if per == 0 {
+		o.vals = make([]ort.Value, maxBatch)
+		o.shapes = make([][]int64, maxBatch)
+		return nil
+	}
+	var err error
+	if o.mem, err = newHostBuffer(maxBatch * o.per); err != nil {
+		return err
+	}
+	if o.spec.Type == ElemInt64 || o.spec.Type == ElemInt32 {
+		o.raw = make([]int64, maxBatch*o.per)
+	}
+	for n := 1; n <= maxBatch; n++ {
+		shape := ort.NewShape(append([]int64{int64(n)}, o.spec.Dims[1:]...)...)
+		var v ort.Value
+		switch o.spec.Type {
+		case ElemInt64:
+			v, err = ort.NewTensor(shape, o.raw)
+		case ElemInt32:
+			v, err = ort.NewTensor(shape, int32View(o.raw))
+		default:
+			v, err = ort.NewTensor(shape, o.mem.floats)
+		}
 		if err != nil {
-			return fmt.Errorf("%w: output tensor for batch %d: %w", ErrRuntimeInit, n, err)
+			return fmt.Errorf("%w: output %q tensor for batch %d: %w", ErrRuntimeInit, o.spec.Name, n, err)
 		}
-		b.outs = append(b.outs, out)
-		b.shapes = append(b.shapes, shape)
+		o.vals = append(o.vals, v)
+		o.shapes = append(o.shapes, []int64(shape))
 	}
 	return nil
 }
@@ -144,7 +235,7 @@ func (b *cpuBackend) MaxBatch() int { return b.maxBatch }
 // only immutable tables, so cameras may fill in parallel (see ConcurrentFiller).
 func (b *cpuBackend) ConcurrentFill() bool { return true }
 
-// Fill letterboxes a host frame into slot.
+// Fill letterboxes (or resizes) a host frame into slot, normalised as the model expects.
 func (b *cpuBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 	if b.closed {
 		return fmt.Errorf("cpu backend %w", defs.ErrClosed)
@@ -158,44 +249,101 @@ func (b *cpuBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 	if lb.DstW != b.info.InputW || lb.DstH != b.info.InputH {
 		return fmt.Errorf("%w: letterbox to %dx%d, model input is %dx%d", ErrBadFrame, lb.DstW, lb.DstH, b.info.InputW, b.info.InputH)
 	}
-	return LetterboxInto(b.input[slot*b.slot:(slot+1)*b.slot], f, lb)
+	dst := b.input[slot*b.slot : (slot+1)*b.slot]
+	if err := LetterboxInto(dst, f, lb); err != nil {
+		return err
+	}
+	if b.info.Preprocess == PreStretchImageNet {
+		normalizeImageNet(dst, b.info.InputW*b.info.InputH)
+	}
+	return nil
 }
 
-// Run runs slots [0, n) (all slots for a fixed-batch model). The returned slice aliases the
-// backend's output buffer (or ORT's) and the shape is shared: both are valid until the next
-// Run and must not be modified.
+// Run runs slots [0, n) (all slots for a fixed-batch model) and returns the first output. The
+// returned slice aliases the backend's output buffer (or ORT's) and the shape is shared: both
+// are valid until the next Run and must not be modified.
 func (b *cpuBackend) Run(n int) ([]float32, []int64, error) {
+	ts, err := b.RunOutputs(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ts[0].Data, ts[0].Shape, nil
+}
+
+// RunOutputs runs slots [0, n) and returns every output of the layout (ModelInfo.Outputs),
+// integer ones converted to float32. Valid until the next run.
+func (b *cpuBackend) RunOutputs(n int) ([]Tensor, error) {
 	if b.closed {
-		return nil, nil, fmt.Errorf("cpu backend %w", defs.ErrClosed)
+		return nil, fmt.Errorf("cpu backend %w", defs.ErrClosed)
 	}
 	if n < 1 || n > b.maxBatch {
-		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
+		return nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
 	}
 	if b.info.FixedBatch > 0 {
 		n = b.info.FixedBatch
 	}
-	if b.auto != nil {
-		b.auto.Destroy()
-		b.auto = nil
-	}
 	b.inVals[0] = b.ins[n-1]
-	if out := b.outs[n-1]; out != nil {
-		b.outVals[0] = out
-	} else {
-		b.outVals[0] = nil // ORT allocates it
+	if len(b.sizes) > 0 {
+		b.inVals[1] = b.sizes[n-1]
+	}
+	for i, o := range b.outs {
+		if o.auto != nil {
+			o.auto.Destroy()
+			o.auto = nil
+		}
+		b.outVals[i] = nil // ORT allocates it
+		if o.per > 0 {
+			b.outVals[i] = o.vals[n-1]
+		}
 	}
 	if err := b.session.Run(b.inVals, b.outVals); err != nil {
-		return nil, nil, fmt.Errorf("%s: run batch of %d: %w", b.info.Path, n, err)
+		return nil, fmt.Errorf("%s: run batch of %d: %w", b.info.Path, n, err)
 	}
-	if b.outs[n-1] != nil {
-		return b.output[:n*len(b.output)/b.maxBatch], b.shapes[n-1], nil
+	for i, o := range b.outs {
+		t, err := o.result(b.outVals[i], n)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadOutput, b.info.Path, err)
+		}
+		b.tensors[i] = t
 	}
-	b.auto = b.outVals[0]
-	t, ok := b.auto.(*ort.Tensor[float32])
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: %s: output %q is not a float32 tensor", ErrBadOutput, b.info.Path, b.info.OutputName)
+	return b.tensors, nil
+}
+
+// result is the output's values for a batch of n as float32.
+func (o *cpuOutput) result(v ort.Value, n int) (Tensor, error) {
+	if o.per > 0 {
+		count := n * o.per
+		dst := o.mem.floats[:count]
+		switch o.spec.Type {
+		case ElemInt64:
+			for i, x := range o.raw[:count] {
+				dst[i] = float32(x)
+			}
+		case ElemInt32:
+			for i, x := range int32View(o.raw)[:count] {
+				dst[i] = float32(x)
+			}
+		}
+		return Tensor{Data: dst, Shape: o.shapes[n-1]}, nil
 	}
-	return t.GetData(), []int64(t.GetShape()), nil
+	o.auto = v
+	switch t := v.(type) {
+	case *ort.Tensor[float32]:
+		return Tensor{Data: t.GetData(), Shape: []int64(t.GetShape())}, nil
+	case *ort.Tensor[int64]:
+		return Tensor{Data: intsToFloats(t.GetData()), Shape: []int64(t.GetShape())}, nil
+	case *ort.Tensor[int32]:
+		return Tensor{Data: intsToFloats(t.GetData()), Shape: []int64(t.GetShape())}, nil
+	}
+	return Tensor{}, fmt.Errorf("output %q is %T, not a float32 or integer tensor", o.spec.Name, v)
+}
+
+func intsToFloats[T int32 | int64](s []T) []float32 {
+	out := make([]float32, len(s))
+	for i, x := range s {
+		out[i] = float32(x)
+	}
+	return out
 }
 
 // Close releases the session and tensors; later calls fail with [defs.ErrClosed].
@@ -207,15 +355,21 @@ func (b *cpuBackend) Close() error {
 	for _, t := range b.ins {
 		t.Destroy()
 	}
-	for _, t := range b.outs {
-		if t != nil {
-			t.Destroy()
+	for _, t := range b.sizes {
+		t.Destroy()
+	}
+	for _, o := range b.outs {
+		for _, v := range o.vals {
+			if v != nil {
+				v.Destroy()
+			}
 		}
+		if o.auto != nil {
+			o.auto.Destroy()
+		}
+		o.vals, o.auto = nil, nil
 	}
-	if b.auto != nil {
-		b.auto.Destroy()
-	}
-	b.ins, b.outs, b.auto = nil, nil, nil
+	b.ins, b.sizes = nil, nil
 	var err error
 	if b.session != nil {
 		if e := b.session.Destroy(); e != nil {
@@ -223,8 +377,12 @@ func (b *cpuBackend) Close() error {
 		}
 	}
 	// The tensors over the buffers are gone: the memory can go.
-	b.input, b.output = nil, nil
-	for _, m := range []*hostBuffer{b.inMem, b.outMem} {
+	b.input = nil
+	mems := []*hostBuffer{b.inMem}
+	for _, o := range b.outs {
+		mems = append(mems, o.mem)
+	}
+	for _, m := range mems {
 		if e := m.free(); e != nil && err == nil {
 			err = fmt.Errorf("%s: unmapping tensor memory: %w", b.info.Path, e)
 		}

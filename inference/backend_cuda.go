@@ -1,8 +1,10 @@
 package inference
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/gstvision/gstvision/cuda"
@@ -18,9 +20,10 @@ import (
 // waiting for its frame's kernel is not queued behind a model run of another batch; each Fill
 // waits for its kernel, so a batch's input is complete before ONNX Runtime runs it on its own
 // stream (user_compute_stream). Every buffer is allocated up front (device input of all
-// slots, device output, a float32 staging buffer for float16 outputs, a pinned host output,
-// the candidate buffers on both sides), and every batch size runSize can pick is bound and run
-// once before the first frame (warmUp), so nothing is allocated per frame.
+// slots, a DETR model's orig_target_sizes filled once, device outputs, float32 staging
+// buffers for float16 outputs, pinned host outputs, the candidate buffers on both sides), and
+// every batch size runSize can pick is bound and run once before the first frame (warmUp), so
+// nothing is allocated per frame.
 type cudaBackend struct {
 	info     ModelInfo
 	ctx      *cuda.Context
@@ -33,13 +36,12 @@ type cudaBackend struct {
 	maxBatch int // slots (exactly FixedBatch for a fixed-batch model)
 
 	inF16, outF16 bool
-	slotElems     int     // input elements per slot: 3*H*W
-	outTail       []int64 // output shape without the batch dimension
-	perOut        int     // output elements per image
+	slotElems     int // input elements per slot: 3*H*W
 
-	in, out, out32 cuda.DevicePtr // out32: float32 copy of a float16 output, else 0
-	host           []byte         // pinned, maxBatch*perOut float32
-	hostF          []float32      // host viewed as floats
+	in    cuda.DevicePtr
+	sizes cuda.DevicePtr // DETR's orig_target_sizes, maxBatch rows of sizeFeed, else 0
+	outs  []*cudaOutput  // the layout's outputs (ModelInfo.Outputs order)
+	res   []Tensor       // what RunOutputs returns
 
 	// Decoding on the device (RunCandidates): per-image counts and records of the candidates
 	// kernel, their pinned host copies, and the per-image candidate slices handed out.
@@ -51,14 +53,42 @@ type cudaBackend struct {
 
 	graph    bool              // runs replay a captured CUDA graph (CUDAOptions.Graph)
 	bindings []*ortgpu.Binding // [n-1]: batch of n, created on first use
-	shapes   [][]int64         // [n-1]: output shape of a batch of n (what Run returns)
 	closed   bool
 }
 
 var (
 	_ CandidateBackend = (*cudaBackend)(nil)
+	_ OutputsBackend   = (*cudaBackend)(nil)
 	_ ConcurrentFiller = (*cudaBackend)(nil)
 )
+
+// cudaOutput is one bound output: its device buffer as the model writes it, a float32 copy
+// for float16, and pinned host memory it is copied back into (float32 values, or the raw
+// integers of an integer output, converted into conv on the host).
+type cudaOutput struct {
+	spec   TensorSpec
+	tail   []int64 // shape without the batch dimension
+	per    int     // elements per image
+	dev    cuda.DevicePtr
+	dev32  cuda.DevicePtr // float32 copy of a float16 output, else 0
+	host   []byte         // pinned, maxBatch*per elements of 4 (float32, int32) or 8 (int64) bytes
+	hostF  []float32      // host as floats (float outputs)
+	conv   []float32      // integer outputs converted
+	shapes [][]int64      // [n-1]: shape for a batch of n
+}
+
+func (o *cudaOutput) integer() bool { return o.spec.Type == ElemInt64 || o.spec.Type == ElemInt32 }
+
+// elem is the output's ONNX element type for binding.
+func (o *cudaOutput) elem() int { return int(o.spec.Type) }
+
+// hostElem is the size of one element in host (and, for integers, device) memory.
+func (o *cudaOutput) hostElem() int {
+	if o.spec.Type == ElemInt64 {
+		return 8
+	}
+	return 4
+}
 
 // CUDAOptions tune a CUDA backend.
 type CUDAOptions struct {
@@ -104,7 +134,6 @@ func NewCUDABackend(info ModelInfo, maxBatch int, ctx *cuda.Context, opts CUDAOp
 		inF16: info.InputFloat16, outF16: info.OutputFloat16,
 		slotElems: 3 * info.InputW * info.InputH,
 		bindings:  make([]*ortgpu.Binding, maxBatch),
-		shapes:    make([][]int64, maxBatch),
 		graph:     opts.Graph,
 	}
 	if err := b.setup(fixBatch); err != nil {
@@ -141,19 +170,6 @@ func (b *cudaBackend) setup(fixBatch int) error {
 	if err != nil {
 		return err
 	}
-	var outDecl ortgpu.TensorInfo
-	for _, o := range b.sess.Outputs {
-		if o.Name == b.info.OutputName {
-			outDecl = o
-		}
-	}
-	if outDecl.Name == "" || len(outDecl.Shape) < 2 {
-		return fmt.Errorf("%w: session has no output %q with a batch dimension (outputs %+v)", ErrBadModel, b.info.OutputName, b.sess.Outputs)
-	}
-	if outDecl.Float16() != b.outF16 {
-		return fmt.Errorf("%w: output %q float16=%v in the session, %v in the model info", ErrBadModel, outDecl.Name, outDecl.Float16(), b.outF16)
-	}
-
 	inBytes := b.maxBatch * b.slotElems * elemSize(b.inF16)
 	if b.in, err = b.ctx.Alloc(inBytes); err != nil {
 		return err
@@ -163,66 +179,149 @@ func (b *cudaBackend) setup(fixBatch int) error {
 	if err := b.stream.Memset(b.in, 0, inBytes); err != nil {
 		return err
 	}
+	if err := b.setupSizes(); err != nil {
+		return err
+	}
 	if err := b.stream.Synchronize(); err != nil {
 		return err
 	}
-
-	b.outTail = append([]int64(nil), outDecl.Shape[1:]...)
-	if !allPositive(b.outTail) {
-		// A symbolic non-batch dimension: run once with ONNX Runtime allocating the output to
-		// learn it (the input size is fixed, so it does not change afterwards).
-		n := int64(1)
-		if b.info.FixedBatch > 0 {
-			n = int64(b.info.FixedBatch)
-		}
-		shape, err := b.sess.ProbeOutputShape(b.inputTensor(int(n)), b.info.OutputName)
+	for i, spec := range b.info.outputSpecs() {
+		o, err := b.setupOutput(i, spec)
 		if err != nil {
 			return err
 		}
-		if len(shape) != len(outDecl.Shape) || !allPositive(shape) {
-			return fmt.Errorf("%w: output %q has shape %v for a batch of %d", ErrBadOutput, b.info.OutputName, shape, n)
-		}
-		b.outTail = shape[1:]
+		b.outs = append(b.outs, o)
 	}
-	b.perOut = 1
-	for _, d := range b.outTail {
-		b.perOut *= int(d)
-	}
-	for n := range b.shapes {
-		b.shapes[n] = append([]int64{int64(n + 1)}, b.outTail...)
-	}
-	outElems := b.maxBatch * b.perOut
-	if b.out, err = b.ctx.Alloc(outElems * elemSize(b.outF16)); err != nil {
-		return err
-	}
-	if b.outF16 {
-		if b.out32, err = b.ctx.Alloc(outElems * 4); err != nil {
-			return err
-		}
-	}
-	if b.host, err = b.ctx.AllocHost(outElems * 4); err != nil {
-		return err
-	}
-	b.hostF = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b.host))), outElems)
+	b.res = make([]Tensor, len(b.outs))
+	b.outF16 = b.outs[0].spec.Type == ElemFloat16
 	if err := b.setupCandidates(); err != nil {
 		return err
 	}
 	return b.warmUp()
 }
 
+// setupSizes allocates a DETR model's orig_target_sizes buffer and fills every row with
+// sizeFeed once: the bound address and its contents never change, so a captured CUDA graph
+// replays with the right sizes.
+func (b *cudaBackend) setupSizes() error {
+	if b.info.SizeInput.Name == "" {
+		return nil
+	}
+	w, h := b.info.sizeFeed()
+	var host []byte
+	for range b.maxBatch {
+		switch b.info.SizeInput.Type {
+		case ElemInt64:
+			host = binary.LittleEndian.AppendUint64(host, uint64(w))
+			host = binary.LittleEndian.AppendUint64(host, uint64(h))
+		case ElemInt32:
+			host = binary.LittleEndian.AppendUint32(host, uint32(w))
+			host = binary.LittleEndian.AppendUint32(host, uint32(h))
+		default:
+			host = binary.LittleEndian.AppendUint32(host, math.Float32bits(float32(w)))
+			host = binary.LittleEndian.AppendUint32(host, math.Float32bits(float32(h)))
+		}
+	}
+	var err error
+	if b.sizes, err = b.ctx.Alloc(len(host)); err != nil {
+		return err
+	}
+	// CopyHtoD from Go memory: the stream is synchronised right after (setup), before host
+	// can move or go.
+	return b.stream.CopyHtoD(b.sizes, host)
+}
+
+// setupOutput checks output i against the session and allocates its buffers. A symbolic
+// non-batch dimension is learnt by one probe run (single-input, single-output models only).
+func (b *cudaBackend) setupOutput(i int, spec TensorSpec) (*cudaOutput, error) {
+	var decl ortgpu.TensorInfo
+	for _, o := range b.sess.Outputs {
+		if o.Name == spec.Name {
+			decl = o
+		}
+	}
+	if decl.Name == "" || len(decl.Shape) < 2 {
+		return nil, fmt.Errorf("%w: session has no output %q with a batch dimension (outputs %+v)", ErrBadModel, spec.Name, b.sess.Outputs)
+	}
+	if decl.ElemType != int(spec.Type) {
+		return nil, fmt.Errorf("%w: output %q has element type %d in the session, %s in the model info", ErrBadModel, decl.Name, decl.ElemType, spec.Type)
+	}
+	o := &cudaOutput{spec: spec, tail: append([]int64(nil), decl.Shape[1:]...)}
+	if !allPositive(o.tail) && len(spec.Dims) == len(decl.Shape) && allPositive(spec.Dims[1:]) {
+		o.tail = append([]int64(nil), spec.Dims[1:]...) // probed by Inspect (probeOutputs)
+	}
+	if !allPositive(o.tail) {
+		if i > 0 || len(b.sess.Outputs) > 1 || b.sizes != 0 {
+			return nil, fmt.Errorf("%w: output %q has shape %v: the cuda backend needs the non-batch dimensions of a model of several inputs or outputs fixed",
+				ErrBadOutput, spec.Name, decl.Shape)
+		}
+		// Run once with ONNX Runtime allocating the output to learn it (the input size is
+		// fixed, so it does not change afterwards).
+		n := int64(1)
+		if b.info.FixedBatch > 0 {
+			n = int64(b.info.FixedBatch)
+		}
+		shape, err := b.sess.ProbeOutputShape(b.inputTensor(int(n)), spec.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(shape) != len(decl.Shape) || !allPositive(shape) {
+			return nil, fmt.Errorf("%w: output %q has shape %v for a batch of %d", ErrBadOutput, spec.Name, shape, n)
+		}
+		o.tail = shape[1:]
+	}
+	o.per = 1
+	for _, d := range o.tail {
+		o.per *= int(d)
+	}
+	for n := 1; n <= b.maxBatch; n++ {
+		o.shapes = append(o.shapes, append([]int64{int64(n)}, o.tail...))
+	}
+	elems := b.maxBatch * o.per
+	var err error
+	switch {
+	case o.spec.Type == ElemFloat16:
+		if o.dev, err = b.ctx.Alloc(elems * 2); err == nil {
+			o.dev32, err = b.ctx.Alloc(elems * 4)
+		}
+	default:
+		o.dev, err = b.ctx.Alloc(elems * o.hostElem())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.host, err = b.ctx.AllocHost(elems * o.hostElem()); err != nil {
+		return nil, err
+	}
+	if o.integer() {
+		o.conv = make([]float32, elems)
+	} else {
+		o.hostF = unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(o.host))), elems)
+	}
+	return o, nil
+}
+
 // setupCandidates sizes the device decoding buffers: room for every anchor of every image, so
 // the kernel never overflows (8,400 anchors × 32 images × 32 bytes = 8.6 MB each side).
 func (b *cudaBackend) setupCandidates() error {
-	if len(b.outTail) != 2 {
+	tail := b.outs[0].tail
+	if len(tail) != 2 {
 		return nil // not a detector output RunCandidates can read; Run still works
 	}
 	switch b.info.Layout {
 	case LayoutYOLOv8:
-		b.classes, b.anchors = int(b.outTail[0])-4, int(b.outTail[1])
+		b.classes, b.anchors = int(tail[0])-4, int(tail[1])
 	case LayoutYOLOv5:
-		b.anchors, b.classes = int(b.outTail[0]), int(b.outTail[1])-5
+		b.anchors, b.classes = int(tail[0]), int(tail[1])-5
+	case LayoutYOLONAS:
+		// Many anchors: thresholded on the GPU like YOLOv8's.
+		if len(b.outs) != 2 || len(b.outs[1].tail) != 2 || tail[1] != 4 || b.outs[1].tail[0] != tail[0] ||
+			b.outs[0].spec.Type != b.outs[1].spec.Type {
+			return nil
+		}
+		b.anchors, b.classes = int(tail[0]), int(b.outs[1].tail[1])
 	default:
-		return nil
+		return nil // the 300-row layouts come back whole (RunOutputs) and finish on the host
 	}
 	if b.classes < 1 || b.anchors < 1 {
 		b.classes, b.anchors = 0, 0
@@ -312,6 +411,12 @@ func (b *cudaBackend) Fill(slot int, f *defs.Frame, lb Letterbox) error {
 		}
 		return err
 	}
+	if b.info.Preprocess == PreStretchImageNet {
+		// RF-DETR: ImageNet mean/std on the slot just written, same stream, before the wait.
+		if err := b.dk.normalize(b.fill, b.in, slot, b.info.InputW*b.info.InputH, b.inF16); err != nil {
+			return err
+		}
+	}
 	return b.fill.Synchronize()
 }
 
@@ -325,10 +430,17 @@ func (b *cudaBackend) binding(n int) (*ortgpu.Binding, error) {
 	if bd := b.bindings[n-1]; bd != nil {
 		return bd, nil
 	}
-	shape := append([]int64{int64(n)}, b.outTail...)
-	bd, err := b.sess.Bind(b.inputTensor(n), ortgpu.DeviceTensor{
-		Name: b.info.OutputName, Ptr: uintptr(b.out), Shape: shape, Float16: b.outF16,
-	})
+	ins := []ortgpu.DeviceTensor{b.inputTensor(n)}
+	if b.sizes != 0 {
+		ins = append(ins, ortgpu.DeviceTensor{
+			Name: b.info.SizeInput.Name, Ptr: uintptr(b.sizes), Shape: []int64{int64(n), 2}, Elem: int(b.info.SizeInput.Type),
+		})
+	}
+	var outs []ortgpu.DeviceTensor
+	for _, o := range b.outs {
+		outs = append(outs, ortgpu.DeviceTensor{Name: o.spec.Name, Ptr: uintptr(o.dev), Shape: o.shapes[n-1], Elem: o.elem()})
+	}
+	bd, err := b.sess.BindAll(ins, outs)
 	if err != nil {
 		return nil, err
 	}
@@ -391,35 +503,70 @@ func (b *cudaBackend) runSizes() []int {
 	return sizes
 }
 
-// Run runs slots [0, n) (all slots for a fixed-batch model). The returned slice is the
-// backend's pinned output buffer and the shape is shared: both are valid until the next Run
-// and must not be modified.
+// Run runs slots [0, n) (all slots for a fixed-batch model) and returns the first output.
+// The returned slice is the backend's pinned output buffer and the shape is shared: both are
+// valid until the next Run and must not be modified.
 func (b *cudaBackend) Run(n int) ([]float32, []int64, error) {
-	if b.closed {
-		return nil, nil, fmt.Errorf("cuda backend %w", defs.ErrClosed)
-	}
-	if n < 1 || n > b.maxBatch {
-		return nil, nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
-	}
-	n, err := b.infer(n)
+	ts, err := b.runOutputs(n, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	count := n * b.perOut
-	src := b.out
-	if b.outF16 {
-		if err := b.k.HalfToFloat(b.stream, b.out32, b.out, count); err != nil {
-			return nil, nil, err
-		}
-		src = b.out32
+	return ts[0].Data, ts[0].Shape, nil
+}
+
+// RunOutputs runs slots [0, n) and copies every output of the layout back (the DETR
+// family's are a few hundred rows: finishing on the host costs less than a kernel launch).
+func (b *cudaBackend) RunOutputs(n int) ([]Tensor, error) { return b.runOutputs(n, len(b.outs)) }
+
+func (b *cudaBackend) runOutputs(n, count int) ([]Tensor, error) {
+	if b.closed {
+		return nil, fmt.Errorf("cuda backend %w", defs.ErrClosed)
 	}
-	if err := b.stream.CopyDtoH(b.host[:count*4], src); err != nil {
-		return nil, nil, err
+	if n < 1 || n > b.maxBatch {
+		return nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
+	}
+	n, err := b.infer(n)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range b.outs[:count] {
+		elems := n * o.per
+		src := o.dev
+		if o.dev32 != 0 {
+			if err := b.k.HalfToFloat(b.stream, o.dev32, o.dev, elems); err != nil {
+				return nil, err
+			}
+			src = o.dev32
+		}
+		if err := b.stream.CopyDtoH(o.host[:elems*o.hostElem()], src); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.stream.Synchronize(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return b.hostF[:count], b.shapes[n-1], nil
+	for i, o := range b.outs[:count] {
+		elems := n * o.per
+		var data []float32
+		if !o.integer() {
+			data = o.hostF[:elems]
+		} else {
+			data = o.conv[:elems]
+			if o.spec.Type == ElemInt64 {
+				raw := unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(o.host))), elems)
+				for k, v := range raw {
+					data[k] = float32(v)
+				}
+			} else {
+				raw := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(o.host))), elems)
+				for k, v := range raw {
+					data[k] = float32(v)
+				}
+			}
+		}
+		b.res[i] = Tensor{Data: data, Shape: o.shapes[n-1]}
+	}
+	return b.res[:count], nil
 }
 
 // infer runs the model on slots [0, runSize(n)) into the device output and returns the number
@@ -450,13 +597,16 @@ func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*Candid
 		return nil, fmt.Errorf("%w: batch of %d, max %d", ErrBatch, n, b.maxBatch)
 	}
 	if b.anchors == 0 || layout != b.info.Layout {
-		return nil, fmt.Errorf("%w: %s: output %v cannot be decoded on the GPU as %v", ErrBadOutput, b.info.Path, b.outTail, layout)
+		return nil, fmt.Errorf("%w: %s: output %v cannot be decoded on the GPU as %v", ErrBadOutput, b.info.Path, b.outs[0].tail, layout)
 	}
 	if _, err := b.infer(n); err != nil {
 		return nil, err
 	}
 	p := candidateParams{layout: layout, half: b.outF16, images: n, classes: b.classes, anchors: b.anchors, conf: conf}
-	if err := b.dk.candidates(b.stream, b.out, p, b.counts, b.recs); err != nil {
+	if layout == LayoutYOLONAS {
+		p.scores = b.outs[1].dev
+	}
+	if err := b.dk.candidates(b.stream, b.outs[0].dev, p, b.counts, b.recs); err != nil {
 		return nil, err
 	}
 	if err := b.stream.CopyDtoH(int32Bytes(b.hostCounts[:n]), b.counts); err != nil {
@@ -482,9 +632,13 @@ func (b *cudaBackend) RunCandidates(n int, layout Layout, conf float32) (*Candid
 	if err := b.stream.Synchronize(); err != nil {
 		return nil, err
 	}
-	b.batch = CandidateBatch{counts: b.hostCounts[:n], recs: b.hostRecs, anchors: b.anchors}
+	b.batch = CandidateBatch{counts: b.hostCounts[:n], recs: b.hostRecs, anchors: b.anchors, xyxy: layout == LayoutYOLONAS}
 	return &b.batch, nil
 }
+
+// DecodesOnDevice reports whether RunCandidates can decode layout l on the GPU: the
+// many-anchor layouts whose outputs it could size (else the Detector copies the outputs back).
+func (b *cudaBackend) DecodesOnDevice(l Layout) bool { return b.anchors > 0 && l == b.info.Layout }
 
 func int32Bytes(s []int32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*4)
@@ -518,9 +672,15 @@ func (b *cudaBackend) Close() error {
 		b.worker.Close()
 	}
 	keep(b.ctx.Free(b.in))
-	keep(b.ctx.Free(b.out))
-	keep(b.ctx.Free(b.out32))
-	keep(b.ctx.FreeHost(b.host))
+	keep(b.ctx.Free(b.sizes))
+	for _, o := range b.outs {
+		keep(b.ctx.Free(o.dev))
+		keep(b.ctx.Free(o.dev32))
+		if o.host != nil {
+			keep(b.ctx.FreeHost(o.host))
+		}
+		o.host, o.hostF = nil, nil
+	}
 	keep(b.ctx.Free(b.counts))
 	keep(b.ctx.Free(b.recs))
 	if b.hostCounts != nil {
@@ -536,6 +696,6 @@ func (b *cudaBackend) Close() error {
 		keep(b.fill.Synchronize())
 		keep(b.fill.Destroy())
 	}
-	b.hostF, b.hostCounts, b.hostRecs = nil, nil, nil
+	b.hostCounts, b.hostRecs = nil, nil
 	return first
 }

@@ -6,31 +6,6 @@ import (
 	"slices"
 )
 
-// Layout is the arrangement of a YOLO detector's raw output.
-type Layout int
-
-const (
-	// LayoutUnknown is the zero Layout: not a supported detector output.
-	LayoutUnknown Layout = iota
-	// LayoutYOLOv8 is [N, 4+C, A]: per anchor cx, cy, w, h then C class scores, anchors
-	// innermost (YOLOv8, YOLO11 and later anchor-free heads).
-	LayoutYOLOv8
-	// LayoutYOLOv5 is [N, A, 5+C]: per anchor cx, cy, w, h, objectness then C class
-	// probabilities (YOLOv5, YOLOv7).
-	LayoutYOLOv5
-)
-
-// String names the layout as configuration and logs spell it ("yolov8", "yolov5").
-func (l Layout) String() string {
-	switch l {
-	case LayoutYOLOv8:
-		return "yolov8"
-	case LayoutYOLOv5:
-		return "yolov5"
-	}
-	return "unknown"
-}
-
 // Candidate is one decoded box before mapping to the source frame: x1, y1, x2, y2 in model-input
 // pixels.
 type Candidate struct {
@@ -50,6 +25,8 @@ type Decoder struct {
 	prev   []int32     // NMS: per kept box, the one kept before it in its class
 
 	byAnchor []int32 // CandidateBatch.Image: per anchor, its record, else -1 (kept all -1)
+
+	imgs [3][]float32 // DecodeOutputs: one image's part of each output
 }
 
 // Decode returns the candidates of image batchIndex in out (shape as the model returned it)

@@ -56,9 +56,10 @@ func (d *Detector) Info() ModelInfo { return d.info }
 // MaxBatch is the number of frames one Run can take.
 func (d *Detector) MaxBatch() int { return d.b.MaxBatch() }
 
-// Letterbox is the mapping of a w×h frame into the model's input.
+// Letterbox is the mapping of a w×h frame into the model's input: a letterbox, or a plain
+// resize for the DETR family (ModelInfo.Preprocess).
 func (d *Detector) Letterbox(w, h int) Letterbox {
-	return NewLetterbox(w, h, d.info.InputW, d.info.InputH)
+	return NewPreprocess(d.info.Preprocess, w, h, d.info.InputW, d.info.InputH)
 }
 
 // Fill writes f into input slot and returns the letterbox to pass to Run for that slot. After
@@ -92,25 +93,37 @@ type inferred struct {
 	d     *Detector
 	lbs   []Letterbox
 	cands *CandidateBatch // from a CandidateBackend
-	out   []float32       // else the raw output and its shape
-	shape []int64
+	outs  []Tensor        // else the raw outputs
 }
 
 // infer is the backend half of Run: the device work and the copy back.
 func (d *Detector) infer(lbs []Letterbox) (inferred, error) {
 	p := inferred{d: d, lbs: lbs}
 	var err error
-	// Where the backend can decode on its device, only candidates come back; otherwise the
-	// raw output is decoded on the host.
-	if cb, ok := d.b.(CandidateBackend); ok && d.info.Layout != LayoutUnknown {
-		p.cands, err = cb.RunCandidates(len(lbs), d.info.Layout, d.conf)
-	} else {
-		p.out, p.shape, err = d.b.Run(len(lbs))
+	// Where the backend can decode on its device (the anchor layouts), only candidates come
+	// back; otherwise the raw outputs are decoded on the host (the 300-row layouts' are small).
+	l := d.info.Layout
+	cb, ok := d.b.(CandidateBackend)
+	if dd, can := d.b.(deviceDecoder); ok && can {
+		ok = dd.DecodesOnDevice(l)
+	}
+	switch ob, multi := d.b.(OutputsBackend); {
+	case ok && (l == LayoutYOLOv8 || l == LayoutYOLOv5 || l == LayoutYOLONAS):
+		p.cands, err = cb.RunCandidates(len(lbs), l, d.conf)
+	case multi:
+		p.outs, err = ob.RunOutputs(len(lbs))
+	case l.Outputs() > 1:
+		err = fmt.Errorf("%w: %s: layout %v needs a backend returning every output", ErrBadOutput, d.info.Path, l)
+	default:
+		var t Tensor
+		t.Data, t.Shape, err = d.b.Run(len(lbs))
+		p.outs = []Tensor{t}
 	}
 	return p, err
 }
 
-// detections is the host half of Run: decoding (raw output only), NMS, and mapping to the
+// detections is the host half of Run: decoding (raw output only), NMS (for the layouts that
+// need it; the others are only sorted and capped at maxDet), and mapping to the
 // source frames, per image spread over the cores, each worker with its own Decoder buffers (a
 // model with many candidates costs milliseconds per image).
 func (p inferred) detections() ([][]defs.Detection, error) {
@@ -121,6 +134,7 @@ func (p inferred) detections() ([][]defs.Detection, error) {
 		d.decs = append(d.decs, &Decoder{})
 	}
 	errs := make([]error, workers)
+	spec, nms := SpecOf(d.info), d.info.Layout.NeedsNMS()
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -139,13 +153,18 @@ func (p inferred) detections() ([][]defs.Detection, error) {
 				if p.cands != nil {
 					c, err = p.cands.Image(i, dec)
 				} else {
-					c, err = dec.Decode(p.out, p.shape, d.info.Layout, i, d.conf)
+					c, err = dec.DecodeOutputs(p.outs, spec, i, d.conf)
 				}
 				if err != nil {
 					errs[w] = fmt.Errorf("%s: %w", d.info.Path, err)
 					return
 				}
-				res[i] = d.toDetections(dec.NMS(c, d.iou, d.maxDet), lb)
+				if nms {
+					c = dec.NMS(c, d.iou, d.maxDet)
+				} else {
+					c = dec.Top(c, d.maxDet)
+				}
+				res[i] = d.toDetections(c, lb)
 			}
 		}(w)
 	}

@@ -36,3 +36,8 @@ func (h *hostBuffer) free() error {
 	h.mem, h.floats = nil, nil
 	return err
 }
+
+// int32View is s's memory seen as int32s (twice as many): an int32 output uses its first half.
+func int32View(s []int64) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(s))), 2*len(s))
+}

@@ -19,6 +19,11 @@ func TestDecodeSource(t *testing.T) {
 			}
 		}
 	}
+	for half := range 2 {
+		if !strings.Contains(src, "CANDIDATES_NAS_ENTRY("+nasEntries[half]+",") || !strings.Contains(src, "NORMALIZE_ENTRY("+normalizeEntries[half]+",") {
+			t.Errorf("decoding source lacks %s or %s", nasEntries[half], normalizeEntries[half])
+		}
+	}
 	if strings.Contains(src, "#include") {
 		t.Error("decoding source includes a header; it must build with NVRTC alone")
 	}

@@ -16,34 +16,87 @@ import (
 // and whose metadata does not say (Ultralytics exports record "imgsz").
 const DefaultInputSize = 640
 
-// ModelInfo describes a YOLO detector as Inspect found it.
+// ElemType is a tensor's element type as the model declares it.
+type ElemType int
+
+// Element types a detector's tensors may have (ONNX TensorProto numbering).
+const (
+	ElemFloat32 ElemType = 1
+	ElemInt32   ElemType = 6
+	ElemInt64   ElemType = 7
+	ElemFloat16 ElemType = 10
+)
+
+// String names the type as doctor prints it ("float32", "int64", ...).
+func (e ElemType) String() string {
+	switch e {
+	case ElemFloat32:
+		return "float32"
+	case ElemInt32:
+		return "int32"
+	case ElemInt64:
+		return "int64"
+	case ElemFloat16:
+		return "float16"
+	}
+	return fmt.Sprintf("type%d", int(e))
+}
+
+// TensorSpec is one model input or output the layout uses: its name, shape as declared (-1 for
+// a dynamic dimension; non-batch dimensions a probe run learnt are filled in) and element type.
+type TensorSpec struct {
+	Name string
+	Dims []int64
+	Type ElemType
+}
+
+// ModelInfo describes a detector as Inspect found it.
 type ModelInfo struct {
 	Path       string
 	InputName  string
-	OutputName string
-	// InputW, InputH: the size frames are letterboxed to. For a model with dynamic height and
-	// width they come from its "imgsz" metadata, else DefaultInputSize, and DynamicSize is set.
+	OutputName string // the first of Outputs
+	// InputW, InputH: the size frames are letterboxed (or resized) to. For a model with dynamic
+	// height and width they come from its "imgsz" metadata, else DefaultInputSize, and
+	// DynamicSize is set.
 	InputW, InputH int
 	DynamicSize    bool
 	InputFloat16   bool // input tensor is float16 (else float32)
-	OutputFloat16  bool // output tensor is float16 (else float32)
+	OutputFloat16  bool // the first output is float16 (else float32)
 	FixedBatch     int  // the input's batch dimension if fixed, 0 if dynamic
 	Layout         Layout
 	NumClasses     int
-	// Anchors: boxes per image in the output; 0 when the output's anchor dimension is dynamic
-	// (then known from each run's output shape).
+	// ClassesFromShape: NumClasses is read from an output's shape. When false (end-to-end and
+	// official DETR exports, whose class is a number) it comes from the metadata's names, else
+	// 80 (COCO, what the published checkpoints are trained on), and a labels file of any
+	// length sets it.
+	ClassesFromShape bool
+	// Anchors: boxes (anchors, rows or queries) per image in the output; 0 when that dimension
+	// is dynamic (then known from each run's output shape).
 	Anchors int
-	// InputDims and OutputDims are the shapes as declared in the model (-1 for dynamic).
+	// InputDims and OutputDims are the image input's and the first output's shapes as declared
+	// in the model (-1 for dynamic).
 	InputDims, OutputDims []int64
+	// Outputs are the outputs the layout reads, in the layout's order (see Layout); other
+	// outputs of the model are not run.
+	Outputs []TensorSpec
+	// SizeInput is LayoutDETR's second input, orig_target_sizes [N, 2] (w, h); Name "" for
+	// every other layout. The backends feed it the model input's size (see sizeFeed).
+	SizeInput TensorSpec
+	// Preprocess is how frames become the input, which follows the family.
+	Preprocess Preprocess
 	// Names are the class names embedded in the model's metadata (Ultralytics "names"), nil if
-	// absent; see LabelsForModel.
+	// absent; see ResolveLabels.
 	Names []string
+	// Metadata is the model's custom metadata (empty if none).
+	Metadata map[string]string
 }
 
 // Inspect loads the model at path with ONNX Runtime (initialising the runtime with
-// InitRuntime("") if no one has yet) and checks that it is a YOLO detector this package can
-// drive: one image input [N, 3, H, W] of float32 or float16, and one output (or the one named
-// output0) in the YOLOv8 [N, 4+C, A] or YOLOv5 [N, A, 5+C] layout.
+// InitRuntime("") if no one has yet) and checks that it is a detector this package can drive:
+// an image input [N, 3, H, W] of float32 or float16 (plus orig_target_sizes for the official
+// DETR exports) and outputs in one of the layouts of Layout, told apart by the outputs' count,
+// names and shapes and the model's metadata. An unknown layout's error lists what the model has
+// and the layouts known.
 func Inspect(path string) (ModelInfo, error) {
 	info := ModelInfo{Path: path}
 	st, err := os.Stat(path)
@@ -69,76 +122,94 @@ func Inspect(path string) (ModelInfo, error) {
 	if err != nil {
 		return info, fmt.Errorf("%w: %s is not a model onnxruntime can load: %w", ErrBadModel, path, err)
 	}
-	meta := readMetadata(path)
+	info.Metadata = readMetadata(path)
+	info.Names = parseNames(info.Metadata["names"])
 
-	if len(ins) != 1 {
-		return info, fmt.Errorf("%w: %s has %d inputs (%s), expected exactly one image input [N,3,H,W]",
-			ErrBadModel, path, len(ins), ioNames(ins))
+	if err := pickInputs(&info, ins); err != nil {
+		return info, err
 	}
-	in := ins[0]
-	info.InputName = in.Name
-	info.InputDims = []int64(in.Dimensions.Clone())
-	if in.OrtValueType != ort.ONNXTypeTensor || len(in.Dimensions) != 4 || in.Dimensions[1] != 3 {
-		return info, fmt.Errorf("%w: %s input %q is %s, expected an image tensor [N,3,H,W]", ErrBadModel, path, in.Name, in.String())
+	if err := concreteShapes(&info, outs); err != nil {
+		return info, err
 	}
-	switch in.DataType {
+	if err := detectLayout(&info, ins, outs); err != nil {
+		return info, err
+	}
+	if err := probeOutputs(&info); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+// pickInputs finds the image input [N, 3, H, W] and, for a model with two inputs, the
+// orig_target_sizes input [N, 2] of the official DETR exports.
+func pickInputs(info *ModelInfo, ins []ort.InputOutputInfo) error {
+	path := info.Path
+	var img, size *ort.InputOutputInfo
+	for i := range ins {
+		in := &ins[i]
+		switch {
+		case in.OrtValueType == ort.ONNXTypeTensor && len(in.Dimensions) == 4 && in.Dimensions[1] == 3 && img == nil:
+			img = in
+		case in.OrtValueType == ort.ONNXTypeTensor && len(in.Dimensions) == 2 && (in.Dimensions[1] == 2 || in.Dimensions[1] <= 0) && size == nil:
+			size = in
+		default:
+			return fmt.Errorf("%w: %s input %q is %s; expected an image [N,3,H,W] and, for RT-DETR/D-FINE/DEIM exports, orig_target_sizes [N,2] (inputs: %s)",
+				ErrBadModel, path, in.Name, in.String(), ioNames(ins))
+		}
+	}
+	if img == nil {
+		return fmt.Errorf("%w: %s has no image input [N,3,H,W] (inputs: %s)", ErrBadModel, path, ioNames(ins))
+	}
+	info.InputName = img.Name
+	info.InputDims = []int64(img.Dimensions.Clone())
+	switch img.DataType {
 	case ort.TensorElementDataTypeFloat:
 	case ort.TensorElementDataTypeFloat16:
 		info.InputFloat16 = true
 	default:
-		return info, fmt.Errorf("%w: %s input %q has element type %s, expected float32 or float16", ErrBadModel, path, in.Name, in.DataType)
+		return fmt.Errorf("%w: %s input %q has element type %s, expected float32 or float16", ErrBadModel, path, img.Name, img.DataType)
 	}
-	if n := in.Dimensions[0]; n > 0 {
+	if n := img.Dimensions[0]; n > 0 {
 		info.FixedBatch = int(n)
 	}
-	info.InputH, info.InputW = int(in.Dimensions[2]), int(in.Dimensions[3])
+	info.InputH, info.InputW = int(img.Dimensions[2]), int(img.Dimensions[3])
 	if info.InputH <= 0 || info.InputW <= 0 {
 		info.DynamicSize = true
 		info.InputH, info.InputW = DefaultInputSize, DefaultInputSize
-		if h, w, ok := parseImgsz(meta["imgsz"]); ok {
+		if h, w, ok := parseImgsz(info.Metadata["imgsz"]); ok {
 			info.InputH, info.InputW = h, w
 		}
 	}
-
-	out, err := pickOutput(path, outs)
-	if err != nil {
-		return info, err
-	}
-	info.OutputName = out.Name
-	info.OutputDims = []int64(out.Dimensions.Clone())
-	switch out.DataType {
-	case ort.TensorElementDataTypeFloat:
-	case ort.TensorElementDataTypeFloat16:
-		info.OutputFloat16 = true
-	default:
-		return info, fmt.Errorf("%w: %s output %q has element type %s, expected float32 or float16", ErrBadModel, path, out.Name, out.DataType)
-	}
-	if d := info.OutputDims; len(d) == 3 && d[1] <= 0 && d[2] <= 0 && !info.InputFloat16 {
-		// Both axes symbolic (some exports): run the model once on a blank image to learn them.
-		shape, err := probeOutputShape(&info)
-		if err != nil {
-			return info, err
+	if size != nil {
+		t := elemType(size.DataType)
+		if t != ElemInt64 && t != ElemFloat32 && t != ElemInt32 {
+			return fmt.Errorf("%w: %s input %q (orig_target_sizes) has element type %s, expected int64, int32 or float32",
+				ErrBadModel, path, size.Name, size.DataType)
 		}
-		info.OutputDims = []int64{-1, shape[1], shape[2]}
+		if n := size.Dimensions[0]; n > 0 && info.FixedBatch > 0 && int(n) != info.FixedBatch {
+			return fmt.Errorf("%w: %s input %q has batch %d, image input %q has %d", ErrBadModel, path, size.Name, n, img.Name, info.FixedBatch)
+		}
+		info.SizeInput = TensorSpec{Name: size.Name, Dims: []int64(size.Dimensions.Clone()), Type: t}
 	}
-	if err := detectLayout(&info); err != nil {
-		return info, err
-	}
-	info.Names = parseNames(meta["names"])
-	return info, nil
+	return nil
 }
 
-func pickOutput(path string, outs []ort.InputOutputInfo) (ort.InputOutputInfo, error) {
-	if len(outs) == 1 {
-		return outs[0], nil
+func elemType(t ort.TensorElementDataType) ElemType {
+	switch t {
+	case ort.TensorElementDataTypeFloat:
+		return ElemFloat32
+	case ort.TensorElementDataTypeFloat16:
+		return ElemFloat16
+	case ort.TensorElementDataTypeInt64:
+		return ElemInt64
+	case ort.TensorElementDataTypeInt32:
+		return ElemInt32
 	}
-	for _, o := range outs {
-		if o.Name == "output0" {
-			return o, nil
-		}
-	}
-	return ort.InputOutputInfo{}, fmt.Errorf("%w: %s has %d outputs (%s) and none is named output0; expected one detection output",
-		ErrBadModel, path, len(outs), ioNames(outs))
+	return ElemType(int(t))
+}
+
+func spec(o *ort.InputOutputInfo) TensorSpec {
+	return TensorSpec{Name: o.Name, Dims: []int64(o.Dimensions.Clone()), Type: elemType(o.DataType)}
 }
 
 func ioNames(ios []ort.InputOutputInfo) string {
@@ -147,52 +218,6 @@ func ioNames(ios []ort.InputOutputInfo) string {
 		s = append(s, ios[i].String())
 	}
 	return strings.Join(s, "; ")
-}
-
-// detectLayout tells the YOLO layout from the output dimensions: YOLOv8's [N, 4+C, A] has many
-// more anchors than channels, YOLOv5's [N, A, 5+C] the reverse. A dynamic anchor dimension is
-// told by which of the two is fixed.
-func detectLayout(info *ModelInfo) error {
-	dims := info.OutputDims
-	expected := "expected YOLOv8/YOLO11 [N, 4+C, A] with A > 4+C, or YOLOv5 [N, A, 5+C]"
-	if len(dims) != 3 {
-		return fmt.Errorf("%w: %s output %q has shape %v; %s", ErrUnknownLayout, info.Path, info.OutputName, dims, expected)
-	}
-	d1, d2 := dims[1], dims[2]
-	switch {
-	case d1 >= 5 && (d2 > d1 || d2 <= 0):
-		info.Layout, info.NumClasses, info.Anchors = LayoutYOLOv8, int(d1-4), int(max(d2, 0))
-	case d2 >= 6 && (d1 > d2 || d1 <= 0):
-		if looksEndToEnd(info, d1, d2) {
-			return fmt.Errorf("%w: %s output %q has shape %v, which looks like an end-to-end export with NMS built in "+
-				"([N, max_det, 6]: x1,y1,x2,y2,score,class); export the model without NMS; %s",
-				ErrUnknownLayout, info.Path, info.OutputName, dims, expected)
-		}
-		info.Layout, info.NumClasses, info.Anchors = LayoutYOLOv5, int(d2-5), int(max(d1, 0))
-	default:
-		return fmt.Errorf("%w: %s output %q has shape %v; %s", ErrUnknownLayout, info.Path, info.OutputName, dims, expected)
-	}
-	return nil
-}
-
-// looksEndToEnd catches YOLOv10 / NMS-included exports ([N, 300, 6] or [N, 300, 7]), which
-// otherwise pass for a one- or two-class YOLOv5 head: a real YOLOv5 head has 3 anchors per cell
-// of its stride-8/16/32 (and maybe 64) grids.
-func looksEndToEnd(info *ModelInfo, a, last int64) bool {
-	if last != 6 && last != 7 {
-		return false
-	}
-	if a <= 0 {
-		return false
-	}
-	cells := func(strides ...int) int64 {
-		var n int64
-		for _, s := range strides {
-			n += int64((info.InputH+s-1)/s) * int64((info.InputW+s-1)/s)
-		}
-		return n
-	}
-	return a != 3*cells(8, 16, 32) && a != 3*cells(8, 16, 32, 64)
 }
 
 // readMetadata returns the model's custom metadata map, empty if it has none or cannot be read
@@ -254,20 +279,10 @@ func parseNames(s string) []string {
 	return names
 }
 
-// LabelsForModel picks the class names for info: the labels file if path is given (which must
-// match the class count), else the names embedded in the model if they match, else as
-// LoadLabels(""): COCO for 80 classes, class0..classN-1 with a warning otherwise.
-func LabelsForModel(path string, info ModelInfo) (labels []string, warning string, err error) {
-	if path == "" && len(info.Names) == info.NumClasses && info.NumClasses > 0 {
-		return append([]string(nil), info.Names...), "", nil
-	}
-	return LoadLabels(path, info.NumClasses)
-}
-
 // probeOutputShape runs the model once at batch 1 on the CPU with a blank input and returns the
 // output's concrete shape.
-func probeOutputShape(info *ModelInfo) ([]int64, error) {
-	sess, err := ort.NewDynamicAdvancedSession(info.Path, []string{info.InputName}, []string{info.OutputName}, nil)
+func probeOutputShape(info *ModelInfo, output string) ([]int64, error) {
+	sess, err := ort.NewDynamicAdvancedSession(info.Path, []string{info.InputName}, []string{output}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: probing the output shape: %w", ErrBadModel, info.Path, err)
 	}
@@ -284,7 +299,7 @@ func probeOutputShape(info *ModelInfo) ([]int64, error) {
 	defer outs[0].Destroy()
 	shape := outs[0].GetShape()
 	if len(shape) != 3 {
-		return nil, fmt.Errorf("%w: %s output %q has shape %v; expected 3 dimensions", ErrUnknownLayout, info.Path, info.OutputName, shape)
+		return nil, fmt.Errorf("%w: %s output %q has shape %v; expected 3 dimensions", ErrUnknownLayout, info.Path, output, shape)
 	}
 	return []int64(shape), nil
 }

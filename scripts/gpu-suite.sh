@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the checkout root, with the kit in .gpu/ (make gpu-kit gpu-build):
 # the ceilings, the GPU proof tests, and the benchmarks of BENCHMARKS.md, all in one call.
-# usage: scripts/gpu-suite.sh [tests|bench|all]   results go to $OUT (default /tmp/gpu-out)
+# usage: scripts/gpu-suite.sh [tests|bench|layouts|all]   results go to $OUT (default /tmp/gpu-out)
+# layouts: one model per detector family on the same backbone (scripts/gpu-layout-models.py),
+# each measured alone (ortbench, batch 32) and through gstvision (bench --clip, batch 32).
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/gpu-out}"; mkdir -p "$OUT"
@@ -86,4 +88,17 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
     echo "exit $? at $(date -u +%T)" >> "$OUT/bench.txt"
   done
   kill "$dmon" 2>/dev/null
+fi
+if [ "$what" = layouts ]; then
+  M="$GPU_KIT/layouts"
+  python3 scripts/gpu-layout-models.py "$M" > "$OUT/layout-models.txt" 2>&1 || echo "layout models failed (see layout-models.txt)"
+  for f in ${LAYOUTS:-yolov8 e2e ultra-detr detr rfdetr nas}; do
+    [ -s "$M/$f.onnx" ] || continue
+    echo "### $f: ortbench (the model alone, CUDA EP, device-memory I/O where it can)" >> "$OUT/layouts.txt"
+    timeout 120 .gpu/ortbench "$M/$f.onnx" 32 >> "$OUT/layouts.txt" 2>&1
+    echo "### $f: gstvision bench, decoupled, batch 32, graph" >> "$OUT/layouts.txt"
+    timeout 200 gstvision bench --clip "$GPU_TEST_CLIP" --device cuda --model "$M/$f.onnx" --mode decoupled \
+      --max-batch 32 --cuda-graph --cameras "${LAYOUT_CAMERAS:-85}" --warmup "${WARMUP:-8s}" --duration "${DURATION:-15s}" >> "$OUT/layouts.txt" 2>&1
+    echo "exit $? at $(date -u +%T)" >> "$OUT/layouts.txt"
+  done
 fi

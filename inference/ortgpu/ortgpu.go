@@ -465,19 +465,34 @@ func boolInt(b bool) C.int {
 	return 0
 }
 
+// Element types a DeviceTensor may have besides float32 and float16 (ONNX numbering), for
+// DeviceTensor.Elem.
+const (
+	ElemInt32 = 6 // ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32
+	ElemInt64 = 7 // ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64
+)
+
 // DeviceTensor is a tensor in device memory of the session's device, owned by the caller.
 type DeviceTensor struct {
 	Name    string // input or output name; "" for the session's first input or output
 	Ptr     uintptr
 	Shape   []int64
-	Float16 bool // elements are float16 (else float32)
+	Float16 bool // elements are float16 (else float32, unless Elem says)
+	// Elem, if set, is the ONNX element type (ElemInt64, ElemInt32; 1 float32, 10 float16)
+	// and overrides Float16: for a DETR export's orig_target_sizes input and labels output.
+	Elem int
 }
 
 // Bytes is the tensor's size in bytes.
 func (t DeviceTensor) Bytes() int64 {
-	n := int64(4)
-	if t.Float16 {
+	var n int64
+	switch t.elemType() {
+	case elemFloat16:
 		n = 2
+	case ElemInt64:
+		n = 8
+	default:
+		n = 4
 	}
 	for _, d := range t.Shape {
 		n *= d
@@ -486,6 +501,9 @@ func (t DeviceTensor) Bytes() int64 {
 }
 
 func (t DeviceTensor) elemType() C.int {
+	if t.Elem != 0 {
+		return C.int(t.Elem)
+	}
 	if t.Float16 {
 		return elemFloat16
 	}
@@ -515,7 +533,7 @@ func resolve(t *DeviceTensor, decl []TensorInfo, what string) error {
 		return fmt.Errorf("%w: %s %q: null device pointer", ErrBinding, what, d.Name)
 	}
 	if d.ElemType != int(t.elemType()) {
-		return fmt.Errorf("%w: %s %q has element type %d, tensor is %d (1 float32, 10 float16)", ErrBinding, what, d.Name, d.ElemType, t.elemType())
+		return fmt.Errorf("%w: %s %q has element type %d, tensor is %d (1 float32, 10 float16, 7 int64)", ErrBinding, what, d.Name, d.ElemType, t.elemType())
 	}
 	if len(t.Shape) == 0 || len(t.Shape) != len(d.Shape) {
 		return fmt.Errorf("%w: %s %q has rank %d (%v), tensor shape is %v", ErrBinding, what, d.Name, len(d.Shape), d.Shape, t.Shape)
@@ -549,50 +567,76 @@ func (s *Session) tensor(t DeviceTensor) (*C.OrtValue, error) {
 // writes the output in place, with no copies and no allocation. Make one per batch size and
 // reuse it.
 type Binding struct {
-	s       *Session
-	b       *C.OrtIoBinding
-	in, out *C.OrtValue
-	run     func() error // prebuilt so that Run does not allocate a closure
-	closed  bool
+	s        *Session
+	b        *C.OrtIoBinding
+	ins, out []*C.OrtValue
+	run      func() error // prebuilt so that Run does not allocate a closure
+	closed   bool
 }
 
 // Bind binds in (an input) and out (an output) of the session. Tensor shapes must match the
 // declared ones where those are fixed.
 func (s *Session) Bind(in, out DeviceTensor) (*Binding, error) {
+	return s.BindAll([]DeviceTensor{in}, []DeviceTensor{out})
+}
+
+// BindAll binds several inputs and outputs (a DETR export's image and orig_target_sizes, its
+// labels, boxes and scores), each named (a "" name is the first input or output). Outputs
+// not bound are not computed.
+func (s *Session) BindAll(ins, outs []DeviceTensor) (*Binding, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.live(); err != nil {
 		return nil, err
 	}
-	if err := resolve(&in, s.Inputs, "input"); err != nil {
-		return nil, err
+	if len(ins) == 0 || len(outs) == 0 {
+		return nil, fmt.Errorf("%w: %d inputs and %d outputs to bind", ErrBinding, len(ins), len(outs))
 	}
-	if err := resolve(&out, s.Outputs, "output"); err != nil {
-		return nil, err
+	ins, outs = append([]DeviceTensor(nil), ins...), append([]DeviceTensor(nil), outs...)
+	for i := range ins {
+		if err := resolve(&ins[i], s.Inputs, "input"); err != nil {
+			return nil, err
+		}
+	}
+	for i := range outs {
+		if err := resolve(&outs[i], s.Outputs, "output"); err != nil {
+			return nil, err
+		}
 	}
 	b := &Binding{s: s}
-	var err error
-	if b.in, err = s.tensor(in); err != nil {
-		return nil, err
-	}
-	if b.out, err = s.tensor(out); err != nil {
-		b.release()
-		return nil, err
-	}
 	if err := status("CreateIoBinding", C.gv_CreateIoBinding(s.s, &b.b)); err != nil {
-		b.release()
 		return nil, fmt.Errorf("%w: %w", ErrBinding, err)
 	}
-	cin, cout := C.CString(in.Name), C.CString(out.Name)
-	defer C.free(unsafe.Pointer(cin))
-	defer C.free(unsafe.Pointer(cout))
-	if err := status("BindInput", C.gv_BindInput(b.b, cin, b.in)); err != nil {
-		b.release()
-		return nil, fmt.Errorf("%w: %w", ErrBinding, err)
+	bind := func(t DeviceTensor, output bool) error {
+		v, err := s.tensor(t)
+		if err != nil {
+			return err
+		}
+		name := C.CString(t.Name)
+		defer C.free(unsafe.Pointer(name))
+		if output {
+			b.out = append(b.out, v)
+			err = status("BindOutput", C.gv_BindOutput(b.b, name, v))
+		} else {
+			b.ins = append(b.ins, v)
+			err = status("BindInput", C.gv_BindInput(b.b, name, v))
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBinding, err)
+		}
+		return nil
 	}
-	if err := status("BindOutput", C.gv_BindOutput(b.b, cout, b.out)); err != nil {
-		b.release()
-		return nil, fmt.Errorf("%w: %w", ErrBinding, err)
+	for _, t := range ins {
+		if err := bind(t, false); err != nil {
+			b.release()
+			return nil, err
+		}
+	}
+	for _, t := range outs {
+		if err := bind(t, true); err != nil {
+			b.release()
+			return nil, err
+		}
 	}
 	b.run = func() error { return status("RunWithBinding", C.gv_RunWithBinding(b.s.s, b.b)) }
 	s.bindings[b] = struct{}{}
@@ -617,14 +661,10 @@ func (b *Binding) release() {
 		C.gv_ReleaseIoBinding(b.b)
 		b.b = nil
 	}
-	if b.in != nil {
-		C.gv_ReleaseValue(b.in)
-		b.in = nil
+	for _, v := range append(b.ins, b.out...) {
+		C.gv_ReleaseValue(v)
 	}
-	if b.out != nil {
-		C.gv_ReleaseValue(b.out)
-		b.out = nil
-	}
+	b.ins, b.out = nil, nil
 }
 
 // Close releases the binding (not the device memory, which the caller owns). Idempotent.

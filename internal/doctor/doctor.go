@@ -6,6 +6,7 @@ package doctor
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/gstvision/gstvision/cuda"
@@ -88,22 +89,11 @@ func Run(cfg *config.Config) *Report {
 	r.add("ONNX Runtime", OK, fmt.Sprintf("%s (%s)", ver, inference.RuntimeLibraryPath()), "")
 	info, err := inference.Inspect(cfg.Inference.Model)
 	if err != nil {
-		r.add("model", Fail, err.Error(), "point inference.model at a YOLOv8/YOLO11 ([N,4+C,A]) or YOLOv5 ([N,A,5+C]) ONNX export")
+		r.add("model", Fail, err.Error(), "point inference.model at a supported detector export (layouts: "+inference.KnownLayouts()+")")
 		return r
 	}
-	batch := "dynamic batch"
-	if info.FixedBatch > 0 {
-		batch = fmt.Sprintf("fixed batch %d", info.FixedBatch)
-	}
-	r.add("model", OK, fmt.Sprintf("%s: input %s [N,3,%d,%d] (%s), output %s, layout %s, %d classes, %d anchors",
-		info.Path, info.InputName, info.InputH, info.InputW, batch, info.OutputName, info.Layout, info.NumClasses, info.Anchors), "")
-	if _, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses); err != nil {
-		r.add("labels", Fail, err.Error(), "one label per line, as many as the model's classes")
-	} else if warn != "" {
-		r.add("labels", Warn, warn, "set inference.labels")
-	} else {
-		r.add("labels", OK, fmt.Sprintf("%d labels", info.NumClasses), "")
-	}
+	r.add("model", OK, modelDetail(info), "")
+	r.add(labelsCheck(cfg.Inference.Labels, info))
 	// the execution provider actually running the model
 	if ctx != nil {
 		b, err := inference.NewCUDABackend(info, 1, ctx, inference.CUDAOptions{})
@@ -126,6 +116,42 @@ func Run(cfg *config.Config) *Report {
 		r.add("CPU execution provider", OK, "model runs on the CPU", "")
 	}
 	return r
+}
+
+// modelDetail is the model line: inputs, outputs, the layout found and its preprocessing.
+func modelDetail(info inference.ModelInfo) string {
+	batch := "dynamic batch"
+	if info.FixedBatch > 0 {
+		batch = fmt.Sprintf("fixed batch %d", info.FixedBatch)
+	}
+	in := fmt.Sprintf("input %s [N,3,%d,%d] (%s)", info.InputName, info.InputH, info.InputW, batch)
+	if info.SizeInput.Name != "" {
+		in += fmt.Sprintf(" + %s %v %s", info.SizeInput.Name, info.SizeInput.Dims, info.SizeInput.Type)
+	}
+	var outs []string
+	for _, o := range info.Outputs {
+		outs = append(outs, fmt.Sprintf("%s %v %s", o.Name, o.Dims, o.Type))
+	}
+	rows := "anchors"
+	if !info.Layout.NeedsNMS() {
+		rows = "rows"
+	}
+	return fmt.Sprintf("%s: %s, outputs %s; layout %s (%s), %d classes, %d %s, preprocessing %s",
+		info.Path, in, strings.Join(outs, ", "), info.Layout, info.Layout.Describe(), info.NumClasses, info.Anchors, rows, info.Preprocess)
+}
+
+// labelsCheck is the labels line: how many class names and where they come from (labels
+// file, model metadata, COCO or classN).
+func labelsCheck(path string, info inference.ModelInfo) (name string, st Status, detail, fix string) {
+	l, err := inference.ResolveLabels(path, info)
+	if err != nil {
+		return "labels", Fail, err.Error(), "one label per line, as many as the model's classes"
+	}
+	detail = fmt.Sprintf("%d class names from %s", len(l.Names), l.Source)
+	if l.Warning != "" {
+		return "labels", Warn, detail + ": " + l.Warning, "set inference.labels"
+	}
+	return "labels", OK, detail, ""
 }
 
 // checkElements adds a line for each GStreamer capability (gst.Requirements): a failure where
