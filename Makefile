@@ -25,13 +25,13 @@ build: deps ## build bin/gstvision
 run: build ## run the demo: 2 simulated cameras + gstvision serve (config.json)
 	@BIN=$(BIN) scripts/run-demo.sh
 
-deps-test: ## deps, plus Chromium and Firefox for the browser tests
+deps-test: ## deps, plus Chromium, Firefox (browser tests) and Mosquitto (MQTT tests)
 	@scripts/install-deps.sh --with-browser
 
 test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./defs/ ./internal/config/ ./internal/results/ ./internal/server/ ./webrtc/
+	CGO_ENABLED=0 $(GO) test -count=1 ./defs/ ./internal/config/ ./internal/results/ ./internal/server/ ./internal/events/ ./internal/mqtt/ ./internal/placement/ ./tracking/ ./zones/ ./webrtc/
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory fuzz
 

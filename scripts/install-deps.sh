@@ -18,7 +18,8 @@ usage: scripts/install-deps.sh [options]
   --runtime-only         runtime packages only (no compiler, no -dev packages)
   --with-cuda-provider   also place ONNX Runtime's CUDA provider libraries next to the core
   --no-onnxruntime       skip ONNX Runtime (apt packages only)
-  --with-browser         also install chromium and firefox-esr (the viewer page's browser tests; Debian only)
+  --with-browser         also install what the tests need besides Go: chromium and firefox-esr (the viewer
+                         page's browser tests; Debian only) and mosquitto (the MQTT tests' broker)
   --extra-packages LIST  also install these apt packages (comma or space separated)
   --dry-run              print what would be installed or fetched, change nothing
   -h, --help             this text
@@ -76,13 +77,15 @@ gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp libgstrtspserver-
 DEV_PKGS="pkg-config gcc libc6-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev"
 BROWSER_PKGS="chromium firefox-esr"
+TEST_PKGS="mosquitto" # internal/mqtt's tests run a real broker (mosquitto, mosquitto_passwd)
 
 want="$RUNTIME_PKGS"
 [ "$RUNTIME_ONLY" = 1 ] || want="$want $DEV_PKGS"
 if [ "$WITH_BROWSER" = 1 ]; then
+  want="$want $TEST_PKGS"
   if [ "$OS_ID" = ubuntu ]; then
     # Ubuntu's chromium and firefox packages only install snaps, which do not work in containers or CI.
-    echo "install-deps: note: --with-browser is skipped on Ubuntu (chromium and firefox are snaps there)" >&2
+    echo "install-deps: note: --with-browser skips chromium and firefox on Ubuntu (snaps there)" >&2
   else
     want="$want $BROWSER_PKGS"
   fi

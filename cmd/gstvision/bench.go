@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,11 +15,13 @@ import (
 func newBenchCmd() *cobra.Command {
 	var o bench.Options
 	var mode, jsonOut string
+	var simInProcess, viewersInProcess bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure analytics throughput: N cameras → decode → infer → detections (no encoding)",
 		Example: "  gstvision bench --simulate --cameras 2 --duration 30s\n" +
-			"  gstvision bench --clip clip.h264 --cameras 85 --device cuda --mode decoupled --max-batch 32 --model yolov8n.onnx",
+			"  gstvision bench --clip clip.h264 --cameras 85 --device cuda --mode decoupled --max-batch 32 --model yolov8n.onnx\n" +
+			"  gstvision bench --clip clip.h264 --rtsp --cameras 105 --device cuda --mode auto --viewers passthrough --duration 60s",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch mode {
@@ -36,15 +39,36 @@ func newBenchCmd() *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("--mode must be unified, decoupled or auto, got %q", mode)}
 			}
-			if o.Clip == "" && !o.Simulate {
-				return usageError{fmt.Errorf("give --clip FILE or --simulate")}
+			if o.Clip == "" && !o.Simulate && o.RTSPURL == "" {
+				return usageError{fmt.Errorf("give --clip FILE, --simulate or --rtsp-url")}
+			}
+			if o.RTSP && o.Clip == "" {
+				return usageError{fmt.Errorf("--rtsp serves --clip FILE over RTSP: give --clip")}
+			}
+			if (o.RTSP || o.RTSPURL != "") && o.Simulate {
+				return usageError{fmt.Errorf("--rtsp and --rtsp-url do not go with --simulate")}
+			}
+			if o.Viewers != "" && !slices.Contains(bench.ViewsForBench, o.Viewers) {
+				return usageError{fmt.Errorf("--viewers must be passthrough or annotated, got %q", o.Viewers)}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: finding this executable for the child processes: %w", err)
+			}
+			if o.RTSP && !simInProcess {
+				o.SimCommand = []string{exe, "simulate"}
+			}
+			if o.Viewers != "" && !viewersInProcess {
+				o.ViewerCommand = []string{exe, "bench-viewers", "clients"}
 			}
 			o.Logger = newLogger(os.Getenv("GSTVISION_LOG_LEVEL"), "text")
 			rep, err := bench.Run(cmd.Context(), o)
+			if rep != nil { // the measurement, when only the viewer window failed
+				rep.WriteTable(cmd.OutOrStdout())
+			}
 			if err != nil {
 				return err
 			}
-			rep.WriteTable(cmd.OutOrStdout())
 			if jsonOut != "" {
 				f, err := os.Create(jsonOut)
 				if err != nil {
@@ -81,5 +105,13 @@ func newBenchCmd() *cobra.Command {
 	f.Float64Var(&o.Confidence, "confidence", config.DefaultConfidence, "detection score threshold")
 	f.StringVar(&o.ORTLibrary, "onnxruntime", "", "path to libonnxruntime.so (default: search)")
 	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
+	f.BoolVar(&o.RTSP, "rtsp", false, "serve --clip over RTSP (gstvision simulate --clip in a child process: no re-encoding, keyframes spread over one GOP) and run the cameras as serve does (rtspsrc over TCP); reports CPU per camera and by thread")
+	f.StringVar(&o.RTSPURL, "rtsp-url", "", "take the cameras from these RTSP URLs instead: a template with %d for the camera number 1..N, e.g. rtsp://host:8554/cam%d")
+	f.BoolVar(&simInProcess, "sim-in-process", false, "with --rtsp, run the simulator in this process (its CPU then counts)")
+	f.StringVar(&o.Viewers, "viewers", "", "after the measurement, a second window with one WHEP viewer per camera of this view: passthrough or annotated")
+	f.BoolVar(&viewersInProcess, "viewers-in-process", false, "run the --viewers clients in this process (their receiving cost then counts)")
+	f.IntVar(&o.EveryN, "every-n", 0, "analyse one decoded frame in N (inference.every_n_frames; 0: 1): a large N measures the ingest path alone")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the measured window to this file")
+	f.DurationVar(&o.ViewerSettle, "viewer-settle", 3*time.Second, "with --viewers, the time from the last viewer joining to the viewer window")
 	return cmd
 }

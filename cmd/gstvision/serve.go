@@ -24,7 +24,7 @@ func newServeCmd() *cobra.Command {
 				cfg.Server.Listen = listen
 			}
 			log := newLogger(cfg.LogLevel, cfg.LogFormat)
-			a, err := app.New(cfg, log)
+			a, err := app.New(cfg, log, app.WithVersion(version))
 			if errors.Is(err, app.ErrConfig) {
 				return usageError{err}
 			}

@@ -12,8 +12,10 @@ func newSimulateCmd() *cobra.Command {
 	var o simulate.Options
 	cmd := &cobra.Command{
 		Use:   "simulate",
-		Short: "Serve synthetic RTSP cameras (moving coloured blocks with known positions)",
-		Args:  cobra.NoArgs,
+		Short: "Serve synthetic RTSP cameras (moving coloured blocks with known positions), or a recorded clip on many mounts",
+		Example: "  gstvision simulate --cameras 2\n" +
+			"  gstvision simulate --clip clip.h264 --cameras 130 --listen 127.0.0.1:8554   # no re-encoding; keyframes spread over one GOP",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Logger = newLogger("info", "text")
 			srv, err := simulate.Start(cmd.Context(), o)
@@ -29,11 +31,14 @@ func newSimulateCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras (/cam1 ... /camN)")
+	f.IntVar(&o.Cameras, "cameras", 2, "number of cameras (/cam1 ... /camN; at most 63, or 1024 with --clip)")
+	f.StringVar(&o.Clip, "clip", "", "serve this H.264/H.265 file (Annex B byte stream or MP4) on every mount, looped, without re-encoding; mount i starts (i-1)*GOP/N frames in")
+	f.StringVar(&o.User, "user", "", "require RTSP basic authentication with this user")
+	f.StringVar(&o.Password, "password", "", "the password that goes with --user")
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8554", "RTSP listen address")
 	f.IntVar(&o.Width, "width", 640, "picture width (even)")
 	f.IntVar(&o.Height, "height", 360, "picture height (even)")
-	f.IntVar(&o.FPS, "fps", 30, "frames per second")
+	f.IntVar(&o.FPS, "fps", 30, "frames per second (with --clip: only for a byte stream whose SPS states none)")
 	f.StringVar(&o.Codec, "codec", "h264", "h264 or h265")
 	f.IntVar(&o.BitrateKbps, "bitrate", 1500, "encoder bitrate, kbit/s")
 	f.IntVar(&o.BFrames, "bframes", 2, "B-frames between references (-1: none, zero-latency)")

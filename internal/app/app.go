@@ -19,6 +19,8 @@ import (
 	"github.com/gstvision/gstvision/internal/analytics"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/internal/events"
+	"github.com/gstvision/gstvision/internal/mqtt"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/server"
 	"github.com/gstvision/gstvision/internal/viewer"
@@ -38,6 +40,10 @@ type App struct {
 	log     *slog.Logger
 	engine  *Engine
 	hub     *results.Hub
+	events  *events.Store   // tracker and zone events (analysis.go)
+	mqttPub *mqtt.Publisher // nil without mqtt.url (mqtt.go)
+	version string          // WithVersion
+	track   *analysis
 	stage   *analytics.Stage
 	cameras *camera.Manager
 	server  *server.Server
@@ -66,7 +72,21 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		o(a)
 	}
 	plan := eng.plan
+	if err := config.CheckClasses(cfg.Cameras, 0, eng.Labels); err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w: %w", ErrStartup, ErrConfig, err)
+	}
 	a.hub = results.NewHub(results.Options{})
+	a.events = events.New(events.Options{Grab: a.grabSnapshot})
+	a.track = newAnalysis(cfg, a.events, a.hub, func(id string) (config.Camera, bool) {
+		if a.ops.api == nil {
+			return config.Camera{}, false
+		}
+		return a.ops.api.Camera(id)
+	})
+	if !cfg.Tracking.IsEnabled() && hasGeometry(cfg.Cameras) {
+		log.Warn("tracking.enabled is false: the cameras' zones and lines make no events")
+	}
 	a.stage, err = analytics.New(analytics.Options{
 		Decoupled:        plan.Decoupled,
 		MaxBatch:         plan.MaxBatch,
@@ -74,7 +94,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		Sets:             stageSets(cfg.Device, cfg.Processing.BatchSets),
 		NewDetector:      eng.NewDetector,
 		NewBatchDetector: eng.NewBatchDetector,
-		Publish:          a.hub.Publish,
+		Publish:          a.track.publish,
 		Logger:           log,
 		OnResult: func(cam string, lat time.Duration, err error) {
 			if f := a.observe.Load(); f != nil {
@@ -84,6 +104,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		},
 	})
 	if err != nil {
+		a.events.Close()
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -98,14 +119,22 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a.server = server.New(server.Options{
 		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
-	}, server.Deps{Cameras: a.newCameraAPI(), Results: a.hub})
+	}, server.Deps{Cameras: a.newCameraAPI(), Results: a.hub, Events: a.events})
 	if err := a.initViewers(); err != nil {
 		a.stage.Close()
+		a.events.Close()
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	if err := a.initOps(); err != nil {
 		a.stage.Close()
+		a.events.Close()
+		eng.Close()
+		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	if err := a.initMQTT(); err != nil {
+		a.stage.Close()
+		a.events.Close()
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -180,6 +209,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("gstvision serving", "listen", a.cfg.Server.Listen, "device", a.cfg.Device,
 		"mode", a.engine.plan.Mode(), "cameras", len(a.cameras.IDs()), "model", a.engine.Info.Path)
 	go a.watchGPU(ctx)
+	a.startMQTT(ctx)
 	err := a.server.ListenAndServe(ctx)
 	a.Close()
 	return err
@@ -193,7 +223,11 @@ func (a *App) Close() {
 		a.rtc.Close()
 	}
 	a.stage.Close()
+	if a.mqttPub != nil {
+		a.mqttPub.Close() // after the cameras: their last events go out
+	}
 	a.hub.Close()
+	a.events.Close()
 	a.engine.Close()
 	a.stopCollector()
 	a.log.Info("gstvision stopped")
@@ -232,14 +266,14 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: inference.model: %w", ErrStartup, ErrConfig, err)
 	}
-	labels, warn, err := inference.LoadLabels(cfg.Inference.Labels, info.NumClasses)
+	labels, err := inference.ResolveLabels(cfg.Inference.Labels, info)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: inference.labels: %w", ErrStartup, ErrConfig, err)
 	}
-	if warn != "" {
-		log.Warn(warn)
+	if labels.Warning != "" {
+		log.Warn(labels.Warning)
 	}
-	e := &Engine{Device: cfg.Device, Info: info, Labels: labels, ORT: ver, cfg: cfg, plan: cfg.Plan()}
+	e := &Engine{Device: cfg.Device, Info: info, Labels: labels.Names, ORT: ver, cfg: cfg, plan: cfg.Plan()}
 	cpuDecoder, _ := gst.Decoder(gst.CodecH264, false)
 	if cfg.Device == config.DeviceCUDA {
 		if err := e.openCUDA(log); err != nil {
@@ -258,7 +292,7 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	d.Backend().Close()
 	log.Info("engine ready", "device", cfg.Device, "onnxruntime", ver, "model", info.Path,
 		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
-		"classes", info.NumClasses, "gstreamer", gst.Version())
+		"classes", len(labels.Names), "class_names", string(labels.Source), "preprocess", info.Preprocess.String(), "gstreamer", gst.Version())
 	return e, nil
 }
 

@@ -50,6 +50,10 @@ type CameraAPI struct {
 	save     func(path string, c *config.Config) error
 	toCamera func(config.Camera) camera.Config
 	forget   func(id string) // releases what a stopped camera leaves behind (detector, latest result, series)
+	// labels are the model's classes, which zones' and lines' classes must name (nil: any).
+	labels []string
+	// reconfigure, when set, is told of a camera whose zones or lines changed.
+	reconfigure func(config.Camera)
 
 	ops chan struct{} // one change at a time; a channel so that waiting honours the request's context
 
@@ -88,6 +92,8 @@ func newCameraAPI(cfg *config.Config, run cameraRunner, log *slog.Logger,
 func (a *App) newCameraAPI() *CameraAPI {
 	a.ops.api = newCameraAPI(a.cfg, a.cameras, a.log,
 		a.cameraConfig, a.forgetCamera)
+	a.ops.api.labels = a.engine.Labels
+	a.ops.api.reconfigure = a.track.configure
 	return a.ops.api
 }
 
@@ -98,9 +104,28 @@ func (a *App) CameraAPI() *CameraAPI { return a.ops.api }
 func (a *App) forgetCamera(id string) {
 	a.stage.Forget(id)
 	a.hub.Forget(id)
+	a.track.forget(id)
 	if a.ops.metrics != nil {
 		a.ops.metrics.Forget(id)
 	}
+}
+
+// Camera returns a copy of camera id's configuration.
+func (c *CameraAPI) Camera(id string) (config.Camera, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if i := indexOf(c.cams, id); i >= 0 {
+		return c.cams[i].Clone(), true
+	}
+	return config.Camera{}, false
+}
+
+// checkClasses checks the classes of cam (at index) against the model's labels.
+func (c *CameraAPI) checkClasses(cam config.Camera, index int) error {
+	if c.labels == nil {
+		return nil
+	}
+	return config.CheckClasses([]config.Camera{cam}, index, c.labels)
 }
 
 // Cameras returns a copy of the configured cameras, as the config file holds them.
@@ -211,11 +236,17 @@ func (c *CameraAPI) AddCamera(ctx context.Context, spec json.RawMessage) (defs.S
 	if err := config.ValidateCamera(cam, len(prev), prev); err != nil {
 		return defs.Status{}, badRequest(err)
 	}
+	if err := c.checkClasses(cam, len(prev)); err != nil {
+		return defs.Status{}, badRequest(err)
+	}
 	next := append(cloneCameras(prev), cam)
 	if err := c.persist(next); err != nil {
 		return defs.Status{}, err
 	}
 	c.commit(next, cam.ID)
+	if c.reconfigure != nil {
+		c.reconfigure(cam)
+	}
 	if cam.IsEnabled() {
 		if err := c.run.Add(c.toCamera(cam)); err != nil {
 			return defs.Status{}, c.rollback(prev, cam.ID, fmt.Errorf("starting camera %q: %w", cam.ID, err))
@@ -270,12 +301,18 @@ func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage,
 	if err := config.ValidateCamera(cam, idx, prev); err != nil {
 		return defs.Status{}, badRequest(err)
 	}
+	if err := c.checkClasses(cam, idx); err != nil {
+		return defs.Status{}, badRequest(err)
+	}
 	next := cloneCameras(prev)
 	next[idx] = cam
 	if err := c.persist(next); err != nil {
 		return defs.Status{}, err
 	}
 	c.commit(next, id)
+	if c.reconfigure != nil && !sameGeometry(old, cam) {
+		c.reconfigure(cam)
+	}
 
 	_, running := c.run.Get(id)
 	changed := old.URL != cam.URL || old.Transport != cam.Transport || old.Latency() != cam.Latency()
@@ -443,6 +480,13 @@ func badRequest(err error) error {
 		return fmt.Errorf("%w: %w\n(and %d more problems)", server.ErrBadRequest, short, len(ve.Errors)-maxErrors)
 	}
 	return fmt.Errorf("%w: %w", server.ErrBadRequest, err)
+}
+
+// sameGeometry reports whether two versions of a camera have the same zones and lines.
+func sameGeometry(a, b config.Camera) bool {
+	ja, errA := json.Marshal([2]any{a.Zones, a.Lines})
+	jb, errB := json.Marshal([2]any{b.Zones, b.Lines})
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 func indexOf(cams []config.Camera, id string) int {

@@ -11,3 +11,9 @@ type Option func(*App)
 func WithCameraBackoff(b camera.Backoff) Option {
 	return func(a *App) { a.backoff = b }
 }
+
+// WithVersion names gstvision's version where the App reports it (the Home Assistant devices'
+// sw_version).
+func WithVersion(v string) Option {
+	return func(a *App) { a.version = v }
+}

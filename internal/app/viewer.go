@@ -73,6 +73,9 @@ func (a *App) initViewers() error {
 	if err := a.server.Handle("GET /assets/", page, true); err != nil {
 		return err
 	}
+	if err := a.server.HandleFunc("GET /api/cameras/{id}/zones", a.handleZones, false); err != nil { // analysis.go
+		return err
+	}
 	return a.server.HandleFunc("GET /api/cameras/{id}/snapshot.jpg", a.handleSnapshot, false)
 }
 

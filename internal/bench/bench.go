@@ -70,6 +70,36 @@ type Options struct {
 	Trace      string
 	ORTLibrary string
 	Logger     *slog.Logger
+
+	// RTSP serves Clip over RTSP (the clip simulator, simulate.Options.Clip: no re-encoding,
+	// looped, keyframes spread over one GOP) and runs the cameras as serve does (rtspsrc over
+	// TCP → depay → parse → decoder …) instead of reading the file.
+	RTSP bool
+	// RTSPURL, instead, takes the cameras from these URLs: a template with %d for the
+	// camera's number (1..Cameras), e.g. rtsp://host:8554/cam%d.
+	RTSPURL string
+	// SimCommand starts the clip simulator in a child process (with RTSP): the command line
+	// of `gstvision simulate`, to which --clip, --cameras and --listen are added; its CPU is
+	// then measured apart from the analysis. Empty runs it in this process, where its CPU
+	// counts in the report's (the per-thread table tells them apart).
+	SimCommand []string
+	SimEnv     []string // extra environment of SimCommand
+
+	// Viewers, when "passthrough" or "annotated", adds a second window after the measurement
+	// with one WHEP viewer of that view per camera (pion clients in the ViewerCommand
+	// process): the viewers' received frames/s and the CPU with them against without.
+	Viewers       string
+	ViewerCommand []string // runs ClientsMain; empty runs the viewers in this process
+	ViewerEnv     []string
+	// ViewerSettle is the time from the last viewer joining to its window [3 s].
+	ViewerSettle time.Duration
+
+	// EveryN analyses one decoded frame in N (inference.every_n_frames; 0: the default, 1):
+	// a large N leaves the ingest path (RTSP, depayloading, parsing, decoding, the hand-off
+	// to Go) to be measured alone.
+	EveryN int
+	// CPUProfile, when set, writes a Go CPU profile of the measured window there.
+	CPUProfile string
 }
 
 // Report is what a run measured.
@@ -103,6 +133,29 @@ type Report struct {
 	Timeline      []TimelineRow  `json:"timeline,omitempty"`
 	Started       time.Time      `json:"started"`       // when the measurement began
 	StartSeconds  float64        `json:"start_seconds"` // from the last camera added until all decoded
+	// MinDecodedFPS is the slowest camera's decoded frames/s (all frames, analysed or not).
+	MinDecodedFPS float64 `json:"min_decoded_fps"`
+	// GoAllocKBPerFrame is the Go heap allocated in the window per decoded frame (all
+	// cameras), and GCs the Go collections in it: the Go side's per-frame garbage.
+	GoAllocKBPerFrame float64 `json:"go_alloc_kb_per_frame"`
+	GCs               uint32  `json:"gc_cycles"`
+	// CPUPerCamera is CPUPercent / Cameras: % of a core per camera.
+	CPUPerCamera float64 `json:"cpu_per_camera_percent"`
+	// SimCPUPercent is the child simulator's CPU over the same window (-1: none, or not
+	// apart from this process).
+	SimCPUPercent float64 `json:"sim_cpu_percent"`
+	// Threads is the window's CPU by kind of thread of this process (best effort: threads
+	// named after their element and pad by GStreamer, Go's named after the executable).
+	Threads []ThreadCPU `json:"threads,omitempty"`
+	// Viewers is the window with one viewer per camera (Options.Viewers).
+	Viewers *ViewerWindow `json:"viewers,omitempty"`
+}
+
+// ThreadCPU is the CPU of one kind of thread in a window.
+type ThreadCPU struct {
+	Name       string  `json:"name"`
+	Threads    int     `json:"threads"`
+	CPUPercent float64 `json:"cpu_percent"` // 100 = one core
 }
 
 // TimelineRow is one interval of the measurement (see Options.Timeline).
@@ -182,9 +235,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence
 	}
+	if o.EveryN > 0 {
+		cfg.Inference.EveryNFrames = o.EveryN
+	}
 	var urls []string
 	source := o.Clip
-	if o.Simulate {
+	rtsp := o.RTSP || o.RTSPURL != ""
+	var rsrc *rtspSource
+	if rtsp {
+		var err error
+		if rsrc, err = startRTSPSource(ctx, o); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := rsrc.close(); err != nil {
+				o.Logger.Warn("bench: closing the simulator", "err", err)
+			}
+		}()
+		urls, source = rsrc.urls, rsrc.desc
+	} else if o.Simulate {
 		sim, err := simulate.Start(ctx, simulate.Options{Cameras: o.Cameras, Listen: "127.0.0.1:0", Width: o.SimWidth, Height: o.SimHeight})
 		if err != nil {
 			return nil, err
@@ -220,7 +289,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a.Observe(rec.observe)
 	for i, cam := range cfg.Cameras {
 		cc := app.CameraConfig(cfg, cam)
-		if !o.Simulate { // the clip's cameras: file pipelines, paced as asked
+		if !o.Simulate && !rtsp { // the clip's cameras: file pipelines, paced as asked
 			cc.NewPipeline = ClipPipeline(o.Pace, o.Stagger*time.Duration(i)/time.Duration(len(urls)))
 		}
 		if err := a.Cameras().Add(cc); err != nil {
@@ -249,6 +318,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		statsStart = b.Stats()
 		batchStart = slices.Clone(statsStart.SizeHist)
 	}
+	var srv *httpServer
+	if o.Viewers != "" { // listening costs nothing until the viewers come
+		if srv, err = startHTTP(a); err != nil {
+			return nil, err
+		}
+		defer srv.stop()
+	}
+	decodedStart := decodedFrames(a)
+	stopProfile := func() {}
+	if o.CPUProfile != "" {
+		if stopProfile, err = startCPUProfile(o.CPUProfile); err != nil {
+			return nil, err
+		}
+		defer stopProfile()
+	}
+	var msStart runtime.MemStats
+	runtime.ReadMemStats(&msStart)
+	threadsStart := procstat.Threads("self")
+	simStart, simOK := rsrc.childCPU()
 	cpuStart := cpuTime()
 	rec.mu.Lock()
 	rec.measuring = true
@@ -274,8 +362,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rec.measuring = false
 	rec.mu.Unlock()
 	wall := time.Since(t0).Seconds()
+	stopProfile()
 	rep.Seconds = wall
 	rep.CPUPercent = 100 * (cpuTime() - cpuStart).Seconds() / wall
+	rep.CPUPerCamera = rep.CPUPercent / float64(o.Cameras)
+	decodedEnd := decodedFrames(a)
+	rep.MinDecodedFPS = minDecodedFPS(decodedStart, decodedEnd, wall)
+	var msEnd runtime.MemStats
+	runtime.ReadMemStats(&msEnd)
+	var decoded uint64
+	for id, n := range decodedEnd {
+		decoded += n - decodedStart[id]
+	}
+	if decoded > 0 {
+		rep.GoAllocKBPerFrame = float64(msEnd.TotalAlloc-msStart.TotalAlloc) / 1024 / float64(decoded)
+	}
+	rep.GCs = msEnd.NumGC - msStart.NumGC
+	rep.Threads = threadTable(threadsStart, procstat.Threads("self"), wall)
+	rep.SimCPUPercent = -1
+	if simEnd, ok := rsrc.childCPU(); ok && simOK {
+		rep.SimCPUPercent = 100 * (simEnd - simStart).Seconds() / wall
+	}
 	rep.GPUMemStartMB, rep.GPUMemEndMB = gpuStart, gpuUsedMB(a)
 	rep.RSSEndMB = procstat.RSSMB("self")
 	if d := totalDropped(a); d > droppedStart {
@@ -316,6 +423,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		if n > 0 {
 			rep.MeanBatch = float64(sum) / float64(n)
+		}
+	}
+	if o.Viewers != "" {
+		if rep.Viewers, err = viewerWindow(ctx, o, a, srv, rec, cfg.Cameras, rep); err != nil {
+			return rep, err
 		}
 	}
 	return rep, nil
@@ -465,6 +577,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "all cameras decoding after\t%.1f s\n", r.StartSeconds)
 	fmt.Fprintf(tw, "measured\t%.1f s\nframes with results\t%d\ntotal fps\t%.1f\n", r.Seconds, r.Frames, r.FPS)
 	fmt.Fprintf(tw, "per-camera fps (min)\t%.1f\n", r.MinCameraFPS)
+	fmt.Fprintf(tw, "per-camera decoded fps (min)\t%.1f\n", r.MinDecodedFPS)
 	if n := len(r.PerCameraFPS); n > 1 {
 		fps := slices.Sorted(slices.Values(r.PerCameraFPS))
 		fmt.Fprintf(tw, "per-camera fps median / max\t%.1f / %.1f\n", fps[n/2], fps[n-1])
@@ -484,10 +597,19 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintf(tw, "dropped before inference\t%d\nerrors\t%d\nCPU\t%.0f%%\nRSS start / end\t%.0f / %.0f MB\n", r.Dropped, r.Errors, r.CPUPercent, r.RSSStartMB, r.RSSEndMB)
+	fmt.Fprintf(tw, "CPU per camera\t%.2f%% of a core\n", r.CPUPerCamera)
+	fmt.Fprintf(tw, "Go heap allocated per decoded frame\t%.1f KB (%d GCs)\n", r.GoAllocKBPerFrame, r.GCs)
+	if r.SimCPUPercent >= 0 {
+		fmt.Fprintf(tw, "simulator CPU (child process, not above)\t%.0f%% (%.2f%% a camera)\n", r.SimCPUPercent, r.SimCPUPercent/float64(max(r.Cameras, 1)))
+	}
 	if r.Device == config.DeviceCUDA {
 		fmt.Fprintf(tw, "GPU memory used start / end\t%.0f / %.0f MB\n", r.GPUMemStartMB, r.GPUMemEndMB)
 	}
 	tw.Flush()
+	writeThreads(w, "CPU by thread kind (this process, measured window)", r.Threads, r.Cameras)
+	if r.Viewers != nil {
+		r.Viewers.write(w, r)
+	}
 	if len(r.Timeline) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(w, "timeline (from %s UTC)\n", r.Started.UTC().Format("15:04:05.000"))

@@ -105,6 +105,10 @@ type Config struct {
 	WebRTC     WebRTC     `json:"webrtc"`
 	Debug      Debug      `json:"debug"`
 	Cameras    []Camera   `json:"cameras"`
+	MQTT       MQTT       `json:"mqtt,omitzero"` // omitzero: a file without mqtt is saved without it
+
+	// Tracking configures the tracker behind track IDs and events (tracking.go).
+	Tracking Tracking `json:"tracking,omitzero"`
 
 	// meta remembers where values came from (file, resolved path, env) so
 	// that Save can write the file's own values back. Read-only once set.
@@ -223,6 +227,9 @@ type Camera struct {
 	Transport string `json:"transport"`
 	// LatencyMS is rtspsrc's jitter-buffer latency, 0..10000.
 	LatencyMS *int `json:"latency_ms"`
+	// Zones and Lines are the camera's event geometry (zones.go).
+	Zones []Zone `json:"zones,omitempty"`
+	Lines []Line `json:"lines,omitempty"`
 }
 
 // Default returns a config holding every default. Its Inference.Model is
@@ -304,6 +311,7 @@ func ApplyCameraDefaults(cam *Camera) {
 		l := DefaultLatencyMS
 		cam.LatencyMS = &l
 	}
+	normalizeGeometry(cam)
 }
 
 func setIfEmpty(p *string, def string) {
@@ -393,6 +401,8 @@ func (c *Config) Clone() *Config {
 	out.Processing.EnableDecoupledPipeline = clonePtr(c.Processing.EnableDecoupledPipeline)
 	out.Processing.MaxBatch = clonePtr(c.Processing.MaxBatch)
 	out.Processing.CUDAGraph = clonePtr(c.Processing.CUDAGraph)
+	out.MQTT = c.MQTT.Clone()
+	out.Tracking = c.Tracking.Clone()
 	if c.WebRTC.ICEServers != nil {
 		out.WebRTC.ICEServers = make([]ICEServer, len(c.WebRTC.ICEServers))
 		for i, s := range c.WebRTC.ICEServers {
@@ -413,6 +423,8 @@ func (c *Config) Clone() *Config {
 func (cam Camera) Clone() Camera {
 	cam.Enabled = clonePtr(cam.Enabled)
 	cam.LatencyMS = clonePtr(cam.LatencyMS)
+	cam.Zones = cloneZones(cam.Zones)
+	cam.Lines = cloneLines(cam.Lines)
 	return cam
 }
 
@@ -444,5 +456,6 @@ func (c *Config) Redacted() *Config {
 	for i := range out.Cameras {
 		out.Cameras[i].URL = RedactURL(out.Cameras[i].URL)
 	}
+	out.MQTT = out.MQTT.Redacted()
 	return out
 }

@@ -28,6 +28,8 @@ func FuzzParse(f *testing.F) {
 		`{"inference": {"model": "m"}, "server": {"token": "\u00e9<&>"}}`,
 		`{"log_level": null, "inference": {"model": "m"}, "cameras": null}`,
 		`{"inference": {"model": "m"}, "Inference": {}}`,
+		`{"inference": {"model": "m"}, "tracking": {}, "cameras": [{"id": "a", "url": "rtsp://h", "zones": [], "lines": [{"name": "l", "points": [[0, 0], [1, 1]], "classes": [], "directions": []}]}]}`,
+		`{"inference": {"model": "m"}, "cameras": [{"id": "a", "url": "rtsp://h", "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [0, 1]], "classes": []}]}]}`,
 		`{"inference": {"model": "m"}} {}`,
 		`[1, {"a": [}]`,
 		`{"inference": {"model": 1e999}}`,

@@ -110,6 +110,8 @@ func (c *Config) Validate() error {
 		v.iceServer(fmt.Sprintf("webrtc.ice_servers[%d]", i), s)
 	}
 	v.udpPorts(w.UDPPortMin, w.UDPPortMax)
+	v.mqtt("mqtt", c.MQTT)
+	v.tracking("tracking", c.Tracking)
 
 	first := make(map[string]int, len(c.Cameras))
 	for i, cam := range c.Cameras {
@@ -159,6 +161,7 @@ func (v *validator) camera(i int, cam Camera) {
 	if cam.LatencyMS != nil {
 		v.between(pre+"latency_ms", int64(*cam.LatencyMS), 0, 10000)
 	}
+	v.zonesAndLines(pre, cam)
 }
 
 // validID matches ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$.

@@ -144,6 +144,10 @@ func (m *Metrics) Forget(camera string) {
 	m.inferErrors.DeleteLabelValues(camera)
 }
 
+// Register adds a collector of another part of gstvision (the MQTT publisher's, say) to the
+// registry.
+func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register(c) }
+
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler { return m.handler }
 

@@ -11,7 +11,9 @@ import (
 //
 //	{"camera":"cam1","frame":123,"pts":4100000000,"ts":"2026-11-25T21:03:04.123456789Z",
 //	 "width":640,"height":360,"detections":[{"class_id":0,"label":"red block","score":0.93,
-//	 "box":[x1,y1,x2,y2]}]}
+//	 "track_id":12,"box":[x1,y1,x2,y2]}]}
+//
+// track_id is left out when 0 (not tracked), as encoding/json's omitempty does.
 //
 // pts is in integer nanoseconds, ts is RFC 3339 with nanoseconds in UTC (trailing zeros of the
 // fraction trimmed, as time.RFC3339Nano does), detections is always an array. Strings are
@@ -46,6 +48,10 @@ func AppendJSON(dst []byte, r *Result) []byte {
 		dst = appendString(dst, d.Label)
 		dst = append(dst, `,"score":`...)
 		dst = appendFloat32(dst, d.Score)
+		if d.TrackID != 0 { // omitempty, as encoding/json writes it
+			dst = append(dst, `,"track_id":`...)
+			dst = strconv.AppendUint(dst, d.TrackID, 10)
+		}
 		dst = append(dst, `,"box":[`...)
 		for j, v := range d.Box {
 			if j > 0 {

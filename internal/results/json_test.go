@@ -95,6 +95,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	r.Detections = append(r.Detections,
 		defs.Detection{ClassID: 3, Label: "b\bf\fr\r", Score: 0.1, Box: [4]float32{1.5e-7, 123456789, 3.4028235e38, -1e-45}},
 		defs.Detection{ClassID: 1 << 40, Label: "x", Score: 0.3333333, Box: [4]float32{999999, 1e20, 1e-6, 0.000001}},
+		defs.Detection{ClassID: 2, Label: "tracked", Score: 0.5, TrackID: 12, Box: [4]float32{1, 2, 3, 4}},
+		defs.Detection{ClassID: 2, Label: "max", Score: 0.5, TrackID: math.MaxUint64, Box: [4]float32{1, 2, 3, 4}},
 	)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	s.mustHandle("DELETE /api/cameras/{id}", s.handleRemoveCamera, false)
 	s.mustHandle("GET /api/stats", s.handleStats, false)
 	s.mustHandle("GET /ws", s.handleWS, false)
+	s.eventsRoutes() // events.go
 }
 
 // health is the body of /healthz and /readyz.

@@ -14,7 +14,13 @@
 //	PUT    /api/cameras/{id}   replace a camera  (501 unless Cameras is a CameraManager)
 //	DELETE /api/cameras/{id}   remove a camera   (501 unless Cameras is a CameraManager)
 //	GET    /api/stats          hub counters and connected WebSocket clients
-//	GET    /ws[?camera=ID]     WebSocket: one JSON text message per results.Result
+//	GET    /ws[?camera=ID]     WebSocket: one JSON text message per results.Result;
+//	                           &events=1 adds each defs.Event (an object with "type"), and
+//	                           &detections=0 leaves the results out
+//	GET    /api/events         recent events (?camera, type, label, zone, line, since_id,
+//	                           since, limit), oldest first
+//	GET    /api/events/{id}/snapshot.jpg        the JPEG of an event's moment, or 404
+//	GET    /api/cameras/{id}/occupancy          {"zone": {"label": count}}
 //
 // Unknown paths answer 404, known paths with another method 405 with Allow. With a token set,
 // every route but the public ones needs "Authorization: Bearer T" or "?token=T".
@@ -150,10 +156,11 @@ type Results interface {
 }
 
 // Deps are what the server serves. A nil Cameras behaves as an empty registry; a nil Results
-// makes /ws answer 503.
+// makes /ws answer 503, a nil Events the event routes and /ws?events=1.
 type Deps struct {
 	Cameras Cameras
 	Results Results
+	Events  Events
 }
 
 // Server is gstvision's HTTP server. Create it with [New], add routes with [Server.Handle], then
@@ -163,6 +170,7 @@ type Server struct {
 	log       *slog.Logger
 	cams      Cameras
 	results   Results
+	events    Events
 	tokenHash [sha256.Size]byte
 	cors      corsPolicy
 	mux       *http.ServeMux
@@ -182,6 +190,7 @@ type Server struct {
 	wsMu      sync.Mutex
 	wsClosed  bool // set under wsMu when Shutdown starts; no client registers after it
 	wsClients map[*wsClient]struct{}
+	wsNextID  uint64 // IDs of clients without a results subscription, under wsMu
 	wsWG      sync.WaitGroup
 }
 
@@ -193,6 +202,7 @@ func New(opts Options, deps Deps) *Server {
 		log:       opts.Logger,
 		cams:      deps.Cameras,
 		results:   deps.Results,
+		events:    deps.Events,
 		tokenHash: sha256.Sum256([]byte(opts.Token)),
 		cors:      newCORSPolicy(opts.CORSOrigins),
 		mux:       http.NewServeMux(),

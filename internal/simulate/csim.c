@@ -381,7 +381,8 @@ client_is_cam (GstRTSPServer * server, GstRTSPClient * client,
   if (cam < 0)
     return GST_RTSP_FILTER_REMOVE;
   mask = (guintptr) g_object_get_data (G_OBJECT (client), SIM_CLIENT_CAMS_KEY);
-  if (mask & (((guintptr) 1) << cam))
+  /* the mask covers cameras 1..63; the clip mode's higher ones are found by session */
+  if (cam < 64 && (mask & (((guintptr) 1) << cam)))
     return GST_RTSP_FILTER_REMOVE;
   hits = gst_rtsp_client_session_filter (client, client_session_is_cam,
       user_data);
@@ -615,9 +616,25 @@ sim_server_mount (SimServer * s, int cam, const char *path, const char *launch)
   cd->cam = cam;
   g_signal_connect_data (factory, "media-configure",
       G_CALLBACK (on_media_configure), cd, (GClosureNotify) g_free, 0);
+  sim_server_add_factory (s, path, factory);
+}
+
+void
+sim_server_add_factory (SimServer * s, const char *path,
+    GstRTSPMediaFactory * factory)
+{
   if (s->auth)
     sim_factory_allow (factory);
   gst_rtsp_mount_points_add_factory (s->mounts, path, factory);
+}
+
+void
+sim_server_adopt_media (SimServer * s, GstRTSPMedia * media, int cam)
+{
+  g_object_set_data (G_OBJECT (media), SIM_MEDIA_CAM_KEY, GINT_TO_POINTER (cam));
+  if (!s->rate_control)
+    gst_rtsp_media_set_rate_control (media, FALSE);
+  track_media (s, media);
 }
 
 void

@@ -27,6 +27,11 @@ void sim_server_mount (SimServer * s, int cam, const char *path,
 /* Requires HTTP basic credentials from every client; call before the first mount. */
 void sim_server_set_auth (SimServer * s, const char *user,
     const char *password);
+/* Publishes factory at path (taking it), with the server's authentication (clip mode). */
+void sim_server_add_factory (SimServer * s, const char *path,
+    GstRTSPMediaFactory * factory);
+/* Marks media as camera cam's, so that unmounting the camera stops it (clip mode). */
+void sim_server_adopt_media (SimServer * s, GstRTSPMedia * media, int cam);
 void sim_server_unmount (SimServer * s, int cam, const char *path);
 void sim_server_shutdown (SimServer * s);
 void sim_server_free (SimServer * s);

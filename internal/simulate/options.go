@@ -48,6 +48,15 @@ type Options struct {
 	// (RTSP basic authentication, as real cameras do): a client without them, or with
 	// others, gets 401 Unauthorized. URL does not include them.
 	User, Password string
+	// Clip, when set, serves this recorded H.264/H.265 stream (Annex B byte stream or MP4)
+	// on every mount instead of simulated scenes, without re-encoding (clip.go): Cameras may
+	// then be up to MaxClipCameras; the picture size, codec and frame rate are the clip's
+	// (FPS is only the rate of a byte stream whose SPS has none), and only Cameras, Listen,
+	// User, Password and Logger apply.
+	Clip string
+	// Script, when set, makes every camera show this scripted scene (script.go) instead of
+	// the default bouncing blocks.
+	Script *Script
 	// Logger receives the server's events (default: discarded).
 	Logger *slog.Logger
 	// OnFrame, when set, is called by every client's frame feeder with the camera (1-based),

@@ -20,6 +20,9 @@ var ClassRGB = [][3]uint8{
 type Object struct {
 	ClassID int
 	Box     [4]float64 // x1, y1, x2, y2 in pixels (x2, y2 exclusive)
+	// ID is a scripted object's number (1-based index in Script.Blocks); 0 in the default
+	// scene, whose blocks are told apart by their class.
+	ID int
 }
 
 // Scene describes one simulated camera's picture.
@@ -27,6 +30,8 @@ type Scene struct {
 	Width, Height int
 	FPS           int
 	Camera        int // 0-based camera index: shifts the motion so cameras differ
+	// Script, when set, replaces the default bouncing blocks by scripted ones (script.go).
+	Script *Script
 }
 
 // NewScene returns the scene of camera index cam at the given size and frame rate.
@@ -40,6 +45,9 @@ func even(v float64) float64 { return float64(int(v) &^ 1) }
 // Objects returns the ground truth of frame n: one block per class, each in its own horizontal
 // band, bouncing left and right and bobbing up and down. Blocks never overlap.
 func (s *Scene) Objects(n int) []Object {
+	if s.Script != nil {
+		return s.Script.Objects(n, s.Width, s.Height)
+	}
 	W, H := float64(s.Width), float64(s.Height)
 	fps := float64(s.FPS)
 	if fps <= 0 {

@@ -53,6 +53,9 @@ type Server struct {
 	loopDone chan struct{}
 	done     chan struct{}
 	closeErr error
+
+	clip   *Clip // the clip mode's recording (clip.go), else nil
+	clipT0 int64 // the clip mode's start, g_get_monotonic_time
 }
 
 // registry maps the ids C holds to Go objects, so that no Go pointer is handed to C.
@@ -74,6 +77,9 @@ var initOnce sync.Once
 // exist, binds o.Listen and serves o.Cameras cameras. It returns once the server is
 // listening and its main loop runs. Cancelling ctx closes the server, as Close does.
 func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Clip != "" {
+		return startClip(ctx, o)
+	}
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -107,6 +113,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	for i := range s.scenes {
 		s.scenes[i] = NewScene(o.Width, o.Height, o.FPS, i)
+		s.scenes[i].Script = o.Script
 	}
 	regMu.Lock()
 	s.id = regID()
@@ -184,6 +191,10 @@ func (s *Server) path(i int) string { return "/cam" + strconv.Itoa(i) }
 
 // mount publishes camera i. Call with opMu held.
 func (s *Server) mount(i int) {
+	if s.clip != nil {
+		s.mountClip(i)
+		return
+	}
 	p := C.CString(s.path(i))
 	defer C.free(unsafe.Pointer(p))
 	C.sim_server_mount(s.cs, C.int(i), p, s.launch)
@@ -382,6 +393,9 @@ func (s *Server) Close() error {
 	s.cs = nil
 	C.free(unsafe.Pointer(s.launch))
 	s.launch = nil
+	if s.clip != nil {
+		s.clip.Close() // medias still alive hold their own reference
+	}
 	s.unregister()
 	close(s.done)
 	s.closeErr = errors.Join(errs...)

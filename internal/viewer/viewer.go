@@ -325,8 +325,12 @@ func (v *Viewer) detectionsFor(index uint64, w, h int) []detection {
 	sx, sy := float32(w)/float32(r.Width), float32(h)/float32(r.Height)
 	out := make([]detection, 0, len(r.Detections))
 	for _, d := range r.Detections {
+		label := fmt.Sprintf("%s %.2f", d.Label, d.Score)
+		if d.TrackID != 0 {
+			label = fmt.Sprintf("#%d %s", d.TrackID, label) // as the page labels passthrough boxes
+		}
 		out = append(out, detection{int(d.Box[0] * sx), int(d.Box[1] * sy), int(d.Box[2] * sx), int(d.Box[3] * sy),
-			d.ClassID, fmt.Sprintf("%s %.2f", d.Label, d.Score)})
+			d.ClassID, label})
 	}
 	return out
 }

@@ -210,6 +210,19 @@ func TestBrowserViewerLib(t *testing.T) {
   eq('letterbox bar', px(40, 140)[3], 0);
   eq('right of the box', px(2 * 101, 140)[3], 0);
   eq('label', L.labelText({ label: 'person', score: 0.8749, class_id: 0 }), 'person 0.87');
+  eq('tracked label', L.labelText({ label: 'person', score: 0.91, class_id: 0, track_id: 12 }), '#12 person 0.91');
+  eq('event text', L.eventText({ type: 'line_crossed', track_id: 4, label: 'car', line: 'gate', direction: 'in' }), '#4 car crossed gate (in)');
+  eq('zone event text', L.eventText({ type: 'zone_entered', track_id: 3, label: 'person', zone: 'door' }), '#3 person entered door');
+  // Zones and lines in normalised coordinates land on the picture, not on the bars.
+  const z = document.createElement('canvas');
+  z.width = 200; z.height = 100;
+  const zctx = z.getContext('2d');
+  L.drawGeometry(zctx, { zones: [{ name: '', polygon: [[0, 0], [1, 0], [1, 1], [0, 1]] }],
+    lines: [{ name: '', points: [[0.5, 0], [0.5, 1]] }] }, L.contentRect(200, 100, 100, 100, 'contain'), 1);
+  const zpx = (x, y) => Array.from(zctx.getImageData(x, y, 1, 1).data);
+  eq('zone filled inside the picture', zpx(75, 50)[3] > 0, true);
+  eq('no zone over the bars', zpx(20, 50)[3], 0);
+  eq('line at x = 0.5 of the picture', zpx(100, 80)[2] > 150, true);
   eq('colour wraps', L.classColor(16), 'rgb(255,51,51)');
   eq('colour negative', L.classColor(-1), 'rgb(110,89,255)');
   // (b) By RTP timestamp: exact first, else the latest not newer.

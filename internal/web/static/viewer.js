@@ -30,8 +30,79 @@
     const [r, g, b] = paletteEntry(id);
     return 299 * r + 587 * g + 114 * b >= 128 * 1000 ? '#000' : '#fff';
   };
-  // The label of a drawn box, as the server draws it ("person 0.87").
-  const labelText = (d) => `${d.label || `class ${d.class_id}`} ${Number(d.score || 0).toFixed(2)}`;
+  // The label of a drawn box, as the server draws it ("person 0.87"), with its track ID first
+  // when tracked ("#12 person 0.87").
+  const labelText = (d) => `${d.track_id ? `#${d.track_id} ` : ''}${d.label || `class ${d.class_id}`} ${Number(d.score || 0).toFixed(2)}`;
+  const MAX_EVENTS = 5;     // per camera, in its events list
+  const ZONES_MS = 10000;   // a camera's zones and lines are read again this often
+
+  // eventText describes an event for the list: "#3 person entered door", "#4 car crossed gate (in)".
+  function eventText(e) {
+    const who = `#${e.track_id} ${e.label || ''}`.trim();
+    switch (e.type) {
+      case 'object_appeared': return `${who} appeared`;
+      case 'object_lost': return `${who} lost`;
+      case 'zone_entered': return `${who} entered ${e.zone}`;
+      case 'zone_left': return `${who} left ${e.zone}`;
+      case 'line_crossed': return `${who} crossed ${e.line}${e.direction ? ` (${e.direction})` : ''}`;
+      default: return `${who} ${e.type}`;
+    }
+  }
+
+  // drawGeometry draws a camera's zones (polygons) and lines, in normalised coordinates, over a
+  // video shown in rect, on a canvas whose backing store is scaled by dpr.
+  function drawGeometry(ctx, geo, rect, dpr) {
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, ctx.canvas.width / dpr, ctx.canvas.height / dpr);
+    if (!geo || !(rect.w > 0 && rect.h > 0)) return;
+    const at = (p) => [rect.x + p[0] * rect.w, rect.y + p[1] * rect.h];
+    const fontPx = Math.max(10, Math.round(rect.h / 30));
+    ctx.save();
+    ctx.font = `${fontPx}px system-ui, sans-serif`;
+    ctx.textBaseline = 'bottom';
+    ctx.lineWidth = 2;
+    for (const z of geo.zones || []) {
+      if (!Array.isArray(z.polygon) || z.polygon.length < 3) continue;
+      ctx.beginPath();
+      z.polygon.forEach((p, i) => { const [x, y] = at(p); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+      ctx.closePath();
+      ctx.fillStyle = 'rgba(255, 204, 51, 0.12)';
+      ctx.fill();
+      ctx.strokeStyle = 'rgba(255, 204, 51, 0.9)';
+      ctx.setLineDash([6, 4]);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      const [x, y] = at(z.polygon[0]);
+      ctx.fillStyle = 'rgba(255, 204, 51, 0.95)';
+      ctx.fillText(z.name, x + 3, y + fontPx + 3);
+    }
+    for (const l of geo.lines || []) {
+      if (!Array.isArray(l.points) || l.points.length !== 2) continue;
+      const [x1, y1] = at(l.points[0]);
+      const [x2, y2] = at(l.points[1]);
+      ctx.strokeStyle = 'rgba(43, 217, 217, 0.95)';
+      ctx.beginPath();
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x2, y2);
+      ctx.stroke();
+      ctx.fillStyle = 'rgba(43, 217, 217, 0.95)';
+      ctx.fillText(l.name, (x1 + x2) / 2 + 4, (y1 + y2) / 2);
+      // The direction names on their sides: to the left of first→second point (on screen) is
+      // directions[0].
+      const dirs = Array.isArray(l.directions) && l.directions.length === 2 ? l.directions : ['left', 'right'];
+      const len = Math.hypot(x2 - x1, y2 - y1) || 1;
+      const nx = (y2 - y1) / len; // the left of (dx, dy) on a y-down screen is (dy, -dx)
+      const ny = -(x2 - x1) / len;
+      const mx = (x1 + x2) / 2;
+      const my = (y1 + y2) / 2 + 2 * fontPx;
+      const off = 1.5 * fontPx;
+      ctx.textAlign = 'center';
+      ctx.fillText(`→${dirs[0]}`, mx + nx * off, my + ny * off);
+      ctx.fillText(`→${dirs[1]}`, mx - nx * off, my - ny * off);
+      ctx.textAlign = 'start';
+    }
+    ctx.restore();
+  }
 
   // contentRect is where a vw×vh video shows inside an element of ew×eh CSS pixels with the
   // given object-fit (object-position: center), as {x, y, w, h} in CSS pixels of the element.
@@ -437,8 +508,16 @@
       this.q('.name').title = id;
       this.q('.name').href = `#cam=${encodeURIComponent(id)}`;
       this.video = this.q('video');
-      this.canvas = this.q('canvas');
+      this.canvas = this.q('canvas.boxes');
       this.ctx = this.canvas.getContext('2d');
+      this.zoneCanvas = this.q('canvas.zones');
+      this.zoneCtx = this.zoneCanvas.getContext('2d');
+      this.geometry = null; // { zones, lines } from /api/cameras/{id}/zones
+      this.events = []; // newest first
+      this.eventList = this.q('.events');
+      this.eventsDirty = true;
+      this.loadGeometry();
+      this.loadEvents();
       this.list = this.q('.detections');
       this.detections = [];
       this.dirty = true;
@@ -465,8 +544,58 @@
         onChannel: (open) => { this.channelOpen = open; },
       });
       this.q('.toggle').addEventListener('click', () => this.toggle());
-      new ResizeObserver(() => { this.fit = null; this.draw(this.drawn); }).observe(this.video);
+      new ResizeObserver(() => { this.fit = null; this.draw(this.drawn); this.drawZones(); }).observe(this.video);
       this.showView();
+    }
+
+    // loadGeometry reads the camera's zones and lines now and every ZONES_MS (they change
+    // through the camera API).
+    async loadGeometry() {
+      clearTimeout(this.geoTimer);
+      try {
+        const geo = await getJSON(`/api/cameras/${encodeURIComponent(this.id)}/zones`);
+        if (JSON.stringify(geo) !== JSON.stringify(this.geometry)) {
+          this.geometry = geo;
+          this.drawZones();
+        }
+      } catch { /* an older server, or the camera is gone: nothing to draw */ }
+      if (!this.removed) this.geoTimer = setTimeout(() => this.loadGeometry(), ZONES_MS);
+    }
+
+    // loadEvents fills the events list with the camera's latest events; /ws adds the new ones.
+    async loadEvents() {
+      try {
+        const evs = await getJSON(`/api/events?camera=${encodeURIComponent(this.id)}&limit=${MAX_EVENTS}`);
+        const known = new Set(this.events.map((e) => e.id));
+        for (const e of evs) if (!known.has(e.id)) this.events.push(e);
+        this.events.sort((a, b) => b.id - a.id);
+        this.events.length = Math.min(this.events.length, MAX_EVENTS);
+        this.eventsDirty = true;
+      } catch { /* no events on this server */ }
+    }
+
+    addEvent(e) {
+      if (this.events.some((x) => x.id === e.id)) return;
+      this.events.unshift(e);
+      if (this.events.length > MAX_EVENTS) this.events.length = MAX_EVENTS;
+      this.eventsDirty = true;
+    }
+
+    drawZones() {
+      const v = this.video;
+      const cssW = v.clientWidth;
+      const cssH = v.clientHeight;
+      const has = !!this.geometry && ((this.geometry.zones || []).length + (this.geometry.lines || []).length) > 0;
+      this.zoneCanvas.hidden = !has;
+      if (!has || !cssW || !cssH) return;
+      const dpr = window.devicePixelRatio || 1;
+      const size = backingSize(cssW, cssH, dpr);
+      if (this.zoneCanvas.width !== size.width) this.zoneCanvas.width = size.width;
+      if (this.zoneCanvas.height !== size.height) this.zoneCanvas.height = size.height;
+      if (!this.fit) this.fit = getComputedStyle(v).objectFit || 'contain';
+      const w = v.videoWidth || (this.drawn && this.drawn.width) || 16;
+      const h = v.videoHeight || (this.drawn && this.drawn.height) || 9;
+      drawGeometry(this.zoneCtx, this.geometry, contentRect(cssW, cssH, w, h, this.fit), dpr);
     }
 
     toggle() {
@@ -661,6 +790,8 @@
     }
 
     render() {
+      if (this.eventsDirty && this.onScreen) this.renderEvents();
+      if (this.video.videoWidth && this.video.videoWidth !== this.zonesW) { this.zonesW = this.video.videoWidth; this.drawZones(); }
       if (!this.dirty || !this.onScreen) return;
       this.dirty = false;
       const items = this.detections.map((d) => {
@@ -671,7 +802,7 @@
         sw.style.background = classColor(d.class_id);
         const label = document.createElement('span');
         label.className = 'label';
-        label.textContent = d.label || `class ${d.class_id}`;
+        label.textContent = `${d.track_id ? `#${d.track_id} ` : ''}${d.label || `class ${d.class_id}`}`;
         const score = document.createElement('span');
         score.className = 'score';
         score.textContent = `${Math.round((d.score || 0) * 100)}%`;
@@ -690,7 +821,37 @@
       this.list.replaceChildren(...items);
     }
 
+    renderEvents() {
+      this.eventsDirty = false;
+      const items = this.events.map((e) => {
+        const li = document.createElement('li');
+        li.className = `event ${e.type}`;
+        const time = document.createElement('span');
+        time.className = 'age';
+        time.textContent = e.ts ? new Date(e.ts).toLocaleTimeString() : '';
+        const text = document.createElement(e.snapshot ? 'a' : 'span');
+        text.className = 'what';
+        text.textContent = eventText(e);
+        if (e.snapshot) {
+          text.href = token ? `${e.snapshot}?token=${encodeURIComponent(token)}` : e.snapshot;
+          text.target = '_blank';
+          text.title = 'the picture of that moment';
+        }
+        li.append(text, time);
+        return li;
+      });
+      if (!items.length) {
+        const li = document.createElement('li');
+        li.className = 'none';
+        li.textContent = 'No events yet';
+        items.push(li);
+      }
+      this.eventList.replaceChildren(...items);
+    }
+
     remove() {
+      this.removed = true;
+      clearTimeout(this.geoTimer);
       clearTimeout(this.leaveTimer);
       this.player.close();
       this.root.remove();
@@ -769,13 +930,15 @@
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     if (token) url.searchParams.set('token', token);
     if (single) url.searchParams.set('camera', single);
+    url.searchParams.set('events', '1'); // events too: messages with a "type"
     const ws = new WebSocket(url);
     ws.onopen = () => { wsBackoff = 1000; setLive('ok', 'detections: live'); };
     ws.onmessage = (e) => {
       let msg;
       try { msg = JSON.parse(e.data); } catch { return; }
       const t = tiles.get(msg.camera);
-      if (t) t.addResult(msg);
+      if (t && msg.type) t.addEvent(msg);
+      else if (t) t.addResult(msg);
     };
     ws.onclose = () => {
       setLive('bad', 'detections: reconnecting');
@@ -795,7 +958,7 @@
     framesDecoded: (id) => (tiles.has(id) ? tiles.get(id).player.framesDecoded() : Promise.resolve(0)),
     lib: {
       PALETTE, classColor, textColor, labelText, contentRect, mapBox, backingSize, rtpBefore, pickByRtp,
-      pickByTime, ResultBuffer, parseHash, drawResult,
+      pickByTime, ResultBuffer, parseHash, drawResult, drawGeometry, eventText,
     },
   };
 
