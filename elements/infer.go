@@ -37,6 +37,14 @@ type FrameHandler interface {
 	HandleFrame(meta FrameMeta, f *gst.MappedFrame) error
 }
 
+// FrameSkipper is a FrameHandler that may want no frames for a while (the viewer branch of a
+// camera nobody watches): while SkipFrame reports true, the sink drops each frame unmapped.
+// Mapping a CUDA frame costs the streaming thread a context switch and a stream sync even when
+// the handler then drops it.
+type FrameSkipper interface {
+	SkipFrame() bool
+}
+
 // ErrNoHandler means a sink was created with a handler-id nobody registered.
 var ErrNoHandler = errors.New("gstvisioninfer: no frame handler registered for handler-id")
 
@@ -170,6 +178,9 @@ func (s *inferSink) SetCaps(self *base.GstBaseSink, caps *gogst.Caps) bool {
 func (s *inferSink) Render(self *base.GstBaseSink, buffer *gogst.Buffer) gogst.FlowReturn {
 	if s.info == nil || s.handler == nil {
 		return gogst.FlowNotNegotiated
+	}
+	if sk, ok := s.handler.(FrameSkipper); ok && sk.SkipFrame() {
+		return gogst.FlowOK
 	}
 	buf := unsafe.Pointer(buffer.Instance())
 	meta := FrameMeta{Index: gst.BufferIndex(buf), PTS: gst.BufferPTS(buf)}

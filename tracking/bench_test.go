@@ -33,3 +33,19 @@ func BenchmarkTracker20(b *testing.B) {
 		f++
 	}
 }
+
+// BenchmarkTracker300 is the tracker's cost per frame with 300 objects: the most a detector
+// returns (an untrained model's random boxes reach it).
+func BenchmarkTracker300(b *testing.B) {
+	tr := tracking.New(tracking.Config{})
+	dets := make([]defs.Detection, 300)
+	b.ReportAllocs()
+	f := 0
+	for b.Loop() {
+		movingObjects(dets, f)
+		if _, err := tr.Update(uint64(f), dets); err != nil {
+			b.Fatal(err)
+		}
+		f++
+	}
+}

@@ -135,6 +135,17 @@ func (b *Broadcaster) RequestKeyframe() { b.keyframes.request() }
 // A passthrough broadcaster also keeps the current GOP for joining viewers, and on the first
 // B-slice it falls back (SetFallback(ReasonBFrames)) and drops everything after.
 func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
+	b.writeAccessUnit(au, pts, false)
+}
+
+// WriteOwnedAccessUnit is WriteAccessUnit for an access unit the broadcaster may keep: the
+// caller hands au over and never touches it again (the passthrough branch gives its own copy),
+// which saves the GOP cache a copy of every access unit.
+func (b *Broadcaster) WriteOwnedAccessUnit(au []byte, pts time.Duration) {
+	b.writeAccessUnit(au, pts, true)
+}
+
+func (b *Broadcaster) writeAccessUnit(au []byte, pts time.Duration, owned bool) {
 	if len(au) == 0 {
 		return
 	}
@@ -157,7 +168,7 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 		return
 	}
 
-	f := b.nextFrameLocked(codec, au, info, pts)
+	f := b.nextFrameLocked(codec, au, info, pts, owned)
 	if f == nil {
 		return
 	}
@@ -182,7 +193,7 @@ func (b *Broadcaster) WriteAccessUnit(au []byte, pts time.Duration) {
 // nextFrameLocked numbers and timestamps an access unit, records it for joiners and for
 // RTPTimestamp, and returns it payloaded, or nil when no viewer is connected (payloading is
 // the per-viewer cost; without viewers the broadcaster only keeps its clock and GOP).
-func (b *Broadcaster) nextFrameLocked(codec Codec, au []byte, info auInfo, pts time.Duration) *frame {
+func (b *Broadcaster) nextFrameLocked(codec Codec, au []byte, info auInfo, pts time.Duration, owned bool) *frame {
 	// Keep the latest parameter sets (copied: au is the caller's).
 	keep := func(dst *[]byte, nal []byte) {
 		if nal != nil && !bytesEqual(nal, *dst) {
@@ -213,12 +224,12 @@ func (b *Broadcaster) nextFrameLocked(codec Codec, au []byte, info auInfo, pts t
 		case slices.ContainsFunc(sets, func(s []byte) bool { return s == nil }):
 			key = false // undecodable as a starting point
 		default:
-			data = withParamSets(au, sets...)
+			data, owned = withParamSets(au, sets...), true
 		}
 	}
 	b.seq++
 	if b.gop != nil {
-		b.gop.add(b.seq, ts, key, data)
+		b.gop.add(b.seq, ts, key, data, owned)
 	}
 	if !b.anyActive() {
 		return nil

@@ -15,7 +15,7 @@ type cachedAU struct {
 	seq  uint64
 	ts   uint32
 	key  bool
-	data []byte // the cache's own copy
+	data []byte // the cache's own (a copy, or handed over: WriteOwnedAccessUnit)
 }
 
 // gopCache keeps the access units since the last IDR, so that a viewer joining mid-GOP can be
@@ -29,9 +29,9 @@ type gopCache struct {
 	maxBytes int
 }
 
-// add records one access unit (copying data). Only an IDR starts a GOP: the units after a
-// dropped GOP are not kept.
-func (g *gopCache) add(seq uint64, ts uint32, key bool, data []byte) {
+// add records one access unit, keeping data itself when owned (else a copy). Only an IDR
+// starts a GOP: the units after a dropped GOP are not kept.
+func (g *gopCache) add(seq uint64, ts uint32, key bool, data []byte, owned bool) {
 	if key {
 		g.reset()
 	} else if len(g.units) == 0 {
@@ -41,7 +41,10 @@ func (g *gopCache) add(seq uint64, ts uint32, key bool, data []byte) {
 		g.reset()
 		return
 	}
-	g.units = append(g.units, cachedAU{seq: seq, ts: ts, key: key, data: append([]byte(nil), data...)})
+	if !owned {
+		data = append([]byte(nil), data...)
+	}
+	g.units = append(g.units, cachedAU{seq: seq, ts: ts, key: key, data: data})
 	g.bytes += len(data)
 }
 

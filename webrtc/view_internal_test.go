@@ -72,31 +72,36 @@ func TestWithRTPTimestamp(t *testing.T) {
 
 func TestGOPCacheBounds(t *testing.T) {
 	g := &gopCache{maxUnits: 3, maxBytes: 100}
-	g.add(1, 0, false, []byte{1}) // no IDR yet: not kept
+	g.add(1, 0, false, []byte{1}, false) // no IDR yet: not kept
 	if len(g.units) != 0 {
 		t.Fatalf("kept %d units before an IDR", len(g.units))
 	}
-	g.add(2, 0, true, []byte{1})
-	g.add(3, 0, false, []byte{2})
-	g.add(4, 0, false, []byte{3})
+	g.add(2, 0, true, []byte{1}, false)
+	g.add(3, 0, false, []byte{2}, false)
+	g.add(4, 0, false, []byte{3}, false)
 	if len(g.units) != 3 || g.units[0].seq != 2 || !g.units[0].key {
 		t.Fatalf("units %+v, want seq 2 (IDR), 3, 4", g.units)
 	}
-	g.add(5, 0, false, []byte{4}) // a 4th: the GOP is too long, dropped until the next IDR
-	g.add(6, 0, false, []byte{5})
+	g.add(5, 0, false, []byte{4}, false) // a 4th: the GOP is too long, dropped until the next IDR
+	g.add(6, 0, false, []byte{5}, false)
 	if len(g.units) != 0 {
 		t.Fatalf("kept %d units of an overlong GOP", len(g.units))
 	}
-	g.add(7, 0, true, make([]byte, 60))
-	g.add(8, 0, false, make([]byte, 60)) // 120 bytes > 100
+	g.add(7, 0, true, make([]byte, 60), false)
+	g.add(8, 0, false, make([]byte, 60), false) // 120 bytes > 100
 	if len(g.units) != 0 || g.bytes != 0 {
 		t.Fatalf("kept %d units (%d bytes) past the byte bound", len(g.units), g.bytes)
 	}
 	data := []byte{9}
-	g.add(9, 0, true, data)
+	g.add(9, 0, true, data, false)
 	data[0] = 0
 	if g.units[0].data[0] != 9 {
 		t.Error("the cache aliases the caller's access unit")
+	}
+	owned := []byte{10}
+	g.add(10, 0, true, owned, true)
+	if &g.units[0].data[0] != &owned[0] {
+		t.Error("the cache copied an access unit handed over to it")
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/gstvision/gstvision/internal/config"
@@ -17,6 +19,11 @@ import (
 
 // analysis is the step between the inference stage and the results hub: each camera's tracker
 // and zones (events.Analyzer), whose events go to the event store.
+//
+// It runs on workers of its own, each camera always on the same one (so its frames stay in
+// order): the decoupled stage delivers every batch's results from one goroutine, in batch
+// order, and a tracker there (half a millisecond a frame at 300 detections) would cap the
+// whole stage's throughput.
 type analysis struct {
 	on      bool
 	tracker tracking.Config
@@ -26,7 +33,17 @@ type analysis struct {
 
 	mu   sync.RWMutex
 	cams map[string]*events.Analyzer
+
+	workMu  sync.RWMutex // publish holds it to send, close to close the queues
+	closed  bool
+	work    []chan results.Result
+	workers sync.WaitGroup
+	pending sync.WaitGroup // results queued and not yet in the hub (flush)
 }
+
+// analysisQueue bounds each worker's queue; a full one holds the stage up (back-pressure: its
+// cameras then drop frames before inference, counted) rather than losing analysed results.
+const analysisQueue = 256
 
 func newAnalysis(cfg *config.Config, store *events.Store, hub *results.Hub, lookup func(string) (config.Camera, bool)) *analysis {
 	t := cfg.Tracking.Effective()
@@ -36,18 +53,64 @@ func newAnalysis(cfg *config.Config, store *events.Store, hub *results.Hub, look
 	for _, c := range cfg.Cameras {
 		store.SetZones(c.ID, zoneNames(c))
 	}
+	if an.on {
+		an.work = make([]chan results.Result, runtime.GOMAXPROCS(0))
+		for i := range an.work {
+			ch := make(chan results.Result, analysisQueue)
+			an.work[i] = ch
+			an.workers.Add(1)
+			go func() {
+				defer an.workers.Done()
+				for r := range ch {
+					an.process(r)
+				}
+			}()
+		}
+	}
 	return an
 }
 
-// publish is the stage's Publish: track IDs into the detections, events to the store, then the
-// result to the hub.
+// publish is the stage's Publish: the result goes to its camera's worker, which puts the track
+// IDs into the detections, the events into the store, then the result into the hub.
 func (an *analysis) publish(r results.Result) {
-	if an.on {
-		if a := an.analyzer(r.Camera); a != nil {
-			a.Process(&r, an.store.Add)
-		}
+	an.workMu.RLock()
+	defer an.workMu.RUnlock()
+	if !an.on || an.closed {
+		an.hub.Publish(r)
+		return
+	}
+	h := fnv.New32a()
+	h.Write([]byte(r.Camera))
+	an.pending.Add(1)
+	an.work[h.Sum32()%uint32(len(an.work))] <- r
+}
+
+func (an *analysis) process(r results.Result) {
+	defer an.pending.Done()
+	if a := an.analyzer(r.Camera); a != nil {
+		a.Process(&r, an.store.Add)
 	}
 	an.hub.Publish(r)
+}
+
+// flush waits until every result published so far is in the hub. Only for a quiet stage
+// (tests): a publish racing it may or may not be waited for.
+func (an *analysis) flush() { an.pending.Wait() }
+
+// close analyses what is queued and stops the workers; later results go to the hub as they
+// are. Call it after the stage has delivered its last results.
+func (an *analysis) close() {
+	an.workMu.Lock()
+	if an.closed {
+		an.workMu.Unlock()
+		return
+	}
+	an.closed = true
+	for _, ch := range an.work {
+		close(ch)
+	}
+	an.workMu.Unlock()
+	an.workers.Wait()
 }
 
 func (an *analysis) analyzer(id string) *events.Analyzer {

@@ -26,7 +26,9 @@ func analysisFor(t *testing.T, doc string) (*analysis, *events.Store, *results.H
 		}
 		return config.Camera{}, false
 	}
-	return newAnalysis(cfg, store, hub, lookup), store, hub, cfg
+	an := newAnalysis(cfg, store, hub, lookup)
+	t.Cleanup(an.close)
+	return an, store, hub, cfg
 }
 
 // feed publishes n frames of one block moving right across a 100×100 picture.
@@ -36,6 +38,7 @@ func feed(an *analysis, cam string, from, to int) {
 		an.publish(results.Result{Camera: cam, Frame: uint64(n), Time: time.Unix(int64(n), 0), Width: 100, Height: 100,
 			Detections: []defs.Detection{{Label: "person", Score: 0.9, Box: [4]float32{x, 40, x + 10, 60}}}})
 	}
+	an.flush() // the analysis runs on its own workers
 }
 
 // The stage's results reach the hub with track IDs, and the camera's zones make events; with
@@ -106,6 +109,7 @@ func TestAnalysisConcurrentPublish(t *testing.T) {
 	for range 4 {
 		<-done
 	}
+	an.flush()
 	var last uint64
 	for sub.Len() > 0 {
 		ev := <-sub.C()

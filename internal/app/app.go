@@ -104,6 +104,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		},
 	})
 	if err != nil {
+		a.track.close()
 		a.events.Close()
 		eng.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
@@ -121,27 +122,29 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
 	}, server.Deps{Cameras: a.newCameraAPI(), Results: a.hub, Events: a.events})
 	if err := a.initViewers(); err != nil {
-		a.stage.Close()
-		a.events.Close()
-		eng.Close()
+		a.abandon()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	if err := a.initOps(); err != nil {
-		a.stage.Close()
-		a.events.Close()
-		eng.Close()
+		a.abandon()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	if err := a.initMQTT(); err != nil {
-		a.stage.Close()
-		a.events.Close()
-		eng.Close()
+		a.abandon()
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	var collect context.Context
 	collect, a.stopCollector = context.WithCancel(context.Background())
 	gst.StartCollector(collect)
 	return a, nil
+}
+
+// abandon undoes a New that failed after the stage started (no camera runs yet).
+func (a *App) abandon() {
+	a.stage.Close()
+	a.track.close()
+	a.events.Close()
+	a.engine.Close()
 }
 
 // removeStaleConfigTemps deletes the copies of the config that an interrupted save left (the
@@ -223,6 +226,7 @@ func (a *App) Close() {
 		a.rtc.Close()
 	}
 	a.stage.Close()
+	a.track.close() // the stage's last results
 	if a.mqttPub != nil {
 		a.mqttPub.Close() // after the cameras: their last events go out
 	}

@@ -29,7 +29,7 @@ func (p *passthrough) SetCodec(codec string) {
 
 // HandleAccessUnit implements elements.AccessUnitHandler.
 func (p *passthrough) HandleAccessUnit(au []byte, pts time.Duration) {
-	p.b.WriteAccessUnit(au, pts)
+	p.b.WriteOwnedAccessUnit(au, pts) // au is the sink's copy, ours to give
 }
 
 // AddPassthrough creates the camera's passthrough source and returns the handler-id for its

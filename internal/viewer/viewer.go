@@ -239,6 +239,12 @@ func (v *Viewer) close() {
 	v.releaseFrameLocked()
 }
 
+// SkipFrame implements elements.FrameSkipper: without a viewer or a snapshot waiting, the
+// viewer branch's frames are dropped before they are mapped.
+func (v *Viewer) SkipFrame() bool {
+	return !v.watching.Load() && time.Now().UnixNano() >= v.snapUntil.Load()
+}
+
 // HandleFrame implements elements.FrameHandler for the viewer branch.
 func (v *Viewer) HandleFrame(meta elements.FrameMeta, f *gst.MappedFrame) error {
 	wantSnap := time.Now().UnixNano() < v.snapUntil.Load()
