@@ -19,6 +19,10 @@ type SnapshotLimits struct {
 	Workers  int           // snapshots taken at once (2)
 	Queue    int           // snapshots waiting to be taken; more are not taken (16)
 	Timeout  time.Duration // longest wait for one picture (5 s)
+	// MinInterval is the shortest time between two pictures of one camera (1 s): events that
+	// come sooner wait for the next picture together. A noisy detector makes events every frame;
+	// each picture is a frame copied, drawn and JPEG-encoded.
+	MinInterval time.Duration
 }
 
 func (l SnapshotLimits) withDefaults() SnapshotLimits {
@@ -36,6 +40,9 @@ func (l SnapshotLimits) withDefaults() SnapshotLimits {
 	}
 	if l.Timeout <= 0 {
 		l.Timeout = 5 * time.Second
+	}
+	if l.MinInterval <= 0 {
+		l.MinInterval = time.Second
 	}
 	return l
 }
@@ -72,6 +79,7 @@ type Snapshots struct {
 	mu      sync.Mutex
 	shots   []*shot // by increasing first
 	pending map[string]*shot
+	taken   map[string]time.Time // when each camera's latest picture was started
 	bytes   int
 	closed  bool
 }
@@ -79,7 +87,8 @@ type Snapshots struct {
 // NewSnapshots starts the workers that take pictures with grab.
 func NewSnapshots(grab GrabFunc, lim SnapshotLimits) *Snapshots {
 	lim = lim.withDefaults()
-	s := &Snapshots{grab: grab, lim: lim, queue: make(chan *shot, lim.Queue), pending: map[string]*shot{}}
+	s := &Snapshots{grab: grab, lim: lim, queue: make(chan *shot, lim.Queue), pending: map[string]*shot{},
+		taken: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range lim.Workers {
 		s.wg.Go(s.work)
@@ -100,15 +109,46 @@ func (s *Snapshots) request(camera string, first, last uint64) bool {
 		return true
 	}
 	sh := &shot{camera: camera, first: first, last: last, done: make(chan struct{})}
-	select {
-	case s.queue <- sh:
-	default:
-		return false
+	if wait := time.Until(s.taken[camera].Add(s.lim.MinInterval)); wait > 0 {
+		// Too soon after the camera's last picture: this one is taken when the interval ends,
+		// and the events until then join it.
+		time.AfterFunc(wait, func() { s.enqueueLater(sh) })
+	} else {
+		select {
+		case s.queue <- sh:
+		default:
+			return false
+		}
 	}
 	s.pending[camera] = sh
 	s.shots = append(s.shots, sh)
 	s.evictLocked()
 	return true
+}
+
+// enqueueLater queues a picture that waited out its camera's MinInterval; with the queue full
+// its events get none.
+func (s *Snapshots) enqueueLater(sh *shot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sh.started {
+		return
+	}
+	if !sh.evicted && !s.closed {
+		select {
+		case s.queue <- sh:
+			return
+		default:
+		}
+	}
+	sh.started = true
+	if !sh.evicted {
+		sh.err = fmt.Errorf("camera %q: too many pictures waiting", sh.camera)
+	}
+	if s.pending[sh.camera] == sh {
+		delete(s.pending, sh.camera)
+	}
+	close(sh.done)
 }
 
 func (s *Snapshots) work() {
@@ -125,6 +165,7 @@ func (s *Snapshots) work() {
 func (s *Snapshots) take(sh *shot) {
 	s.mu.Lock()
 	sh.started = true
+	s.taken[sh.camera] = time.Now()
 	if s.pending[sh.camera] == sh {
 		delete(s.pending, sh.camera)
 	}

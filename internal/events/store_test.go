@@ -152,3 +152,45 @@ func TestStoreSnapshots(t *testing.T) {
 		t.Fatalf("evicted snapshot: %v", err)
 	}
 }
+
+// TestSnapshotsMinInterval: events of one camera that come within MinInterval of its last
+// picture wait for the next one together: a detector that makes events every frame costs one
+// picture per interval, not one per frame.
+func TestSnapshotsMinInterval(t *testing.T) {
+	var calls atomic.Int32
+	grab := func(ctx context.Context, cam string) ([]byte, error) {
+		return []byte(fmt.Sprintf("jpeg %s %d", cam, calls.Add(1))), nil
+	}
+	s := events.New(events.Options{Grab: grab, Snapshots: events.SnapshotLimits{MinInterval: 300 * time.Millisecond}})
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Add([]defs.Event{ev("a", defs.EventObjectAppeared, "p", "", 1)})
+	first, err := s.Snapshot(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := 2; f <= 5; f++ { // four more frames' events, long before the interval ends
+		s.Add([]defs.Event{ev("a", defs.EventObjectLost, "p", "", f)})
+	}
+	s.Add([]defs.Event{ev("b", defs.EventObjectAppeared, "p", "", 5)}) // another camera: its own
+	var later []string
+	for id := uint64(2); id <= 5; id++ {
+		j, err := s.Snapshot(ctx, id)
+		if err != nil {
+			t.Fatalf("event %d: %v", id, err)
+		}
+		later = append(later, string(j))
+	}
+	if _, err := s.Snapshot(ctx, 6); err != nil {
+		t.Fatalf("camera b: %v", err)
+	}
+	for _, j := range later {
+		if j != later[0] || j == string(first) {
+			t.Fatalf("camera a's pictures: first %q, then %q: want the later events to share one new picture", first, later)
+		}
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d pictures taken, want 3 (a twice, b once)", n)
+	}
+}
