@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,18 @@ func TestServeMQTT(t *testing.T) {
 		}
 		return crossed.ID != 0 && entered.ID != 0
 	})
+	// Event latency (BENCHMARKS.md; not asserted): from the frame's analysis (the event's ts)
+	// to the subscriber.
+	var lat []time.Duration
+	for _, m := range sub.on("gstvision/cam1/events") {
+		var ev defs.Event
+		if json.Unmarshal(m.payload, &ev) == nil {
+			lat = append(lat, m.at.Sub(ev.Time))
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("event latency, analysis to MQTT subscriber, %d events: p50 %v, p95 %v, max %v", len(lat),
+		lat[len(lat)/2], lat[len(lat)*95/100], lat[len(lat)-1])
 	if crossed.Camera != "cam1" || crossed.TrackID == 0 || crossed.Line == "" || crossed.Direction == "" {
 		t.Errorf("line_crossed event %+v lacks camera, track, line or direction", crossed)
 	}
@@ -137,6 +150,7 @@ type mqttMessage struct {
 	payload  []byte
 	qos      byte
 	retained bool
+	at       time.Time // arrival
 }
 
 type mqttRecorder struct {
@@ -180,7 +194,8 @@ func subscribeAll(t *testing.T, broker string) *mqttRecorder {
 	t.Cleanup(func() { c.Disconnect(100) })
 	tok := c.Subscribe("#", 2, func(_ paho.Client, m paho.Message) {
 		r.mu.Lock()
-		r.msgs = append(r.msgs, mqttMessage{topic: m.Topic(), payload: append([]byte(nil), m.Payload()...), qos: m.Qos(), retained: m.Retained()})
+		r.msgs = append(r.msgs, mqttMessage{topic: m.Topic(), payload: append([]byte(nil), m.Payload()...), qos: m.Qos(),
+			retained: m.Retained(), at: time.Now()})
 		r.mu.Unlock()
 	})
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

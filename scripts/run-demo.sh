@@ -7,7 +7,9 @@ CONFIG="${CONFIG:-config.json}"
 CAMERAS="${CAMERAS:-2}"
 # No B-frames, as most IP cameras send: the page then plays the cameras' own video (passthrough)
 # with the boxes drawn by the browser; a camera with B-frames would fall back to the annotated view.
-"$BIN" simulate --cameras "$CAMERAS" --listen 127.0.0.1:8554 --bframes -1 >/dev/null &
+# The scripted scene: blocks cross config.json's line and enter and leave its zone, so the page
+# shows track IDs and events at once.
+"$BIN" simulate --cameras "$CAMERAS" --listen 127.0.0.1:8554 --bframes -1 --scene events >/dev/null &
 sim=$!
 serve=""
 cleanup() {
@@ -26,6 +28,7 @@ cat <<MSG
     viewer page:     http://localhost:8080/
     detections:      ws://localhost:8080/ws        (e.g. websocat ws://localhost:8080/ws)
     cameras:         http://localhost:8080/api/cameras
+    events:          http://localhost:8080/api/events
     metrics:         http://localhost:8080/metrics
   Ctrl-C stops it.
 

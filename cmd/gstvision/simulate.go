@@ -10,6 +10,7 @@ import (
 
 func newSimulateCmd() *cobra.Command {
 	var o simulate.Options
+	var scene string
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Serve synthetic RTSP cameras (moving coloured blocks with known positions), or a recorded clip on many mounts",
@@ -17,6 +18,13 @@ func newSimulateCmd() *cobra.Command {
 			"  gstvision simulate --clip clip.h264 --cameras 130 --listen 127.0.0.1:8554   # no re-encoding; keyframes spread over one GOP",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch scene {
+			case "blocks":
+			case "events":
+				o.Script = simulate.EventsScript()
+			default:
+				return usageError{fmt.Errorf("--scene must be blocks or events, got %q", scene)}
+			}
 			o.Logger = newLogger("info", "text")
 			srv, err := simulate.Start(cmd.Context(), o)
 			if err != nil {
@@ -42,6 +50,7 @@ func newSimulateCmd() *cobra.Command {
 	f.StringVar(&o.Codec, "codec", "h264", "h264 or h265")
 	f.IntVar(&o.BitrateKbps, "bitrate", 1500, "encoder bitrate, kbit/s")
 	f.IntVar(&o.BFrames, "bframes", 2, "B-frames between references (-1: none, zero-latency)")
+	f.StringVar(&scene, "scene", "blocks", "what the cameras show: blocks (moving at random) or events (scripted: a block crosses the line x=0.5 both ways, enters and leaves the zone [0.65..0.95]x[0.15..0.55], two pass each other; the demo config's zone and line)")
 	f.IntVar(&o.JumpEverySec, "jump-every", 0, "make timestamps jump 10 s forward every N seconds (0: never)")
 	return cmd
 }

@@ -45,7 +45,7 @@ type Client struct {
 	onAU    func(au []byte, at time.Time, damaged bool)
 	keep    bool // keep the access units for AccessUnits (tests)
 
-	aus, bytes, lost atomic.Uint64
+	aus, bytes, lost, late atomic.Uint64
 	first            chan struct{} // closed at the first access unit
 	firstOnce        sync.Once
 	firstAt          time.Time // when the first access unit was complete; set before first closes
@@ -66,6 +66,7 @@ type Stats struct {
 	AccessUnits uint64 // complete access units (RTP marker bits)
 	Bytes       uint64 // RTP payload
 	Lost        uint64 // packets missing from the sequence
+	Late        uint64 // packets that came after a later one (reordered or sent again), not counted lost
 }
 
 // Connect creates a client, POSTs its offer to the WHEP endpoint url (which must answer 201)
@@ -186,9 +187,17 @@ func (c *Client) read(tr *pion.TrackRemote) {
 		if err != nil {
 			return
 		}
-		if started && pkt.SequenceNumber != lastSeq+1 {
-			c.lost.Add(uint64(pkt.SequenceNumber - lastSeq - 1))
-			damaged = true
+		if started {
+			switch gap := int16(pkt.SequenceNumber - lastSeq); {
+			case gap <= 0:
+				// Late or repeated (a NACK retransmission, reordering): not a loss, and too late
+				// for the access unit it belonged to.
+				c.late.Add(1)
+				continue
+			case gap > 1:
+				c.lost.Add(uint64(gap - 1))
+				damaged = true
+			}
 		}
 		started, lastSeq = true, pkt.SequenceNumber
 		c.bytes.Add(uint64(len(pkt.Payload)))
@@ -231,7 +240,7 @@ func (c *Client) complete(au []byte, ts uint32, at time.Time, damaged bool) {
 
 // Stats returns what the client has received so far.
 func (c *Client) Stats() Stats {
-	return Stats{AccessUnits: c.aus.Load(), Bytes: c.bytes.Load(), Lost: c.lost.Load()}
+	return Stats{AccessUnits: c.aus.Load(), Bytes: c.bytes.Load(), Lost: c.lost.Load(), Late: c.late.Load()}
 }
 
 // First is closed when the first access unit has arrived.
