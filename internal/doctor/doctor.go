@@ -62,6 +62,9 @@ func Run(cfg *config.Config) *Report {
 	r.add("GStreamer", OK, gst.Version(), "")
 
 	r.checkElements(wantCUDA)
+	if cfg.MQTT.Enabled() {
+		r.add(mqttCheck(cfg.MQTT))
+	}
 
 	// GPU, driver, NVRTC
 	var ctx *cuda.Context
