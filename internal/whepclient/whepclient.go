@@ -46,9 +46,9 @@ type Client struct {
 	keep    bool // keep the access units for AccessUnits (tests)
 
 	aus, bytes, lost, late atomic.Uint64
-	first            chan struct{} // closed at the first access unit
-	firstOnce        sync.Once
-	firstAt          time.Time // when the first access unit was complete; set before first closes
+	first                  chan struct{} // closed at the first access unit
+	firstOnce              sync.Once
+	firstAt                time.Time // when the first access unit was complete; set before first closes
 
 	mu     sync.Mutex
 	kept   [][]byte
