@@ -330,9 +330,7 @@ func (tr *Tracker) Flush() *Output {
 
 // Reset forgets every track (IDs keep increasing).
 func (tr *Tracker) Reset() {
-	for _, t := range tr.tracks {
-		tr.free = append(tr.free, t)
-	}
+	tr.free = append(tr.free, tr.tracks...)
 	clear(tr.tracks)
 	tr.tracks = tr.tracks[:0]
 	tr.began = false
