@@ -69,6 +69,14 @@ func NewEncoder(o EncoderOptions) (*Encoder, error) {
 		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
 	}
 	e := &Encoder{pipeline: pl, frameLen: o.Width * o.Height * 3 / 2}
+	ok := false
+	defer func() {
+		if !ok {
+			// Deterministically, not when a finalizer drops it: GStreamer must not dispose a
+			// pipeline that is not in the NULL state.
+			_ = pl.SetState(gogst.StateNull)
+		}
+	}()
 	e.OutW, e.OutH = ScaledSize(o.Width, o.Height, o.MaxWidth)
 	inCaps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=0/1", o.Width, o.Height)
 	src, err := makeElementWith("appsrc", "src", map[string]any{"caps": gogst.NewCapsFromString(inCaps), "is-live": true,
@@ -127,6 +135,7 @@ func NewEncoder(o EncoderOptions) (*Encoder, error) {
 	if err := pl.SetState(gogst.StatePlaying); err != nil {
 		return nil, fmt.Errorf("%w: viewer encoder: %w", ErrPipeline, err)
 	}
+	ok = true
 	return e, nil
 }
 
