@@ -31,7 +31,7 @@ deps-test: ## deps, plus Chromium, Firefox (browser tests) and Mosquitto (MQTT t
 test: deps deps-test ## run all tests (unit, end to end, browser, short fuzzing)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./defs/ ./internal/config/ ./internal/results/ ./internal/server/ ./internal/events/ ./internal/mqtt/ ./internal/placement/ ./tracking/ ./zones/ ./webrtc/
+	CGO_ENABLED=0 $(GO) test -count=1 ./defs/ ./h26x/ ./internal/config/ ./internal/results/ ./internal/server/ ./internal/events/ ./internal/mqtt/ ./internal/placement/ ./tracking/ ./zones/ ./webrtc/
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory fuzz
 

@@ -1,8 +1,9 @@
 package webrtc
 
 import (
-	"bytes"
 	"time"
+
+	"github.com/gstvision/gstvision/h26x"
 )
 
 // H.264 NAL unit types this package looks at (ITU-T H.264 table 7-1).
@@ -15,41 +16,6 @@ const (
 	nalAUD   = 9
 )
 
-var startCode = []byte{0, 0, 1}
-
-// forEachNAL calls fn with each NAL unit of an Annex-B buffer, without start codes and without
-// the zero bytes that precede the next start code. A buffer without start codes is one NAL unit.
-func forEachNAL(b []byte, fn func(nal []byte)) {
-	i := bytes.Index(b, startCode)
-	if i < 0 {
-		if len(b) > 0 {
-			fn(b)
-		}
-		return
-	}
-	b = b[i+3:]
-	for len(b) > 0 {
-		j := bytes.Index(b, startCode)
-		if j < 0 {
-			fn(trimZeros(b))
-			return
-		}
-		if nal := trimZeros(b[:j]); len(nal) > 0 {
-			fn(nal)
-		}
-		b = b[j+3:]
-	}
-}
-
-// trimZeros drops trailing zero bytes: the leading zero of a 4-byte start code, or
-// trailing_zero_8bits. A NAL unit never ends in a zero byte (rbsp_trailing_bits).
-func trimZeros(b []byte) []byte {
-	for len(b) > 0 && b[len(b)-1] == 0 {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // auInfo is what WriteAccessUnit learns from one access unit.
 type auInfo struct {
 	idr           bool   // a decoder's starting point: IDR (H.264), IRAP (H.265)
@@ -60,14 +26,14 @@ type auInfo struct {
 
 func inspectAU(au []byte) auInfo {
 	var info auInfo
-	forEachNAL(au, func(nal []byte) {
+	h26x.ForEachNAL(au, func(nal []byte) {
 		switch nal[0] & 0x1f {
 		case nalIDR:
 			info.idr = true
 			info.slices++
 		case nalSlice:
 			info.slices++
-			if sliceTypeOf(nal) == sliceTypeB {
+			if h26x.H264SliceType(nal) == sliceTypeB {
 				info.bSlice = true
 			}
 		case nalSPS:
@@ -81,60 +47,6 @@ func inspectAU(au []byte) auInfo {
 
 // sliceTypeB is slice_type B modulo 5 (H.264 table 7-6: 1 and 6 are B).
 const sliceTypeB = 1
-
-// sliceTypeOf returns a slice NAL unit's slice_type modulo 5, or -1 when the header is cut
-// short. The header starts first_mb_in_slice ue(v), slice_type ue(v) (H.264 7.3.3); both are
-// small, so emulation prevention bytes, which need two zero bytes first, cannot occur in them.
-func sliceTypeOf(nal []byte) int {
-	r := bitReader{b: nal[1:]}
-	if _, ok := r.ue(); !ok {
-		return -1
-	}
-	t, ok := r.ue()
-	if !ok {
-		return -1
-	}
-	return int(t % 5)
-}
-
-// bitReader reads big-endian bits and Exp-Golomb codes.
-type bitReader struct {
-	b   []byte
-	pos int // in bits
-}
-
-func (r *bitReader) bit() (uint32, bool) {
-	if r.pos >= len(r.b)*8 {
-		return 0, false
-	}
-	v := uint32(r.b[r.pos/8]>>(7-r.pos%8)) & 1
-	r.pos++
-	return v, true
-}
-
-// ue reads an unsigned Exp-Golomb code (H.264 9.1); ok is false past the end or above 2^31.
-func (r *bitReader) ue() (uint32, bool) {
-	zeros := 0
-	for {
-		b, ok := r.bit()
-		if !ok || zeros > 31 {
-			return 0, false
-		}
-		if b == 1 {
-			break
-		}
-		zeros++
-	}
-	v := uint32(1)
-	for i := 0; i < zeros; i++ {
-		b, ok := r.bit()
-		if !ok {
-			return 0, false
-		}
-		v = v<<1 | b
-	}
-	return v - 1, true
-}
 
 // withParamSets returns au prefixed with the parameter sets in Annex-B form (SPS and PPS for
 // H.264; VPS, SPS and PPS for H.265).
@@ -206,7 +118,7 @@ func SplitAccessUnits(stream []byte) [][]byte {
 		}
 		cur, hasSlice = nil, false
 	}
-	forEachNAL(stream, func(nal []byte) {
+	h26x.ForEachNAL(stream, func(nal []byte) {
 		switch t := nal[0] & 0x1f; {
 		case t == nalAUD || t == nalSPS || t == nalPPS || t == nalSEI:
 			if hasSlice {

@@ -14,29 +14,6 @@ func nal(header byte, body ...byte) []byte {
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-func TestForEachNAL(t *testing.T) {
-	stream := cat([]byte{0, 0, 1, 0x09, 0xf0}, nal(0x67, 1, 2, 3), []byte{0, 0, 1, 0x68, 4}, nal(0x65, 0x88, 0, 5, 0))
-	var got [][]byte
-	forEachNAL(stream, func(n []byte) { got = append(got, append([]byte(nil), n...)) })
-	want := [][]byte{{0x09, 0xf0}, {0x67, 1, 2, 3}, {0x68, 4}, {0x65, 0x88, 0, 5}}
-	if len(got) != len(want) {
-		t.Fatalf("got %d NAL units %x, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("NAL %d = %x, want %x", i, got[i], want[i])
-		}
-	}
-	// No start code: the buffer is one NAL unit. Empty: none.
-	n := 0
-	forEachNAL([]byte{0x41, 9}, func([]byte) { n++ })
-	forEachNAL(nil, func([]byte) { n += 10 })
-	forEachNAL([]byte{0, 0, 1}, func([]byte) { n += 100 })
-	if n != 1 {
-		t.Errorf("calls = %d, want 1", n)
-	}
-}
-
 func TestInspectAU(t *testing.T) {
 	info := inspectAU(cat(nal(0x09, 0xf0), nal(0x67, 1), nal(0x68, 2), nal(0x06, 5), nal(0x65, 0x88)))
 	if !info.idr || info.slices != 1 || !bytes.Equal(info.sps, []byte{0x67, 1}) || !bytes.Equal(info.pps, []byte{0x68, 2}) {

@@ -1,5 +1,7 @@
 package webrtc
 
+import "github.com/gstvision/gstvision/h26x"
+
 // H.265 NAL unit types this package looks at (ITU-T H.265 table 7-1).
 const (
 	nal265IRAPFirst = 16 // BLA_W_LP: IRAP pictures are types 16 to 23 (22, 23 reserved)
@@ -19,7 +21,7 @@ func nal265Type(nal []byte) int { return int(nal[0]>>1) & 0x3f }
 // updates it.
 func inspectAU265(au []byte, ppsExtraBits *int) auInfo {
 	var info auInfo
-	forEachNAL(au, func(nal []byte) {
+	h26x.ForEachNAL(au, func(nal []byte) {
 		if len(nal) < 2 {
 			return
 		}
@@ -54,25 +56,25 @@ const slice265B = 0
 // slice_type ue(v). All are a few bits into the header, before any emulation prevention byte
 // could occur.
 func slice265Type(nal []byte, typ, extraBits int) int {
-	r := bitReader{b: nal[2:]}
-	first, ok := r.bit()
+	r := h26x.NewBitReader(nal[2:])
+	first, ok := r.Bit()
 	if !ok || first == 0 {
 		return -1
 	}
 	if typ >= nal265IRAPFirst && typ <= 23 {
-		if _, ok := r.bit(); !ok {
+		if _, ok := r.Bit(); !ok {
 			return -1
 		}
 	}
-	if _, ok := r.ue(); !ok {
+	if _, ok := r.UE(); !ok {
 		return -1
 	}
 	for range extraBits {
-		if _, ok := r.bit(); !ok {
+		if _, ok := r.Bit(); !ok {
 			return -1
 		}
 	}
-	t, ok := r.ue()
+	t, ok := r.UE()
 	if !ok {
 		return -1
 	}
@@ -86,15 +88,15 @@ func pps265ExtraBits(pps []byte) int {
 	if len(pps) < 3 {
 		return 0
 	}
-	r := bitReader{b: unescapeRBSP(pps[2:])}
+	r := h26x.NewBitReader(h26x.RBSP(pps[2:]))
 	for range 2 {
-		if _, ok := r.ue(); !ok {
+		if _, ok := r.UE(); !ok {
 			return 0
 		}
 	}
 	v := 0
 	for i := range 5 {
-		b, ok := r.bit()
+		b, ok := r.Bit()
 		if !ok {
 			return 0
 		}
@@ -120,28 +122,9 @@ func sps265PTL(sps []byte) (h265PTL, bool) {
 	if len(sps) < 3 || nal265Type(sps) != nal265SPS {
 		return h265PTL{}, false
 	}
-	b := unescapeRBSP(sps[2:])
+	b := h26x.RBSP(sps[2:])
 	if len(b) < 13 {
 		return h265PTL{}, false
 	}
 	return h265PTL{profile: int(b[1] & 0x1f), tier: int(b[1]>>5) & 1, level: int(b[12])}, true
-}
-
-// unescapeRBSP removes emulation prevention bytes (the 3 of 00 00 03).
-func unescapeRBSP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-		out = append(out, c)
-	}
-	return out
 }

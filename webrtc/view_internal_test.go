@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/gstvision/gstvision/h26x"
 )
 
 // sliceNAL is a non-IDR slice NAL unit whose header says first_mb_in_slice 0 and slice_type st
@@ -37,14 +39,14 @@ func sliceNAL(st int) []byte {
 	return out
 }
 
-func TestSliceTypeOf(t *testing.T) {
+func TestH264SliceType(t *testing.T) {
 	for st := 0; st < 8; st++ {
-		if got := sliceTypeOf(sliceNAL(st)); got != st%5 {
-			t.Errorf("slice_type %d: sliceTypeOf = %d, want %d", st, got, st%5)
+		if got := h26x.H264SliceType(sliceNAL(st)); got != st%5 {
+			t.Errorf("slice_type %d: H264SliceType = %d, want %d", st, got, st%5)
 		}
 	}
-	if got := sliceTypeOf([]byte{0x41}); got != -1 {
-		t.Errorf("cut header: sliceTypeOf = %d, want -1", got)
+	if got := h26x.H264SliceType([]byte{0x41}); got != -1 {
+		t.Errorf("cut header: H264SliceType = %d, want -1", got)
 	}
 	au := append([]byte{0, 0, 0, 1}, sliceNAL(6)...) // B (6 = 1 + 5)
 	if !inspectAU(au).bSlice {

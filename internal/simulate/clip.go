@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"github.com/go-gst/go-gst/gst"
+
+	"github.com/gstvision/gstvision/h26x"
 )
 
 // The clip mode (Options.Clip): a recorded H.264 or H.265 stream served on every mount
@@ -159,69 +161,9 @@ func h264IsB(au []byte) bool {
 		if t := nal[0] & 0x1f; t != 1 && t != 5 {
 			continue
 		}
-		r := bitReader{b: unescapeRBSP(nal[1:min(len(nal), 24)])}
-		r.ue() // first_mb_in_slice
-		st, ok := r.ue()
-		return ok && st%5 == 1
+		return h26x.H264SliceType(h26x.RBSP(nal[:min(len(nal), 24)])) == 1
 	}
 	return false
-}
-
-// unescapeRBSP removes emulation prevention bytes (00 00 03 → 00 00).
-func unescapeRBSP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// bitReader reads exp-Golomb codes, most significant bit first.
-type bitReader struct {
-	b   []byte
-	pos int
-}
-
-func (r *bitReader) bit() (uint, bool) {
-	if r.pos >= 8*len(r.b) {
-		return 0, false
-	}
-	v := uint(r.b[r.pos/8]>>(7-r.pos%8)) & 1
-	r.pos++
-	return v, true
-}
-
-func (r *bitReader) ue() (uint, bool) {
-	zeros := 0
-	for {
-		b, ok := r.bit()
-		if !ok || zeros > 31 {
-			return 0, false
-		}
-		if b == 1 {
-			break
-		}
-		zeros++
-	}
-	v := uint(1)
-	for range zeros {
-		b, ok := r.bit()
-		if !ok {
-			return 0, false
-		}
-		v = v<<1 | b
-	}
-	return v - 1, true
 }
 
 // AccessUnit returns a copy of access unit k (decode order) as the payloader gets it:

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gstvision/gstvision/h26x"
 )
 
 // NALs splits Annex-B data into NAL units (without start codes).
@@ -25,23 +27,7 @@ func NALs(b []byte) [][]byte {
 }
 
 // RBSP removes emulation prevention bytes (00 00 03 → 00 00).
-func RBSP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-		out = append(out, c)
-	}
-	return out
-}
+func RBSP(b []byte) []byte { return h26x.RBSP(b) }
 
 // BitReader reads an RBSP bit by bit, most significant first; past the end it reads zeros.
 type BitReader struct {
