@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 )
@@ -66,7 +67,7 @@ type Stats struct {
 	AccessUnits uint64 // complete access units (RTP marker bits)
 	Bytes       uint64 // RTP payload
 	Lost        uint64 // packets missing from the sequence
-	Late        uint64 // packets that came after a later one (reordered or sent again), not counted lost
+	Late        uint64 // packets that came after their gap was given up as lost (or twice)
 }
 
 // Connect creates a client, POSTs its offer to the WHEP endpoint url (which must answer 201)
@@ -180,26 +181,13 @@ func (c *Client) read(tr *pion.TrackRemote) {
 		depack = &codecs.H265Depacketizer{}
 	}
 	var cur []byte
-	var lastSeq uint16
-	started, damaged := false, false
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return
+	var ro reorder
+	damaged := false
+	emit := func(pkt *rtp.Packet, lost int) {
+		if lost > 0 {
+			c.lost.Add(uint64(lost))
+			damaged = true
 		}
-		if started {
-			switch gap := int16(pkt.SequenceNumber - lastSeq); {
-			case gap <= 0:
-				// Late or repeated (a NACK retransmission, reordering): not a loss, and too late
-				// for the access unit it belonged to.
-				c.late.Add(1)
-				continue
-			case gap > 1:
-				c.lost.Add(uint64(gap - 1))
-				damaged = true
-			}
-		}
-		started, lastSeq = true, pkt.SequenceNumber
 		c.bytes.Add(uint64(len(pkt.Payload)))
 		if depacketize {
 			if data, err := depack.Unmarshal(pkt.Payload); err == nil {
@@ -209,6 +197,15 @@ func (c *Client) read(tr *pion.TrackRemote) {
 		if pkt.Marker {
 			c.complete(cur, pkt.Timestamp, time.Now(), damaged)
 			cur, damaged = nil, false
+		}
+	}
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if ro.push(pkt, time.Now(), emit) {
+			c.late.Add(1)
 		}
 	}
 }
