@@ -312,15 +312,7 @@ func startClip(ctx context.Context, o Options) (*Server, error) {
 	s.log.Info("clip cameras listening", "url", s.URL(1), "cameras", o.Cameras, "clip", o.Clip,
 		"codec", clip.Codec, "mp4", clip.MP4, "frames", clip.Frames, "fps", fmt.Sprintf("%.2f", clip.FPS()),
 		"gop", clip.GOP, "keyframes", clip.Keyframes, "caps", clip.Caps)
-	go func() {
-		select {
-		case <-ctx.Done():
-			if err := s.Close(); err != nil {
-				s.log.Warn("close after context cancel", "err", err)
-			}
-		case <-s.done:
-		}
-	}()
+	go s.closeOnCancel(ctx)
 	return s, nil
 }
 

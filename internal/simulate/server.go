@@ -153,16 +153,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		"size", fmt.Sprintf("%dx%d", o.Width, o.Height), "fps", o.FPS, "codec", o.Codec,
 		"bframes", o.BFrames)
 
-	go func() {
-		select {
-		case <-ctx.Done():
-			if err := s.Close(); err != nil {
-				s.log.Warn("close after context cancel", "err", err)
-			}
-		case <-s.done:
-		}
-	}()
+	go s.closeOnCancel(ctx)
 	return s, nil
+}
+
+// closeOnCancel closes the server when ctx ends (unless it closed first).
+func (s *Server) closeOnCancel(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		if err := s.Close(); err != nil {
+			s.log.Warn("close after context cancel", "err", err)
+		}
+	case <-s.done:
+	}
 }
 
 // requireAuth makes the cameras demand user and password (before any mount).
