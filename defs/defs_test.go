@@ -54,3 +54,21 @@ func TestJSON(t *testing.T) {
 		t.Errorf("Status JSON = %s, want it to end %s", st, want)
 	}
 }
+
+func TestIoU(t *testing.T) {
+	a := [4]float32{0, 0, 10, 10}
+	for _, c := range []struct {
+		b    [4]float32
+		want float32
+	}{
+		{a, 1},
+		{[4]float32{5, 0, 15, 10}, 50.0 / 150},
+		{[4]float32{10, 0, 20, 10}, 0}, // touching edges
+		{[4]float32{20, 20, 30, 30}, 0},
+		{[4]float32{5, 5, 5, 8}, 0}, // empty
+	} {
+		if got := defs.IoU(a, c.b); got != c.want {
+			t.Errorf("IoU(%v, %v) = %v, want %v", a, c.b, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/gstvision/gstvision/defs"
 )
 
 // Candidate is one decoded box before mapping to the source frame: x1, y1, x2, y2 in model-input
@@ -220,17 +222,6 @@ func orderedBits(f float32) uint32 {
 	return b | 1<<31
 }
 
-// IoU is the intersection over union of two x1, y1, x2, y2 boxes (0 when either is empty).
-func IoU(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
-}
+// IoU is the intersection over union of two x1, y1, x2, y2 boxes (0 when either is empty):
+// defs.IoU, which the tracker shares.
+func IoU(a, b [4]float32) float32 { return defs.IoU(a, b) }

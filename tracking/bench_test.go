@@ -20,25 +20,15 @@ func movingObjects(dets []defs.Detection, f int) {
 }
 
 // BenchmarkTracker20 is the tracker's cost per frame with 20 objects.
-func BenchmarkTracker20(b *testing.B) {
-	tr := tracking.New(tracking.Config{})
-	dets := make([]defs.Detection, 20)
-	b.ReportAllocs()
-	f := 0
-	for b.Loop() {
-		movingObjects(dets, f)
-		if _, err := tr.Update(uint64(f), dets); err != nil {
-			b.Fatal(err)
-		}
-		f++
-	}
-}
+func BenchmarkTracker20(b *testing.B) { benchTracker(b, 20) }
 
 // BenchmarkTracker300 is the tracker's cost per frame with 300 objects: the most a detector
 // returns (an untrained model's random boxes reach it).
-func BenchmarkTracker300(b *testing.B) {
+func BenchmarkTracker300(b *testing.B) { benchTracker(b, 300) }
+
+func benchTracker(b *testing.B, objects int) {
 	tr := tracking.New(tracking.Config{})
-	dets := make([]defs.Detection, 300)
+	dets := make([]defs.Detection, objects)
 	b.ReportAllocs()
 	f := 0
 	for b.Loop() {

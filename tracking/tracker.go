@@ -198,7 +198,7 @@ func (tr *Tracker) associate(dets []defs.Detection, minIoU float32) {
 			if d.ClassID != t.classID {
 				continue
 			}
-			if iou := IoU(b, d.Box); iou >= minIoU {
+			if iou := defs.IoU(b, d.Box); iou >= minIoU {
 				tr.pairs = append(tr.pairs, pair{t: ti, d: di, iou: iou})
 			}
 		}
@@ -302,7 +302,7 @@ func (tr *Tracker) labelStale(dets []defs.Detection) {
 			if t.state == tentative || t.classID != d.ClassID {
 				continue
 			}
-			if iou := IoU(t.box(), d.Box); iou >= best {
+			if iou := defs.IoU(t.box(), d.Box); iou >= best {
 				best, d.TrackID = iou, t.id
 			}
 		}
@@ -334,19 +334,4 @@ func (tr *Tracker) Reset() {
 	clear(tr.tracks)
 	tr.tracks = tr.tracks[:0]
 	tr.began = false
-}
-
-// IoU is the intersection over union of two boxes (x1, y1, x2, y2).
-func IoU(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }
