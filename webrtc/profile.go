@@ -147,9 +147,10 @@ type offerCodec struct {
 	ptl       h265PTL // H.265: profile-id, tier-flag, level-id
 }
 
-// offerH264 lists the H.264 payload types of the first video m-line of offer that carry a
-// profile-level-id, in the offer's order (the browser's preference).
-func offerH264(offer string) ([]offerCodec, error) {
+// offerCodecs lists the payload types of codec (H.264 or H.265) of the first video m-line of
+// offer, in the offer's order (the browser's preference; a browser lists H.265 only when it
+// can decode it). H.264 entries without a profile-level-id are left out.
+func offerCodecs(offer string, codec Codec) ([]offerCodec, error) {
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOffer, err)
@@ -158,23 +159,7 @@ func offerH264(offer string) ([]offerCodec, error) {
 		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
 			continue
 		}
-		return mediaCodecs(md, "H264"), nil
-	}
-	return nil, nil
-}
-
-// offerH265 lists the H.265 payload types of the first video m-line of offer, in the offer's
-// order. A browser lists H.265 only when it can decode it.
-func offerH265(offer string) ([]offerCodec, error) {
-	var parsed sdp.SessionDescription
-	if err := parsed.UnmarshalString(offer); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadOffer, err)
-	}
-	for _, md := range parsed.MediaDescriptions {
-		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
-			continue
-		}
-		return mediaCodecs(md, "H265"), nil
+		return mediaCodecs(md, string(codec)), nil
 	}
 	return nil, nil
 }

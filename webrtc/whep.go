@@ -161,7 +161,7 @@ func (h *whepHandler) post(w http.ResponseWriter, r *http.Request) {
 // decodes it, the codec is nil and reason says why: the request gets the annotated view.
 func passthroughOffer(b *Broadcaster, offer string) (*passthroughCodec, string, error) {
 	if b.Codec() == CodecH265 {
-		entries, err := offerH265(offer)
+		entries, err := offerCodecs(offer, CodecH265)
 		if err != nil {
 			return nil, "", err
 		}
@@ -175,7 +175,7 @@ func passthroughOffer(b *Broadcaster, offer string) (*passthroughCodec, string, 
 		return nil, fmt.Sprintf("%s: the offer lists no H.265 profile that decodes the camera's "+
 			"(profile-id %d, tier-flag %d)", ReasonH265, cam.profile, cam.tier), nil
 	}
-	entries, err := offerH264(offer)
+	entries, err := offerCodecs(offer, CodecH264)
 	if err != nil {
 		return nil, "", err
 	}
