@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -262,10 +261,6 @@ func startClip(ctx context.Context, o Options) (*Server, error) {
 	}
 	o.Codec = clip.Codec
 	o.FPS = int(clip.FPS() + 0.5)
-	bindHost := host
-	if bindHost == "" {
-		bindHost = "0.0.0.0"
-	}
 	s := &Server{
 		o:        o,
 		log:      o.Logger.With("component", "simulate"),
@@ -278,37 +273,11 @@ func startClip(ctx context.Context, o Options) (*Server, error) {
 		clip:     clip,
 		clipT0:   int64(C.g_get_monotonic_time()),
 	}
-	regMu.Lock()
-	s.id = regID()
-	regServers[s.id] = s
-	regMu.Unlock()
-	caddr, cport := C.CString(bindHost), C.CString(port)
-	defer C.free(unsafe.Pointer(caddr))
-	defer C.free(unsafe.Pointer(cport))
-	var cmsg *C.char
-	var code C.int
-	s.cs = C.sim_server_new(caddr, cport, C.guintptr(s.id), C.int(o.FPS), 0, &cmsg, &code)
-	if s.cs == nil {
-		s.unregister()
+	if err := s.listen(port, 0); err != nil {
 		clip.Close()
-		msg := C.GoString(cmsg)
-		C.g_free(C.gpointer(cmsg))
-		if code == C.G_IO_ERROR_ADDRESS_IN_USE {
-			return nil, fmt.Errorf("simulate: listen %s: %w", o.Listen, syscall.EADDRINUSE)
-		}
-		return nil, fmt.Errorf("simulate: listen %s: %s", o.Listen, msg)
+		return nil, err
 	}
-	s.port = int(C.sim_server_port(s.cs))
-	if o.User != "" {
-		s.requireAuth(o.User, o.Password)
-	}
-	go s.loop()
-	C.sim_server_sync(s.cs)
-	s.opMu.Lock()
-	for i := 1; i <= o.Cameras; i++ {
-		s.mount(i)
-	}
-	s.opMu.Unlock()
+	s.serve()
 	s.log.Info("clip cameras listening", "url", s.URL(1), "cameras", o.Cameras, "clip", o.Clip,
 		"codec", clip.Codec, "mp4", clip.MP4, "frames", clip.Frames, "fps", fmt.Sprintf("%.2f", clip.FPS()),
 		"gop", clip.GOP, "keyframes", clip.Keyframes, "caps", clip.Caps)

@@ -96,11 +96,6 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(o.Listen) // validated by withDefaults
-	bindHost := host
-	if bindHost == "" {
-		bindHost = "0.0.0.0"
-	}
-
 	s := &Server{
 		o:        o,
 		log:      o.Logger.With("component", "simulate"),
@@ -115,46 +110,63 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		s.scenes[i] = NewScene(o.Width, o.Height, o.FPS, i)
 		s.scenes[i].Script = o.Script
 	}
-	regMu.Lock()
-	s.id = regID()
-	regServers[s.id] = s
-	regMu.Unlock()
-
-	caddr, cport := C.CString(bindHost), C.CString(port)
-	defer C.free(unsafe.Pointer(caddr))
-	defer C.free(unsafe.Pointer(cport))
-	var cmsg *C.char
-	var code C.int
-	s.cs = C.sim_server_new(caddr, cport, C.guintptr(s.id), C.int(o.FPS), C.int(o.JumpEverySec*o.FPS), &cmsg, &code)
-	if s.cs == nil {
-		s.unregister()
-		msg := C.GoString(cmsg)
-		C.g_free(C.gpointer(cmsg))
-		if code == C.G_IO_ERROR_ADDRESS_IN_USE {
-			return nil, fmt.Errorf("simulate: listen %s: %w", o.Listen, syscall.EADDRINUSE)
-		}
-		return nil, fmt.Errorf("simulate: listen %s: %s", o.Listen, msg)
+	if err := s.listen(port, o.JumpEverySec*o.FPS); err != nil {
+		return nil, err
 	}
 	C.sim_server_set_skip(s.cs, C.int(o.SkipFrames))
-	s.port = int(C.sim_server_port(s.cs))
-	if o.User != "" {
-		s.requireAuth(o.User, o.Password)
-	}
 	s.launch = C.CString(launch)
-
-	go s.loop()
-	C.sim_server_sync(s.cs) // the loop is running
-	s.opMu.Lock()
-	for i := 1; i <= o.Cameras; i++ {
-		s.mount(i)
-	}
-	s.opMu.Unlock()
+	s.serve()
 	s.log.Info("simulated cameras listening", "url", s.URL(1), "cameras", o.Cameras,
 		"size", fmt.Sprintf("%dx%d", o.Width, o.Height), "fps", o.FPS, "codec", o.Codec,
 		"bframes", o.BFrames)
 
 	go s.closeOnCancel(ctx)
 	return s, nil
+}
+
+// listen registers the server and starts the RTSP server on port (of s.host; every address
+// when empty), with the camera credentials when the options have them. jumpFrames makes the
+// scene's timestamps jump every that many frames (0: never).
+func (s *Server) listen(port string, jumpFrames int) error {
+	bindHost := s.host
+	if bindHost == "" {
+		bindHost = "0.0.0.0"
+	}
+	regMu.Lock()
+	s.id = regID()
+	regServers[s.id] = s
+	regMu.Unlock()
+	caddr, cport := C.CString(bindHost), C.CString(port)
+	defer C.free(unsafe.Pointer(caddr))
+	defer C.free(unsafe.Pointer(cport))
+	var cmsg *C.char
+	var code C.int
+	s.cs = C.sim_server_new(caddr, cport, C.guintptr(s.id), C.int(s.o.FPS), C.int(jumpFrames), &cmsg, &code)
+	if s.cs == nil {
+		s.unregister()
+		msg := C.GoString(cmsg)
+		C.g_free(C.gpointer(cmsg))
+		if code == C.G_IO_ERROR_ADDRESS_IN_USE {
+			return fmt.Errorf("simulate: listen %s: %w", s.o.Listen, syscall.EADDRINUSE)
+		}
+		return fmt.Errorf("simulate: listen %s: %s", s.o.Listen, msg)
+	}
+	s.port = int(C.sim_server_port(s.cs))
+	if s.o.User != "" {
+		s.requireAuth(s.o.User, s.o.Password)
+	}
+	return nil
+}
+
+// serve starts the server's main loop and mounts every camera.
+func (s *Server) serve() {
+	go s.loop()
+	C.sim_server_sync(s.cs) // the loop is running
+	s.opMu.Lock()
+	for i := 1; i <= s.o.Cameras; i++ {
+		s.mount(i)
+	}
+	s.opMu.Unlock()
 }
 
 // closeOnCancel closes the server when ctx ends (unless it closed first).
