@@ -96,20 +96,21 @@ func TestServeMQTT(t *testing.T) {
 	// Retained messages reach a subscriber that arrives later, flagged retained (a live
 	// subscriber sees them unflagged).
 	late := subscribeAll(t, broker)
-	test.WaitUntil(t, 10*time.Second, "the retained messages", func() bool { return late.last("gstvision/cam1/availability") != nil })
-	if m := late.last("gstvision/cam1/availability"); m == nil || string(m.payload) != "online" || !m.retained {
-		t.Errorf("cam1 availability: %+v, want a retained online", m)
-	}
-	if m := late.last("gstvision/cam1/zones/" + zone); m == nil || !m.retained || !strings.Contains(string(m.payload), `"occupied"`) {
-		t.Errorf("zone %s state: %+v, want retained occupancy", zone, m)
-	}
+	// The broker sends the retained messages in no set order: wait for all three kinds
+	// before judging any of them.
+	var avail, state *mqttMessage
 	var disc struct {
 		Name, UniqueID, StateTopic, DeviceClass string
 		Device                                  struct{ Identifiers []string }
 	}
 	found := false
-	for _, m := range late.all() {
-		if strings.HasPrefix(m.topic, "homeassistant/binary_sensor/") && strings.HasSuffix(m.topic, "/config") && len(m.payload) > 0 {
+	retainedArrived := func() bool {
+		avail, state = late.last("gstvision/cam1/availability"), late.last("gstvision/cam1/zones/"+zone)
+		found = false
+		for _, m := range late.all() {
+			if !strings.HasPrefix(m.topic, "homeassistant/binary_sensor/") || !strings.HasSuffix(m.topic, "/config") || len(m.payload) == 0 {
+				continue
+			}
 			var raw map[string]any
 			if err := json.Unmarshal(m.payload, &raw); err != nil {
 				t.Fatalf("discovery %s: %v", m.topic, err)
@@ -123,6 +124,16 @@ func TestServeMQTT(t *testing.T) {
 				break
 			}
 		}
+		return avail != nil && state != nil && found
+	}
+	for deadline := time.Now().Add(10 * time.Second); !retainedArrived() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if avail == nil || string(avail.payload) != "online" || !avail.retained {
+		t.Errorf("cam1 availability: %+v, want a retained online", avail)
+	}
+	if state == nil || !state.retained || !strings.Contains(string(state.payload), `"occupied"`) {
+		t.Errorf("zone %s state: %+v, want retained occupancy", zone, state)
 	}
 	if !found {
 		t.Errorf("no retained Home Assistant occupancy binary_sensor for cam1's zone (last one read: %+v)", disc)
