@@ -368,3 +368,16 @@ func (w *Worker) Close() {
 	w.mu.Unlock()
 	<-w.done
 }
+
+// DeviceCount is how many CUDA devices the driver sees. It fails with ErrNoDriver when
+// libcuda.so.1 cannot be loaded or initialised.
+func DeviceCount() (int, error) {
+	if err := loadDriver(); err != nil {
+		return 0, err
+	}
+	var n C.int
+	if err := check("cuDeviceGetCount", C.gv_cuDeviceGetCount(&n)); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNoDevice, err)
+	}
+	return int(n), nil
+}

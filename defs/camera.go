@@ -37,6 +37,8 @@ type Status struct {
 	Width       int       `json:"width,omitempty"`
 	Height      int       `json:"height,omitempty"`
 	Codec       string    `json:"codec,omitempty"`
+	// GPU is the CUDA device that decodes and analyses the camera (device cuda only).
+	GPU *int `json:"gpu,omitempty"`
 	// View is the video a passthrough WHEP request for this camera gets now: "passthrough"
 	// or "annotated"; ViewReason says why annotated (B-frames, or the configured default), or,
 	// for an H.265 camera, that the view depends on the browser. Both are omitted where the

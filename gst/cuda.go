@@ -15,7 +15,8 @@ import (
 // GStreamer, so that every decoder of every camera decodes into it: one context for all
 // pipelines and for ONNX Runtime (separate contexts cost 5.5x in NVDEC throughput).
 type CUDAContext struct {
-	ctx *C.GstContext
+	ctx    *C.GstContext
+	device int
 }
 
 // WrapCUDAContext wraps handle (a CUcontext, e.g. the primary context) of device.
@@ -27,8 +28,12 @@ func WrapCUDAContext(handle uintptr, device int) (*CUDAContext, error) {
 		C.free(unsafe.Pointer(cerr))
 		return nil, fmt.Errorf("%w: %s", ErrCUDAContext, msg)
 	}
-	return &CUDAContext{ctx: c}, nil
+	return &CUDAContext{ctx: c, device: device}, nil
 }
+
+// Device is the CUDA device ordinal of the context: its pipelines decode with that GPU's
+// NVDEC element (NVDecoderFor).
+func (c *CUDAContext) Device() int { return c.device }
 
 // Apply sets the context on the pipeline and answers its elements' need-context messages.
 func (c *CUDAContext) Apply(p *gogst.Pipeline) {

@@ -343,7 +343,14 @@ func (p *CameraPipeline) buildDecodeChain(pad *gogst.Pad, encoding string, depay
 	if err := dec.Missing(); err != nil {
 		return err
 	}
-	o := chainOptions{codec: codec, decoder: dec.Found(), depay: depay, cuda: cuda,
+	decoder := dec.Found()
+	if cuda {
+		var err error
+		if decoder, err = NVDecoderFor(codec, p.opts.CUDA.Device()); err != nil {
+			return err
+		}
+	}
+	o := chainOptions{codec: codec, decoder: decoder, depay: depay, cuda: cuda,
 		queue: p.opts.QueueFrames, infer: p.opts.HandlerID, viewer: p.opts.ViewerHandlerID, pass: p.opts.PassthroughHandlerID,
 		stamp: p.frames.attach}
 	if p.pace != nil {

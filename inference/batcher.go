@@ -380,3 +380,31 @@ func (b *Batcher) Close() error {
 	<-b.done
 	return nil
 }
+
+// Add returns the sum of s and o, the stats of two stages (one per GPU) taken together:
+// counters and times add, the histograms add slot by slot, MaxBatch and LastRun are the larger.
+func (s BatcherStats) Add(o BatcherStats) BatcherStats {
+	sum := s
+	sum.MaxBatch, sum.LastRun = max(s.MaxBatch, o.MaxBatch), max(s.LastRun, o.LastRun)
+	sum.Batches += o.Batches
+	sum.Frames += o.Frames
+	sum.FillErrors += o.FillErrors
+	sum.RunErrors += o.RunErrors
+	sum.TotalRun += o.TotalRun
+	sum.DeviceTime += o.DeviceTime
+	sum.HostTime += o.HostTime
+	sum.SubmitWait += o.SubmitWait
+	sum.OrderWait += o.OrderWait
+	sum.FillTime += o.FillTime
+	sum.Fills += o.Fills
+	sum.SizeHist = make([]uint64, max(len(s.SizeHist), len(o.SizeHist)))
+	for i := range sum.SizeHist {
+		if i < len(s.SizeHist) {
+			sum.SizeHist[i] += s.SizeHist[i]
+		}
+		if i < len(o.SizeHist) {
+			sum.SizeHist[i] += o.SizeHist[i]
+		}
+	}
+	return sum
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the checkout root, with the kit in .gpu/ (make gpu-kit gpu-build):
 # the ceilings, the GPU proof tests, and the benchmarks of BENCHMARKS.md, all in one call.
-# usage: scripts/gpu-suite.sh [tests|bench|layouts|all]   results go to $OUT (default /tmp/gpu-out)
+# usage: scripts/gpu-suite.sh [tests|bench|layouts|multigpu|all]   results go to $OUT (default /tmp/gpu-out)
 # layouts: one model per detector family on the same backbone (scripts/gpu-layout-models.py),
 # each measured alone (ortbench, batch 32) and through gstvision (bench --clip, batch 32).
+# multigpu: the placement test on every GPU the machine has (GSTVISION_TEST_GPUS), then the same
+# paced load per GPU on one GPU and on all of them (bench --gpus): the scaling of issue #17.
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/gpu-out}"; mkdir -p "$OUT"
@@ -101,4 +103,25 @@ if [ "$what" = layouts ]; then
       --max-batch 32 --cuda-graph --cameras "${LAYOUT_CAMERAS:-85}" --warmup "${WARMUP:-8s}" --duration "${DURATION:-15s}" >> "$OUT/layouts.txt" 2>&1
     echo "exit $? at $(date -u +%T)" >> "$OUT/layouts.txt"
   done
+fi
+if [ "$what" = multigpu ]; then
+  n=$(nvidia-smi -L | grep -c '^GPU ')
+  all=$(seq -s, 0 $((n - 1)))
+  echo "### $n GPUs: $all" > "$OUT/multigpu.txt"
+  nvidia-smi -L >> "$OUT/multigpu.txt"
+  if command -v gpu-e2e.test >/dev/null; then
+    GSTVISION_TEST_GPUS="$all" timeout 300 gpu-e2e.test -test.v -test.run 'TestCamerasSpreadOverGPUs' -test.timeout 280s >> "$OUT/multigpu.txt" 2>&1
+    echo "=== test exit $?" >> "$OUT/multigpu.txt"
+  fi
+  per=${CAMS_PER_GPU:-105}
+  nvidia-smi dmon -s puc -d 1 -o T > "$OUT/dmon.txt" 2>&1 &
+  dmon=$!
+  for gpus in 0 "$all"; do
+    k=$(( $(tr -cd , <<< "$gpus" | wc -c) + 1 ))
+    echo "### bench --gpus $gpus: $((per * k)) paced cameras, auto mode" >> "$OUT/multigpu.txt"
+    timeout 200 gstvision bench --clip "$GPU_TEST_CLIP" --device cuda --model "${MULTI_MODEL:-$GPU_TEST_MODEL}" --mode auto \
+      --gpus "$gpus" --cameras $((per * k)) --pace --stagger 2s --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" >> "$OUT/multigpu.txt" 2>&1
+    echo "exit $? at $(date -u +%T)" >> "$OUT/multigpu.txt"
+  done
+  kill "$dmon" 2>/dev/null
 fi

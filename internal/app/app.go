@@ -21,6 +21,7 @@ import (
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/events"
 	"github.com/gstvision/gstvision/internal/mqtt"
+	"github.com/gstvision/gstvision/internal/placement"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/server"
 	"github.com/gstvision/gstvision/internal/viewer"
@@ -44,7 +45,9 @@ type App struct {
 	mqttPub *mqtt.Publisher // nil without mqtt.url (mqtt.go)
 	version string          // WithVersion
 	track   *analysis
-	stage   *analytics.Stage
+	stage   *analytics.Stage // the first lane's (the only one outside multi-GPU)
+	lanes   []*lane          // one inference stage per GPU (lanes.go)
+	placer  *placement.Placer
 	cameras *camera.Manager
 	server  *server.Server
 	observe atomic.Pointer[ResultObserver]
@@ -87,15 +90,13 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	if !cfg.Tracking.IsEnabled() && hasGeometry(cfg.Cameras) {
 		log.Warn("tracking.enabled is false: the cameras' zones and lines make no events")
 	}
-	a.stage, err = analytics.New(analytics.Options{
-		Decoupled:        plan.Decoupled,
-		MaxBatch:         plan.MaxBatch,
-		MaxWait:          time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
-		Sets:             stageSets(cfg.Device, cfg.Processing.BatchSets),
-		NewDetector:      eng.NewDetector,
-		NewBatchDetector: eng.NewBatchDetector,
-		Publish:          a.track.publish,
-		Logger:           log,
+	err = a.newLanes(analytics.Options{
+		Decoupled: plan.Decoupled,
+		MaxBatch:  plan.MaxBatch,
+		MaxWait:   time.Duration(cfg.Processing.MaxWaitMS) * time.Millisecond,
+		Sets:      stageSets(cfg.Device, cfg.Processing.BatchSets),
+		Publish:   a.track.publish,
+		Logger:    log,
 		OnResult: func(cam string, lat time.Duration, err error) {
 			if f := a.observe.Load(); f != nil {
 				(*f)(cam, lat, err)
@@ -110,13 +111,17 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	log.Info("processing", "mode", plan.Mode(), "max_batch", plan.MaxBatch, "cuda_graph", plan.CUDAGraph,
-		"cameras", cfg.EnabledCameras(), "chosen", plan.Reason())
+		"cameras", cfg.EnabledCameras(), "stages", len(a.lanes), "chosen", plan.Reason())
 	if cfg.Device == config.DeviceCUDA && plan.Decoupled && !plan.CUDAGraph {
 		// Without a graph, each batch's kernel launches wait behind the cameras' threads, and a
 		// batch takes several times its GPU time (see BENCHMARKS.md).
 		log.Info("processing.cuda_graph is off: the decoupled stage runs each batch kernel by kernel; leave it out or set it to true for full rate and lower latency")
 	}
-	a.cameras = camera.NewManager(a.stage, eng.GstCUDA, log)
+	var firstGPU *gst.CUDAContext
+	if d := a.lanes[0].dev; d != nil {
+		firstGPU = d.gst
+	}
+	a.cameras = camera.NewManager(a.stage, firstGPU, log)
 	a.server = server.New(server.Options{
 		Listen: cfg.Server.Listen, Token: cfg.Server.Token, CORSOrigins: cfg.Server.CORSOrigins,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log,
@@ -141,7 +146,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 
 // abandon undoes a New that failed after the stage started (no camera runs yet).
 func (a *App) abandon() {
-	a.stage.Close()
+	a.closeLanes()
 	a.track.close()
 	a.events.Close()
 	a.engine.Close()
@@ -172,13 +177,18 @@ func CameraConfig(cfg *config.Config, c config.Camera) camera.Config {
 }
 
 // cameraConfig is CameraConfig with the drop remedy of the plan this App runs, which cameras
-// added at run time do not change.
-func (a *App) cameraConfig(c config.Camera) camera.Config {
+// added at run time do not change, and the camera's place: the GPU (context and stage) it runs
+// on. It fails when the camera cannot be placed (its gpu is not in use or has failed).
+func (a *App) cameraConfig(c config.Camera) (camera.Config, error) {
 	cc := CameraConfig(a.cfg, c)
 	cc.DropRemedy = a.engine.plan.DropRemedy(a.cfg.Device)
 	cc.Backoff = a.backoff
-	return cc
+	return cc, a.placeCamera(c, &cc)
 }
+
+// PlacedCameraConfig is the camera.Config serve runs camera c with, placed on its GPU
+// (benchmarks add cameras with it).
+func (a *App) PlacedCameraConfig(c config.Camera) (camera.Config, error) { return a.cameraConfig(c) }
 
 // Observe registers f to be told of every result (benchmarks, metrics).
 func (a *App) Observe(f ResultObserver) { a.observe.Store(&f) }
@@ -205,7 +215,11 @@ func (a *App) Run(ctx context.Context) error {
 		if !c.IsEnabled() {
 			continue
 		}
-		if err := a.cameras.Add(a.cameraConfig(c)); err != nil {
+		cc, err := a.cameraConfig(c)
+		if err == nil {
+			err = a.cameras.Add(cc)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -225,8 +239,8 @@ func (a *App) Close() {
 		a.viewers.Close()
 		a.rtc.Close()
 	}
-	a.stage.Close()
-	a.track.close() // the stage's last results
+	a.closeLanes()
+	a.track.close() // the stages' last results
 	if a.mqttPub != nil {
 		a.mqttPub.Close() // after the cameras: their last events go out
 	}
@@ -237,21 +251,20 @@ func (a *App) Close() {
 	a.log.Info("gstvision stopped")
 }
 
-// Engine is the device-specific part: ONNX Runtime, the model, and in cuda mode the shared
-// CUDA context (one for every decoder and for ONNX Runtime).
+// Engine is the device-specific part: ONNX Runtime, the model, and in cuda mode each GPU's
+// primary context (one per GPU, shared by that GPU's decoders and ONNX Runtime sessions).
 type Engine struct {
-	Device  string
-	Info    inference.ModelInfo
-	Labels  []string
-	ORT     string // ONNX Runtime version
-	GstCUDA *gst.CUDAContext
-	cfg     *config.Config
-	plan    config.Plan // the processing choices, made once at start
-	cuda    *cudaState
+	Device string
+	Info   inference.ModelInfo
+	Labels []string
+	ORT    string // ONNX Runtime version
+	cfg    *config.Config
+	plan   config.Plan  // the processing choices, made once at start (per GPU)
+	gpus   []*gpuDevice // cuda mode: the GPUs in use, in the order of gpus
 }
 
-// NewEngine initialises GStreamer, ONNX Runtime and the model; in cuda mode also the GPU,
-// NVDEC and the CUDA execution provider. Anything missing is an error that says what.
+// NewEngine initialises GStreamer, ONNX Runtime and the model; in cuda mode also every GPU,
+// its NVDEC and the CUDA execution provider. Anything missing is an error that says what.
 func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	gst.Init(cfg.Debug.GSTDebug, cfg.Debug.DumpDotDir)
 	if err := elements.Register(); err != nil {
@@ -280,24 +293,43 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 	e := &Engine{Device: cfg.Device, Info: info, Labels: labels.Names, ORT: ver, cfg: cfg, plan: cfg.Plan()}
 	cpuDecoder, _ := gst.Decoder(gst.CodecH264, false)
 	if cfg.Device == config.DeviceCUDA {
-		if err := e.openCUDA(log); err != nil {
+		if err := e.openGPUs(log); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("%w: device cuda: %w", ErrStartup, err)
 		}
+		e.plan = cfg.PlanFor(len(e.gpus))
 	} else if err := checkElements(cpuDecoder); err != nil {
 		return nil, err
 	}
-	// A first detector proves the model runs on this device before any camera starts.
-	d, err := e.NewDetector(1)
-	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+	// A first detector on each device proves the model runs there before any camera starts.
+	for _, d := range e.devices() {
+		det, err := e.newDetector(d, 1, false)
+		if err != nil {
+			e.Close()
+			if d != nil {
+				err = fmt.Errorf("GPU %d: %w", d.index, err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		det.Backend().Close()
 	}
-	d.Backend().Close()
-	log.Info("engine ready", "device", cfg.Device, "onnxruntime", ver, "model", info.Path,
+	log.Info("engine ready", "device", cfg.Device, "gpus", e.GPUs(), "onnxruntime", ver, "model", info.Path,
 		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
 		"classes", len(labels.Names), "class_names", string(labels.Source), "preprocess", info.Preprocess.String(), "gstreamer", gst.Version())
 	return e, nil
+}
+
+// Plan is the processing choices this engine runs with (made for one GPU's share of the
+// cameras).
+func (e *Engine) Plan() config.Plan { return e.plan }
+
+// devices lists the devices that run inference: each GPU in cuda mode, else one nil (the
+// CPU).
+func (e *Engine) devices() []*gpuDevice {
+	if len(e.gpus) == 0 {
+		return []*gpuDevice{nil}
+	}
+	return e.gpus
 }
 
 // checkElements fails start-up, naming the fix, unless GStreamer has every requirement.
@@ -310,23 +342,20 @@ func checkElements(reqs ...gst.Requirement) error {
 	return nil
 }
 
-// NewDetector makes a detector with its own backend of maxBatch slots on the engine's device.
-func (e *Engine) NewDetector(maxBatch int) (*inference.Detector, error) {
-	return e.newDetector(maxBatch, false)
+// detectorFactories are the stage's detector makers on device d (nil: the CPU): inline ones
+// each with their own backend of maxBatch slots, and the decoupled stage's, which replay a
+// CUDA graph where processing.cuda_graph asks (the stage makes these before any camera
+// starts, which the graph's capture needs).
+func (e *Engine) detectorFactories(d *gpuDevice) (inline, batch analytics.DetectorFactory) {
+	return func(maxBatch int) (*inference.Detector, error) { return e.newDetector(d, maxBatch, false) },
+		func(maxBatch int) (*inference.Detector, error) { return e.newDetector(d, maxBatch, e.plan.CUDAGraph) }
 }
 
-// NewBatchDetector makes one of the decoupled stage's detectors: as NewDetector, replaying a
-// CUDA graph where processing.cuda_graph asks. The stage makes these before any camera
-// starts, which the graph's capture needs.
-func (e *Engine) NewBatchDetector(maxBatch int) (*inference.Detector, error) {
-	return e.newDetector(maxBatch, e.plan.CUDAGraph)
-}
-
-func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, error) {
+func (e *Engine) newDetector(d *gpuDevice, maxBatch int, graph bool) (*inference.Detector, error) {
 	var b inference.Backend
 	var err error
-	if e.cuda != nil {
-		b, err = e.cuda.newBackend(e.Info, maxBatch, graph)
+	if d != nil {
+		b, err = d.newBackend(e.Info, maxBatch, graph)
 	} else {
 		threads := 0
 		if !e.plan.Decoupled {
@@ -346,14 +375,10 @@ func (e *Engine) newDetector(maxBatch int, graph bool) (*inference.Detector, err
 
 // Close releases the engine.
 func (e *Engine) Close() {
-	if e.GstCUDA != nil {
-		e.GstCUDA.Close()
-		e.GstCUDA = nil
+	for _, d := range e.gpus {
+		d.close()
 	}
-	if e.cuda != nil {
-		e.cuda.close()
-		e.cuda = nil
-	}
+	e.gpus = nil
 }
 
 // stageSets is how many batch sets the decoupled stage gets: the configured number, else the

@@ -48,7 +48,7 @@ type CameraAPI struct {
 	path     string         // the config file; "" keeps changes in memory only
 	log      *slog.Logger
 	save     func(path string, c *config.Config) error
-	toCamera func(config.Camera) camera.Config
+	toCamera func(config.Camera) (camera.Config, error)
 	forget   func(id string) // releases what a stopped camera leaves behind (detector, latest result, series)
 	// labels are the model's classes, which zones' and lines' classes must name (nil: any).
 	labels []string
@@ -67,7 +67,7 @@ type CameraAPI struct {
 
 // newCameraAPI returns the API over run for cfg's cameras, writing changes to cfg.Path().
 func newCameraAPI(cfg *config.Config, run cameraRunner, log *slog.Logger,
-	toCamera func(config.Camera) camera.Config, forget func(id string)) *CameraAPI {
+	toCamera func(config.Camera) (camera.Config, error), forget func(id string)) *CameraAPI {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -102,7 +102,7 @@ func (a *App) CameraAPI() *CameraAPI { return a.ops.api }
 
 // forgetCamera releases a stopped camera's inline detector, latest result and metric series.
 func (a *App) forgetCamera(id string) {
-	a.stage.Forget(id)
+	a.unplace(id)
 	a.hub.Forget(id)
 	a.track.forget(id)
 	if a.ops.metrics != nil {
@@ -248,7 +248,7 @@ func (c *CameraAPI) AddCamera(ctx context.Context, spec json.RawMessage) (defs.S
 		c.reconfigure(cam)
 	}
 	if cam.IsEnabled() {
-		if err := c.run.Add(c.toCamera(cam)); err != nil {
+		if err := c.start(cam); err != nil {
 			return defs.Status{}, c.rollback(prev, cam.ID, fmt.Errorf("starting camera %q: %w", cam.ID, err))
 		}
 	}
@@ -315,7 +315,7 @@ func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage,
 	}
 
 	_, running := c.run.Get(id)
-	changed := old.URL != cam.URL || old.Transport != cam.Transport || old.Latency() != cam.Latency()
+	changed := old.URL != cam.URL || old.Transport != cam.Transport || old.Latency() != cam.Latency() || !sameGPU(old.GPU, cam.GPU)
 	if running && (!cam.IsEnabled() || changed) {
 		if err := c.run.Remove(id); err != nil && !errors.Is(err, defs.ErrUnknownCamera) {
 			return defs.Status{}, c.rollback(prev, id, fmt.Errorf("stopping camera %q: %w", id, err))
@@ -325,7 +325,7 @@ func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage,
 		}
 	}
 	if cam.IsEnabled() && (!running || changed) {
-		if err := c.run.Add(c.toCamera(cam)); err != nil {
+		if err := c.start(cam); err != nil {
 			return defs.Status{}, c.rollback(prev, id, fmt.Errorf("starting camera %q: %w", id, err))
 		}
 	}
@@ -334,6 +334,17 @@ func (c *CameraAPI) update(ctx context.Context, id string, spec json.RawMessage,
 	st, _ := c.Get(id)
 	return st, nil
 }
+
+// start places and starts cam.
+func (c *CameraAPI) start(cam config.Camera) error {
+	cc, err := c.toCamera(cam)
+	if err != nil {
+		return err
+	}
+	return c.run.Add(cc)
+}
+
+func sameGPU(a, b *int) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // mergeCamera builds the camera a PUT or PATCH asks for: fields over nothing (PUT) or over
 // old (PATCH, where null removes a member), with the id kept.
@@ -445,7 +456,7 @@ func (c *CameraAPI) rollback(prev []config.Camera, id string, cause error) error
 	}
 	if i := indexOf(prev, id); i >= 0 && prev[i].IsEnabled() {
 		if _, ok := c.run.Get(id); !ok {
-			if err := c.run.Add(c.toCamera(prev[i])); err != nil {
+			if err := c.start(prev[i]); err != nil {
 				return errors.Join(cause, fmt.Errorf("restarting camera %q: %w", id, err))
 			}
 		}

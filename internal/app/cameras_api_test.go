@@ -138,7 +138,7 @@ func newAPIEnv(t testing.TB, doc string) *apiEnv {
 		}
 	}
 	e.run.takeEvents()
-	e.api = newCameraAPI(cfg, e.run, nil, func(c config.Camera) camera.Config { return CameraConfig(cfg, c) },
+	e.api = newCameraAPI(cfg, e.run, nil, func(c config.Camera) (camera.Config, error) { return CameraConfig(cfg, c), nil },
 		func(id string) { e.forgot = append(e.forgot, id) })
 	e.handler = server.New(server.Options{}, server.Deps{Cameras: e.api}).Handler()
 	return e
@@ -438,7 +438,7 @@ func TestCameraAPIWithoutFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := newFakeRunner()
-	api := newCameraAPI(cfg, run, nil, func(c config.Camera) camera.Config { return CameraConfig(cfg, c) }, nil)
+	api := newCameraAPI(cfg, run, nil, func(c config.Camera) (camera.Config, error) { return CameraConfig(cfg, c), nil }, nil)
 	st, err := api.AddCamera(t.Context(), json.RawMessage(`{"id":"a","url":"rtsp://h/s"}`))
 	if err != nil || st.State != defs.StateRunning {
 		t.Fatalf("add: %+v %v", st, err)

@@ -73,17 +73,17 @@ func (a *App) initOps() error {
 	m, err := metrics.New(metrics.Sources{
 		Cameras: a.metricCameras,
 		Batch: func() (metrics.Batch, bool) {
-			b := a.stage.Batcher()
-			if b == nil {
-				return metrics.Batch{}, false
-			}
-			s := b.Stats()
+			s, ok := a.BatchStats()
 			return metrics.Batch{MaxBatch: s.MaxBatch, Batches: s.Batches, Frames: s.Frames,
-				FillErrors: s.FillErrors, RunErrors: s.RunErrors, SizeHist: s.SizeHist, TotalRun: s.TotalRun}, true
+				FillErrors: s.FillErrors, RunErrors: s.RunErrors, SizeHist: s.SizeHist, TotalRun: s.TotalRun}, ok
 		},
-		GPUMemory: func() (uint64, uint64, bool) {
-			free, total, ok := a.engine.MemInfo()
-			return total - free, total, ok
+		GPUMemory: a.gpuMemory,
+		GPULoads: func() map[int]int {
+			out := map[int]int{}
+			for g, l := range a.GPULoads() {
+				out[g] = l.Cameras
+			}
+			return out
 		},
 		Hub: func() metrics.Hub {
 			s := a.hub.Stats()
@@ -114,19 +114,37 @@ func (a *App) metricCameras() []metrics.Camera {
 	for _, st := range a.ops.api.List() {
 		list = append(list, metrics.Camera{ID: st.ID, State: string(st.State), FPS: st.FPS,
 			Decoded: st.Frames, Inferred: st.Inferred, Dropped: st.Dropped, Reconnects: st.Reconnects,
-			DropRatio: st.DropRate})
+			DropRatio: st.DropRate, GPU: st.GPU})
 	}
 	return list
 }
 
-// watchGPU logs GPU memory every processing.stats_every_frames decoded frames (summed over
-// the cameras), as a warning above processing.gpu_memory_warn_mb. It does nothing outside
-// cuda mode, and returns when ctx ends.
+// gpuMemory is each GPU's memory, for /metrics.
+func (a *App) gpuMemory() []metrics.GPUMemory {
+	var out []metrics.GPUMemory
+	for _, g := range a.engine.GPUs() {
+		if free, total, ok := a.engine.GPUMemInfo(g); ok {
+			out = append(out, metrics.GPUMemory{GPU: g, Used: total - free, Total: total})
+		}
+	}
+	return out
+}
+
+// watchGPU, once a second, tells the placer each GPU's analysed frames/s, takes a GPU whose
+// context fails out of service (failGPU), and logs each GPU's memory every
+// processing.stats_every_frames decoded frames of its cameras, as a warning above
+// processing.gpu_memory_warn_mb. It does nothing outside cuda mode, and returns when ctx ends.
 func (a *App) watchGPU(ctx context.Context) {
-	if _, _, ok := a.engine.MemInfo(); !ok {
+	gpus := a.engine.GPUs()
+	if len(gpus) == 0 {
 		return
 	}
-	g := newGPULog(a.log, a.cfg.Processing.StatsEveryFrames, a.cfg.Processing.GPUMemoryWarnMB, a.engine.MemInfo)
+	logs := map[int]*gpuLog{}
+	for _, g := range gpus {
+		memInfo := func() (uint64, uint64, bool) { return a.engine.GPUMemInfo(g) }
+		logs[g] = newGPULog(a.log.With("gpu", g), a.cfg.Processing.StatsEveryFrames, a.cfg.Processing.GPUMemoryWarnMB, memInfo)
+	}
+	failed := map[int]bool{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -135,11 +153,25 @@ func (a *App) watchGPU(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		var frames uint64
+		frames, fps := map[int]uint64{}, map[int]float64{}
 		for _, st := range a.cameras.List() {
-			frames += st.Frames
+			if st.GPU != nil {
+				frames[*st.GPU] += st.Frames
+				fps[*st.GPU] += st.FPS
+			}
 		}
-		g.step(frames)
+		for _, g := range gpus {
+			if failed[g] {
+				continue
+			}
+			if err := a.engine.gpuError(g); err != nil {
+				failed[g] = true
+				a.failGPU(g, err)
+				continue
+			}
+			a.placer.SetFPS(g, fps[g])
+			logs[g].step(frames[g])
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gstvision/gstvision/cuda"
 	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/gst"
 	"github.com/gstvision/gstvision/internal/results"
@@ -54,7 +53,7 @@ func (a *App) initViewers() error {
 		return out
 	})
 	a.viewers = viewer.NewManager(viewer.Options{Encoder: encoder, MaxWidth: cfg.WebRTC.MaxWidth,
-		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.engine.CUDA(), Latest: a.hub.Latest, Subscribe: a.hub.Subscribe,
+		BitrateKbps: cfg.WebRTC.BitrateKbps, CUDA: a.cudaFor, Latest: a.hub.Latest, Subscribe: a.hub.Subscribe,
 		Logger: a.log}, rtc)
 	a.cameras.SetViewerHooks(a.viewers.Add, a.viewers.Remove)
 	a.cameras.SetPassthroughHook(a.viewers.AddPassthrough)
@@ -126,12 +125,4 @@ func isLoopback(listen string) bool {
 		}
 	}
 	return false
-}
-
-// CUDA is the shared CUDA context in cuda mode, nil otherwise.
-func (e *Engine) CUDA() *cuda.Context {
-	if e.cuda == nil {
-		return nil
-	}
-	return e.cuda.ctx
 }

@@ -98,6 +98,9 @@ type Options struct {
 	// a large N leaves the ingest path (RTSP, depayloading, parsing, decoding, the hand-off
 	// to Go) to be measured alone.
 	EveryN int
+	// GPUs spreads the cameras over these CUDA devices (config gpus; empty: every GPU the
+	// driver sees), one inference stage each.
+	GPUs []int
 	// CPUProfile, when set, writes a Go CPU profile of the measured window there.
 	CPUProfile string
 }
@@ -149,6 +152,30 @@ type Report struct {
 	Threads []ThreadCPU `json:"threads,omitempty"`
 	// Viewers is the window with one viewer per camera (Options.Viewers).
 	Viewers *ViewerWindow `json:"viewers,omitempty"`
+	// GPUs is each GPU's share (cuda mode), in order of ordinal.
+	GPUs []GPUShare `json:"gpus,omitempty"`
+}
+
+// GPUShare is one GPU's cameras and their analysed frames/s in the window.
+type GPUShare struct {
+	GPU          int     `json:"gpu"`
+	Cameras      int     `json:"cameras"`
+	FPS          float64 `json:"fps"`
+	MinCameraFPS float64 `json:"min_camera_fps"`
+}
+
+// addGPU counts a camera analysed at fps on gpu.
+func (r *Report) addGPU(gpu int, fps float64) {
+	i := slices.IndexFunc(r.GPUs, func(g GPUShare) bool { return g.GPU == gpu })
+	if i < 0 {
+		r.GPUs = append(r.GPUs, GPUShare{GPU: gpu, MinCameraFPS: fps})
+		slices.SortFunc(r.GPUs, func(a, b GPUShare) int { return a.GPU - b.GPU })
+		i = slices.IndexFunc(r.GPUs, func(g GPUShare) bool { return g.GPU == gpu })
+	}
+	g := &r.GPUs[i]
+	g.Cameras++
+	g.FPS += fps
+	g.MinCameraFPS = min(g.MinCameraFPS, fps)
 }
 
 // ThreadCPU is the CPU of one kind of thread in a window.
@@ -235,6 +262,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Confidence > 0 {
 		cfg.Inference.Confidence = o.Confidence
 	}
+	cfg.GPUs = o.GPUs
 	if o.EveryN > 0 {
 		cfg.Inference.EveryNFrames = o.EveryN
 	}
@@ -288,7 +316,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rec := &recorder{perCam: map[string]uint64{}}
 	a.Observe(rec.observe)
 	for i, cam := range cfg.Cameras {
-		cc := app.CameraConfig(cfg, cam)
+		cc, err := a.PlacedCameraConfig(cam)
+		if err != nil {
+			return nil, err
+		}
 		if !o.Simulate && !rtsp { // the clip's cameras: file pipelines, paced as asked
 			cc.NewPipeline = ClipPipeline(o.Pace, o.Stagger*time.Duration(i)/time.Duration(len(urls)))
 		}
@@ -296,7 +327,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	plan := cfg.Plan()
+	plan := a.Engine().Plan()
 	rep := &Report{Device: o.Device, Mode: plan.Mode(), MaxBatch: plan.MaxBatch, CUDAGraph: plan.CUDAGraph,
 		Cameras: o.Cameras, Source: source, Model: cfg.Inference.Model}
 	t := time.Now()
@@ -314,8 +345,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	droppedStart := totalDropped(a)
 	var batchStart []uint64
 	var statsStart inference.BatcherStats
-	if b := a.Stage().Batcher(); b != nil {
-		statsStart = b.Stats()
+	if st, ok := a.BatchStats(); ok {
+		statsStart = st
 		batchStart = slices.Clone(statsStart.SizeHist)
 	}
 	var srv *httpServer
@@ -350,7 +381,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	t0 := time.Now()
 	rep.Started = t0
-	if o.Timeline > 0 && a.Stage().Batcher() != nil {
+	if _, batched := a.BatchStats(); o.Timeline > 0 && batched {
 		rep.Timeline = recordTimeline(ctx, a, rec, o.Timeline, o.Duration)
 	} else {
 		select {
@@ -398,12 +429,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if rep.MinCameraFPS < 0 || fps < rep.MinCameraFPS {
 			rep.MinCameraFPS = fps
 		}
+		if st, ok := a.Cameras().Get(fmt.Sprintf("cam%d", i+1)); ok && st.GPU != nil {
+			rep.addGPU(*st.GPU, fps)
+		}
 	}
 	rep.FPS = float64(rep.Frames) / wall
 	sort.Slice(rec.lat, func(i, j int) bool { return rec.lat[i] < rec.lat[j] })
 	rep.LatencyP50ms, rep.LatencyP95ms, rep.LatencyP99ms = pct(rec.lat, 0.50), pct(rec.lat, 0.95), pct(rec.lat, 0.99)
-	if b := a.Stage().Batcher(); b != nil {
-		st := b.Stats()
+	if st, ok := a.BatchStats(); ok {
 		if n := st.Batches - statsStart.Batches; n > 0 {
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
 			rep.DeviceHalfMS, rep.HostHalfMS = ms(st.DeviceTime-statsStart.DeviceTime), ms(st.HostTime-statsStart.HostTime)
@@ -460,7 +493,7 @@ func recordTimeline(ctx context.Context, a *app.App, rec *recorder, interval, to
 		ms      runtime.MemStats
 	}
 	take := func() sample {
-		s := sample{at: time.Now(), dropped: totalDropped(a), st: a.Stage().Batcher().Stats(), cpu: cpuTime()}
+		s := sample{at: time.Now(), dropped: totalDropped(a), st: batchStats(a), cpu: cpuTime()}
 		rec.mu.Lock()
 		for _, n := range rec.perCam {
 			s.frames += n
@@ -582,6 +615,11 @@ func (r *Report) WriteTable(w io.Writer) {
 		fps := slices.Sorted(slices.Values(r.PerCameraFPS))
 		fmt.Fprintf(tw, "per-camera fps median / max\t%.1f / %.1f\n", fps[n/2], fps[n-1])
 	}
+	if len(r.GPUs) > 1 {
+		for _, g := range r.GPUs {
+			fmt.Fprintf(tw, "GPU %d: cameras, fps (min camera)\t%d, %.1f (%.1f)\n", g.GPU, g.Cameras, g.FPS, g.MinCameraFPS)
+		}
+	}
 	fmt.Fprintf(tw, "latency p50 / p95 / p99\t%.1f / %.1f / %.1f ms\n", r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms)
 	if len(r.BatchHist) > 0 {
 		keys := make([]int, 0, len(r.BatchHist))
@@ -627,4 +665,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// batchStats is the decoupled stages' stats, summed over the GPUs.
+func batchStats(a *app.App) inference.BatcherStats {
+	st, _ := a.BatchStats()
+	return st
 }

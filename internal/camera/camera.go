@@ -42,6 +42,11 @@ type Config struct {
 	Backoff Backoff
 	// NewPipeline builds each run's pipeline; nil: an RTSP camera decoded by GStreamer.
 	NewPipeline PipelineFactory
+	// GPU, Analyzer and CUDA place the camera on one GPU (device cuda): its decoders use that
+	// GPU's context and its frames go to that GPU's stage. Nil: the Manager's own.
+	GPU      *int
+	Analyzer Analyzer
+	CUDA     *gst.CUDAContext
 }
 
 // Camera supervises one camera: it builds the pipeline, watches it, and rebuilds it with
@@ -126,7 +131,7 @@ func (c *Camera) Status() defs.Status {
 		ID: c.cfg.ID, URL: c.cfg.RedactedURL, State: c.state, FPS: c.fps,
 		Frames: decoded, Inferred: c.handed.Load(), Dropped: c.dropped, DropRate: c.dropRate,
 		Reconnects: c.reconnects, LastError: c.lastErr, LastErrorAt: c.lastErrAt, Since: c.since,
-		Width: c.width, Height: c.height, Codec: c.info.Codec,
+		Width: c.width, Height: c.height, Codec: c.info.Codec, GPU: c.cfg.GPU,
 	}
 }
 

@@ -60,7 +60,11 @@ func (m *Manager) Add(cfg Config) error {
 	if m.passAdd != nil && cfg.PassthroughHandlerID == 0 {
 		cfg.PassthroughHandlerID = m.passAdd(cfg.ID)
 	}
-	c := New(cfg, m.analyzer, m.cuda, m.log)
+	analyzer, cuda := m.analyzer, m.cuda
+	if cfg.Analyzer != nil {
+		analyzer, cuda = cfg.Analyzer, cfg.CUDA
+	}
+	c := New(cfg, analyzer, cuda, m.log)
 	m.cameras[cfg.ID] = c
 	m.order = append(m.order, cfg.ID)
 	c.Start()

@@ -96,9 +96,13 @@ const (
 
 // Config is the whole of config.json. Obtain one from Load, Parse or Default.
 type Config struct {
-	LogLevel   string     `json:"log_level"`
-	LogFormat  string     `json:"log_format"`
-	Device     string     `json:"device"`
+	LogLevel  string `json:"log_level"`
+	LogFormat string `json:"log_format"`
+	Device    string `json:"device"`
+	// GPUs lists the CUDA devices (ordinals) that analyse cameras, with device cuda. Empty
+	// (the default) means every GPU the driver sees. Each GPU gets its own context, decoders
+	// and inference stage; cameras are spread over them (cameras[].gpu pins one).
+	GPUs       []int      `json:"gpus,omitempty"`
 	Server     Server     `json:"server"`
 	Inference  Inference  `json:"inference"`
 	Processing Processing `json:"processing"`
@@ -227,6 +231,8 @@ type Camera struct {
 	Transport string `json:"transport"`
 	// LatencyMS is rtspsrc's jitter-buffer latency, 0..10000.
 	LatencyMS *int `json:"latency_ms"`
+	// GPU pins the camera to this CUDA device (one of gpus); nil: the least-loaded GPU.
+	GPU *int `json:"gpu,omitempty"`
 	// Zones and Lines are the camera's event geometry (zones.go).
 	Zones []Zone `json:"zones,omitempty"`
 	Lines []Line `json:"lines,omitempty"`

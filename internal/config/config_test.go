@@ -265,6 +265,15 @@ func TestParseInvalid(t *testing.T) {
 			`processing.cuda_graph: needs "device": "cuda", got "cpu"`},
 		{"cuda graph in unified mode", `{"device": "cuda", "inference": {"model": "m"}, "processing": {"cuda_graph": true, "ENABLE_DECOUPLED_PIPELINE": false}}`,
 			`processing.cuda_graph: applies to the decoupled stage only: set processing.ENABLE_DECOUPLED_PIPELINE to true, or leave it out`},
+		{"gpus on cpu", `{"gpus": [0], "inference": {"model": "m"}, "cameras": [{"id": "a", "url": "rtsp://h/x", "gpu": 0}]}`,
+			`gpus: needs "device": "cuda", got "cpu"` + "\n" +
+				`cameras[0].gpu: needs "device": "cuda", got "cpu"`},
+		{"gpus repeated or negative", `{"device": "cuda", "gpus": [0, -1, 0], "inference": {"model": "m"}}`,
+			`gpus[1]: must be a CUDA device ordinal (0 or more), got -1` + "\n" +
+				`gpus[2]: GPU 0 is listed twice`},
+		{"camera gpu not in gpus", `{"device": "cuda", "gpus": [0, 1], "inference": {"model": "m"}, "cameras": [{"id": "a", "url": "rtsp://h/x", "gpu": 2}, {"id": "b", "url": "rtsp://h/y", "gpu": -1}]}`,
+			`cameras[0].gpu: GPU 2 is not in gpus [0 1]` + "\n" +
+				`cameras[1].gpu: must be at least 0, got -1`},
 		{"stats every", `{"inference": {"model": "m"}, "processing": {"stats_every_frames": 0}}`,
 			`processing.stats_every_frames: must be at least 1, got 0`},
 		{"gpu warn", `{"inference": {"model": "m"}, "processing": {"gpu_memory_warn_mb": -1}}`,

@@ -57,10 +57,18 @@ func (c *Config) EnabledCameras() int {
 // value (file or environment) is always honoured; an absent one is chosen so that the enabled
 // cameras are carried on the configured device. Cameras added later through the API do not
 // change the plan of a running server.
-func (c *Config) Plan() Plan {
+func (c *Config) Plan() Plan { return c.PlanFor(max(1, len(c.GPUs))) }
+
+// PlanFor is Plan for cameras spread over gpus GPUs, each with its own stage: the choices are
+// made for one GPU's share of the enabled cameras (rounded up).
+func (c *Config) PlanFor(gpus int) Plan {
 	p := c.Processing
 	n := c.EnabledCameras()
 	var plan Plan
+	if gpus > 1 && c.Device == DeviceCUDA {
+		n = (n + gpus - 1) / gpus
+		plan.Why = append(plan.Why, fmt.Sprintf("%d GPUs: each stage sized for its share, %d cameras", gpus, n))
+	}
 	switch {
 	case p.EnableDecoupledPipeline != nil:
 		plan.Decoupled = *p.EnableDecoupledPipeline

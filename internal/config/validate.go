@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log_level", c.LogLevel, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
 	v.oneOf("log_format", c.LogFormat, LogFormatText, LogFormatJSON)
 	v.oneOf("device", c.Device, DeviceCPU, DeviceCUDA)
+	v.gpus(c)
 
 	v.listen("server.listen", c.Server.Listen)
 	if hasSpaceOrControl(c.Server.Token) {
@@ -160,6 +161,9 @@ func (v *validator) camera(i int, cam Camera) {
 	v.oneOf(pre+"transport", cam.Transport, TransportTCP, TransportUDP, TransportAuto)
 	if cam.LatencyMS != nil {
 		v.between(pre+"latency_ms", int64(*cam.LatencyMS), 0, 10000)
+	}
+	if cam.GPU != nil {
+		v.atLeast(pre+"gpu", int64(*cam.GPU), 0)
 	}
 	v.zonesAndLines(pre, cam)
 }
@@ -299,4 +303,36 @@ func quote(s string) string {
 		return strconv.Quote(s[:limit]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// gpus checks gpus and the cameras' gpu against the device: both need device cuda, gpus has
+// no repeats, and a camera's gpu is one of gpus when gpus is given (with gpus empty, every GPU
+// the driver sees is used, which only start-up can check).
+func (v *validator) gpus(c *Config) {
+	if len(c.GPUs) > 0 && c.Device != DeviceCUDA {
+		v.add("gpus", `needs "device": "cuda", got %s`, quote(c.Device))
+	}
+	seen := map[int]bool{}
+	for i, g := range c.GPUs {
+		path := fmt.Sprintf("gpus[%d]", i)
+		switch {
+		case g < 0:
+			v.add(path, "must be a CUDA device ordinal (0 or more), got %d", g)
+		case seen[g]:
+			v.add(path, "GPU %d is listed twice", g)
+		}
+		seen[g] = true
+	}
+	for i, cam := range c.Cameras {
+		if cam.GPU == nil {
+			continue
+		}
+		path := fmt.Sprintf("cameras[%d].gpu", i)
+		switch {
+		case c.Device != DeviceCUDA:
+			v.add(path, `needs "device": "cuda", got %s`, quote(c.Device))
+		case len(c.GPUs) > 0 && *cam.GPU >= 0 && !seen[*cam.GPU]:
+			v.add(path, "GPU %d is not in gpus %v", *cam.GPU, c.GPUs)
+		}
+	}
 }

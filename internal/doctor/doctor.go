@@ -66,21 +66,10 @@ func Run(cfg *config.Config) *Report {
 		r.add(mqttCheck(cfg.MQTT))
 	}
 
-	// GPU, driver, NVRTC
-	var ctx *cuda.Context
-	if c, err := cuda.Open(0); err != nil {
-		r.add("GPU and driver", needOrWarn(wantCUDA), err.Error(), "install the NVIDIA driver; in Docker run with --gpus all (NVIDIA container runtime)")
-	} else {
-		ctx = c
-		defer ctx.Close()
-		free, total, _ := ctx.MemInfo()
-		maj, min := ctx.ComputeCapability()
-		r.add("GPU and driver", OK, fmt.Sprintf("%s, sm_%d%d, driver %d, %d of %d MiB free", ctx.Name(), maj, min, ctx.DriverVersion(), free>>20, total>>20), "")
-		if _, err := ctx.Kernels(); err != nil {
-			r.add("NVRTC (preprocessing kernels)", needOrWarn(wantCUDA), err.Error(), "install libnvrtc (CUDA runtime image, package cuda-nvrtc-*)")
-		} else {
-			r.add("NVRTC (preprocessing kernels)", OK, "kernels compiled for this GPU", "")
-		}
+	// GPUs, driver, NVDEC and NVRTC on each
+	gpus := r.openGPUs(cfg, wantCUDA)
+	for _, g := range gpus {
+		defer g.Close()
 	}
 
 	// ONNX Runtime and the model
@@ -97,19 +86,21 @@ func Run(cfg *config.Config) *Report {
 	}
 	r.add("model", OK, modelDetail(info), "")
 	r.add(labelsCheck(cfg.Inference.Labels, info))
-	// the execution provider actually running the model
-	if ctx != nil {
+	// the execution provider actually running the model, on each GPU
+	for _, ctx := range gpus {
+		name := fmt.Sprintf("CUDA execution provider (GPU %d)", ctx.Device())
 		b, err := inference.NewCUDABackend(info, 1, ctx, inference.CUDAOptions{})
 		if err != nil {
-			r.add("CUDA execution provider", needOrWarn(wantCUDA), err.Error(), "libonnxruntime_providers_cuda.so (and cuDNN 9, CUDA 12/13 runtime) next to libonnxruntime")
-		} else {
-			b.Close()
-			r.add("CUDA execution provider", OK, "model runs on the GPU with device-memory binding", "")
-			if plan := cfg.Plan(); plan.CUDAGraph {
-				r.add(cudaGraphCheck(info, plan.MaxBatch, ctx))
-			}
+			r.add(name, needOrWarn(wantCUDA), err.Error(), "libonnxruntime_providers_cuda.so (and cuDNN 9, CUDA 12/13 runtime) next to libonnxruntime")
+			continue
 		}
-	} else {
+		b.Close()
+		r.add(name, OK, "model runs on the GPU with device-memory binding", "")
+		if plan := cfg.PlanFor(len(gpus)); plan.CUDAGraph {
+			r.add(cudaGraphCheck(info, plan.MaxBatch, ctx))
+		}
+	}
+	if len(gpus) == 0 {
 		r.add("CUDA execution provider", needOrWarn(wantCUDA), "no GPU", "see GPU and driver")
 	}
 	if b, err := inference.NewCPUBackend(info, 1, 1); err != nil {
@@ -196,4 +187,53 @@ func (r *Report) Write(w io.Writer, device string) {
 	} else {
 		fmt.Fprintf(w, "\nnot ready: device %q cannot run; fix the FAIL lines above.\n", device)
 	}
+}
+
+// openGPUs checks every GPU that serve would use (the config's gpus, else all the driver
+// sees): the driver and device, an NVDEC decoder bound to it, and NVRTC compiling the
+// kernels for it. It returns the contexts of the GPUs that opened.
+func (r *Report) openGPUs(cfg *config.Config, wantCUDA bool) []*cuda.Context {
+	const driverFix = "install the NVIDIA driver; in Docker run with --gpus all (NVIDIA container runtime)"
+	indices := cfg.GPUs
+	if len(indices) == 0 {
+		n, err := cuda.DeviceCount()
+		if err != nil {
+			r.add("GPU and driver", needOrWarn(wantCUDA), err.Error(), driverFix)
+			return nil
+		}
+		if n == 0 {
+			r.add("GPU and driver", needOrWarn(wantCUDA), "the driver sees no GPU", driverFix)
+			return nil
+		}
+		for i := range n {
+			indices = append(indices, i)
+		}
+	}
+	var out []*cuda.Context
+	for _, i := range indices {
+		ctx, err := cuda.Open(i)
+		if err != nil {
+			r.add(fmt.Sprintf("GPU %d and driver", i), needOrWarn(wantCUDA), err.Error(), driverFix+"; gpus lists the CUDA devices to use")
+			continue
+		}
+		out = append(out, ctx)
+		free, total, _ := ctx.MemInfo()
+		maj, min := ctx.ComputeCapability()
+		r.add(fmt.Sprintf("GPU %d and driver", i), OK, fmt.Sprintf("%s, sm_%d%d, driver %d, %d of %d MiB free", ctx.Name(), maj, min, ctx.DriverVersion(), free>>20, total>>20), "")
+		for _, codec := range []string{gst.CodecH264, gst.CodecH265} {
+			name := fmt.Sprintf("NVDEC %s (GPU %d)", codec, i)
+			if dec, err := gst.NVDecoderFor(codec, i); err != nil {
+				r.add(name, needOrWarn(wantCUDA && codec == gst.CodecH264), err.Error(), "GStreamer's nvcodec plugin (gstreamer1.0-plugins-bad) and the driver's libnvcuvid")
+			} else {
+				r.add(name, OK, dec, "")
+			}
+		}
+		name := fmt.Sprintf("NVRTC (preprocessing kernels, GPU %d)", i)
+		if _, err := ctx.Kernels(); err != nil {
+			r.add(name, needOrWarn(wantCUDA), err.Error(), "install libnvrtc (CUDA runtime image, package cuda-nvrtc-*)")
+		} else {
+			r.add(name, OK, "kernels compiled for this GPU", "")
+		}
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,14 @@ type Camera struct {
 	// DropRatio is the fraction of decoded frames dropped before the detector over the
 	// camera's last drop window (10 s): a rate to alert on, where Dropped only grows.
 	DropRatio float64
+	// GPU is the CUDA device the camera runs on (cuda mode); nil omits gstvision_camera_gpu.
+	GPU *int
+}
+
+// GPUMemory is one GPU's memory.
+type GPUMemory struct {
+	GPU         int
+	Used, Total uint64
 }
 
 // Batch is the decoupled batcher's statistics.
@@ -75,9 +84,11 @@ type WebSocket struct {
 // Sources are what the collector reads at each scrape. Any nil func is skipped, and a func
 // returning ok=false reports nothing (e.g. GPU memory outside cuda mode).
 type Sources struct {
-	Cameras       func() []Camera
-	Batch         func() (Batch, bool)
-	GPUMemory     func() (used, total uint64, ok bool)
+	Cameras   func() []Camera
+	Batch     func() (Batch, bool)
+	GPUMemory func() []GPUMemory // one entry per GPU in use; none outside cuda mode
+	// GPULoads is each GPU's camera count, keyed by CUDA ordinal (cuda mode).
+	GPULoads      func() map[int]int
 	Hub           func() Hub
 	WebSocket     func() WebSocket
 	WebRTCViewers func() map[string]int
@@ -159,7 +170,7 @@ type collector struct {
 	dropRatio                                          *prometheus.Desc
 	batchSize, batchFillErrors, batchRunErrors         *prometheus.Desc
 	batchRunSeconds                                    *prometheus.Desc
-	gpuUsed, gpuTotal                                  *prometheus.Desc
+	gpuUsed, gpuTotal, gpuCameras, cameraGPU           *prometheus.Desc
 	wsClients, wsQueued, resultsDropped, published     *prometheus.Desc
 	webrtcViewers, info                                *prometheus.Desc
 }
@@ -185,8 +196,10 @@ func newCollector(src Sources) *collector {
 		batchFillErrors: d("batch_fill_errors_total", "Frames whose preprocessing into a batch failed (decoupled mode)."),
 		batchRunErrors:  d("batch_run_errors_total", "Batches whose inference failed (decoupled mode)."),
 		batchRunSeconds: d("batch_run_seconds_total", "Time spent running batches (decoupled mode)."),
-		gpuUsed:         d("gpu_memory_used_bytes", "GPU memory in use on the device (cuda mode)."),
-		gpuTotal:        d("gpu_memory_total_bytes", "GPU memory on the device (cuda mode)."),
+		gpuUsed:         d("gpu_memory_used_bytes", "GPU memory in use, per GPU (cuda mode).", "gpu"),
+		gpuTotal:        d("gpu_memory_total_bytes", "GPU memory, per GPU (cuda mode).", "gpu"),
+		gpuCameras:      d("gpu_cameras", "Cameras placed on each GPU (cuda mode).", "gpu"),
+		cameraGPU:       d("camera_gpu", "The CUDA device (ordinal) each camera runs on (cuda mode).", "camera"),
 		wsClients:       d("websocket_clients", "Connected WebSocket clients."),
 		wsQueued:        d("websocket_queued_messages", "Results waiting in WebSocket clients' queues."),
 		resultsDropped:  d("results_dropped_total", "Results dropped from full subscriber queues (slow WebSocket clients, viewers)."),
@@ -201,7 +214,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.decoded, c.inferred, c.dropped, c.reconnects, c.state, c.fps, c.dropRatio,
 		c.batchSize, c.batchFillErrors, c.batchRunErrors, c.batchRunSeconds,
-		c.gpuUsed, c.gpuTotal, c.wsClients, c.wsQueued, c.resultsDropped, c.published, c.webrtcViewers,
+		c.gpuUsed, c.gpuTotal, c.gpuCameras, c.cameraGPU, c.wsClients, c.wsQueued, c.resultsDropped, c.published, c.webrtcViewers,
 	} {
 		ch <- d
 	}
@@ -224,9 +237,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.src.GPUMemory != nil {
-		if used, total, ok := c.src.GPUMemory(); ok {
-			emit(ch, c.gpuUsed, prometheus.GaugeValue, float64(used))
-			emit(ch, c.gpuTotal, prometheus.GaugeValue, float64(total))
+		for _, g := range c.src.GPUMemory() {
+			emit(ch, c.gpuUsed, prometheus.GaugeValue, float64(g.Used), strconv.Itoa(g.GPU))
+			emit(ch, c.gpuTotal, prometheus.GaugeValue, float64(g.Total), strconv.Itoa(g.GPU))
+		}
+	}
+	if c.src.GPULoads != nil {
+		for g, n := range c.src.GPULoads() {
+			emit(ch, c.gpuCameras, prometheus.GaugeValue, float64(n), strconv.Itoa(g))
 		}
 	}
 	if c.src.Hub != nil {
@@ -259,6 +277,9 @@ func (c *collector) collectCameras(ch chan<- prometheus.Metric, cams []Camera) {
 		emit(ch, c.reconnects, prometheus.CounterValue, float64(cam.Reconnects), cam.ID)
 		emit(ch, c.fps, prometheus.GaugeValue, cam.FPS, cam.ID)
 		emit(ch, c.dropRatio, prometheus.GaugeValue, cam.DropRatio, cam.ID)
+		if cam.GPU != nil {
+			emit(ch, c.cameraGPU, prometheus.GaugeValue, float64(*cam.GPU), cam.ID)
+		}
 		known := false
 		for _, s := range CameraStates {
 			v := 0.0

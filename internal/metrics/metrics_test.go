@@ -61,11 +61,11 @@ next:
 // exact size counts, and a source reporting ok=false or a bad hook value costs only its own
 // series.
 func TestCollector(t *testing.T) {
-	gpu := true
+	gpu, one := true, 1
 	m, err := New(Sources{
 		Cameras: func() []Camera {
 			return []Camera{
-				{ID: "a", State: "running", FPS: 29.5, Decoded: 1000, Inferred: 900, Dropped: 100, Reconnects: 2, DropRatio: 0.25},
+				{ID: "a", State: "running", FPS: 29.5, Decoded: 1000, Inferred: 900, Dropped: 100, Reconnects: 2, DropRatio: 0.25, GPU: &one},
 				{ID: "b", State: "unauthorized"},
 				{ID: "a", State: "running"}, // a duplicate must not break the scrape
 			}
@@ -73,7 +73,13 @@ func TestCollector(t *testing.T) {
 		Batch: func() (Batch, bool) {
 			return Batch{MaxBatch: 4, Batches: 10, Frames: 25, SizeHist: []uint64{0, 2, 3, 1, 4}, RunErrors: 1, TotalRun: 1500 * time.Millisecond}, true
 		},
-		GPUMemory:     func() (uint64, uint64, bool) { return 3 << 30, 8 << 30, gpu },
+		GPUMemory: func() []GPUMemory {
+			if !gpu {
+				return nil
+			}
+			return []GPUMemory{{GPU: 0, Used: 3 << 30, Total: 8 << 30}, {GPU: 1, Used: 1 << 30, Total: 8 << 30}}
+		},
+		GPULoads:      func() map[int]int { return map[int]int{0: 1, 1: 2} },
 		Hub:           func() Hub { return Hub{Published: 77, Dropped: 5} },
 		WebSocket:     func() WebSocket { return WebSocket{Clients: 3, Queued: 12} },
 		WebRTCViewers: func() map[string]int { return map[string]int{"a": 2, "bad\xff": 1} },
@@ -106,8 +112,11 @@ func TestCollector(t *testing.T) {
 		{"gstvision_camera_state", []string{"camera", "b", "state", "running"}, 0},
 		{"gstvision_batch_run_errors_total", nil, 1},
 		{"gstvision_batch_run_seconds_total", nil, 1.5},
-		{"gstvision_gpu_memory_used_bytes", nil, 3 << 30},
-		{"gstvision_gpu_memory_total_bytes", nil, 8 << 30},
+		{"gstvision_gpu_memory_used_bytes", []string{"gpu", "0"}, 3 << 30},
+		{"gstvision_gpu_memory_used_bytes", []string{"gpu", "1"}, 1 << 30},
+		{"gstvision_gpu_memory_total_bytes", []string{"gpu", "1"}, 8 << 30},
+		{"gstvision_gpu_cameras", []string{"gpu", "1"}, 2},
+		{"gstvision_camera_gpu", []string{"camera", "a"}, 1},
 		{"gstvision_websocket_clients", nil, 3},
 		{"gstvision_websocket_queued_messages", nil, 12},
 		{"gstvision_results_dropped_total", nil, 5},

@@ -37,14 +37,17 @@ func (g *gpuDraw) close() {
 
 func (v *Viewer) ensureGPU(w, h int) error {
 	need := w * h * 3 / 2
-	if v.gpu != nil && v.gpu.devLen == need {
+	var ctx *cuda.Context
+	if v.opts.CUDA != nil {
+		ctx = v.opts.CUDA(v.camera)
+	}
+	if v.gpu != nil && v.gpu.devLen == need && v.gpu.ctx == ctx {
 		return nil
 	}
 	if v.gpu != nil {
-		v.gpu.close()
+		v.gpu.close() // another size, or the camera moved to another GPU
 		v.gpu = nil
 	}
-	ctx := v.opts.CUDA
 	if ctx == nil {
 		return fmt.Errorf("frame in CUDA memory but no CUDA context")
 	}

@@ -31,8 +31,10 @@ type Options struct {
 	Encoder     string // resolved encoder factory (gst.ChooseEncoder)
 	MaxWidth    int
 	BitrateKbps int
-	CUDA        *cuda.Context // non-nil in cuda mode: frames arrive in CUDA memory
-	Latest      func(camera string) (results.Result, bool)
+	// CUDA, in cuda mode, gives the context of the GPU a camera runs on: its frames arrive in
+	// that GPU's memory and are drawn there. Nil (or a nil context) on the CPU.
+	CUDA   func(camera string) *cuda.Context
+	Latest func(camera string) (results.Result, bool)
 	// Subscribe, when set, feeds each viewer the camera's results so that every frame gets its
 	// own detections (not merely the latest); Latest is the fallback.
 	Subscribe func(camera string, queueLen int) *results.Subscription

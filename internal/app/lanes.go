@@ -1,0 +1,188 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/inference"
+	"github.com/gstvision/gstvision/internal/analytics"
+	"github.com/gstvision/gstvision/internal/camera"
+	"github.com/gstvision/gstvision/internal/config"
+	"github.com/gstvision/gstvision/internal/placement"
+)
+
+// lane is one device's share of the analysis: a GPU with its own inference stage (sessions,
+// batch sets, CUDA graph), or the CPU in cpu mode. A camera placed on a lane decodes in that
+// GPU's context and its frames go to that lane's stage only.
+type lane struct {
+	dev   *gpuDevice // nil: the CPU
+	stage *analytics.Stage
+}
+
+// gpu is the lane's CUDA ordinal, nil for the CPU.
+func (l *lane) gpu() *int {
+	if l.dev == nil {
+		return nil
+	}
+	i := l.dev.index
+	return &i
+}
+
+// newLanes makes one stage per device, each with opts and that device's detectors. In cuda
+// mode it also makes the placer that spreads cameras over the GPUs.
+func (a *App) newLanes(opts analytics.Options) error {
+	for _, d := range a.engine.devices() {
+		o := opts
+		o.NewDetector, o.NewBatchDetector = a.engine.detectorFactories(d)
+		s, err := analytics.New(o)
+		if err != nil {
+			a.closeLanes()
+			if d != nil {
+				err = fmt.Errorf("GPU %d: %w", d.index, err)
+			}
+			return err
+		}
+		a.lanes = append(a.lanes, &lane{dev: d, stage: s})
+	}
+	a.stage = a.lanes[0].stage
+	if gpus := a.engine.GPUs(); len(gpus) > 0 {
+		p, err := placement.New(gpus)
+		if err != nil {
+			a.closeLanes()
+			return err
+		}
+		a.placer = p
+	}
+	return nil
+}
+
+func (a *App) closeLanes() {
+	for _, l := range a.lanes {
+		l.stage.Close()
+	}
+}
+
+// place decides the lane of camera c: its pinned gpu, else the GPU it runs on already, else
+// the least-loaded GPU. Errors wrap placement's (a gpu not in use, a failed GPU).
+func (a *App) place(c config.Camera) (*lane, error) {
+	if a.placer == nil {
+		return a.lanes[0], nil
+	}
+	g, err := a.placer.Place(c.ID, c.GPU)
+	if err != nil {
+		return nil, fmt.Errorf("cameras %q: gpu: %w", c.ID, err)
+	}
+	for _, l := range a.lanes {
+		if l.dev.index == g {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("camera %q: %w: GPU %d", c.ID, placement.ErrUnknownGPU, g)
+}
+
+// placeCamera fills in cc the lane that camera c runs on.
+func (a *App) placeCamera(c config.Camera, cc *camera.Config) error {
+	l, err := a.place(c)
+	if err != nil {
+		return err
+	}
+	cc.GPU, cc.Analyzer = l.gpu(), l.stage
+	if l.dev != nil {
+		cc.CUDA = l.dev.gst
+	}
+	return nil
+}
+
+// unplace forgets a removed or disabled camera's place.
+func (a *App) unplace(id string) {
+	if a.placer != nil {
+		a.placer.Remove(id)
+	}
+	for _, l := range a.lanes {
+		l.stage.Forget(id)
+	}
+}
+
+// cudaFor is the CUDA context of the GPU camera id runs on (nil in cpu mode or when the
+// camera has no place).
+func (a *App) cudaFor(id string) *cuda.Context {
+	if a.placer == nil {
+		return nil
+	}
+	g, ok := a.placer.GPU(id)
+	if !ok {
+		return nil
+	}
+	if d := a.engine.device(g); d != nil {
+		return d.ctx
+	}
+	return nil
+}
+
+// Stages lists the inference stages, one per GPU (one in cpu mode).
+func (a *App) Stages() []*analytics.Stage {
+	out := make([]*analytics.Stage, len(a.lanes))
+	for i, l := range a.lanes {
+		out[i] = l.stage
+	}
+	return out
+}
+
+// BatchStats sums the decoupled stages' batcher stats over the GPUs; ok is false in the
+// unified mode.
+func (a *App) BatchStats() (inference.BatcherStats, bool) {
+	var sum inference.BatcherStats
+	ok := false
+	for _, l := range a.lanes {
+		if b := l.stage.Batcher(); b != nil {
+			sum, ok = sum.Add(b.Stats()), true
+		}
+	}
+	return sum, ok
+}
+
+// GPULoads is each GPU's cameras and analysed frames/s (nil in cpu mode).
+func (a *App) GPULoads() map[int]placement.Load {
+	if a.placer == nil {
+		return nil
+	}
+	return a.placer.Loads()
+}
+
+// failGPU takes GPU gpu out of service after its context failed with cause: the cameras the
+// placer put there restart on the other GPUs; those pinned to it (cameras[].gpu), or all when
+// no GPU is left, stay down with an error naming the GPU. Cameras on other GPUs go on.
+func (a *App) failGPU(gpu int, cause error) {
+	moved, stranded := a.placer.Fail(gpu)
+	a.log.Error("GPU failed: its cameras move to the other GPUs or stop", "gpu", gpu, "err", cause,
+		"moved", len(moved), "stopped", len(stranded))
+	for id := range moved {
+		a.restartCamera(id, nil)
+	}
+	for _, id := range stranded {
+		a.restartCamera(id, fmt.Errorf("%w: GPU %d: %w", placement.ErrGPUFailed, gpu, cause))
+	}
+}
+
+// restartCamera stops camera id and starts it again where the placer now puts it, or, with
+// fault set, as a camera whose every attempt fails with fault.
+func (a *App) restartCamera(id string, fault error) {
+	c, ok := a.ops.api.Camera(id)
+	if !ok {
+		return
+	}
+	if err := a.cameras.Remove(id); err != nil {
+		a.log.Warn("stopping camera", "camera", id, "err", err)
+	}
+	cc := CameraConfig(a.cfg, c)
+	cc.DropRemedy, cc.Backoff = a.engine.plan.DropRemedy(a.cfg.Device), a.backoff
+	if fault == nil {
+		fault = a.placeCamera(c, &cc)
+	}
+	if fault != nil {
+		cc.NewPipeline = func(camera.PipelineSpec) (camera.Pipeline, error) { return nil, fault }
+	}
+	if err := a.cameras.Add(cc); err != nil {
+		a.log.Error("restarting camera", "camera", id, "err", err)
+	}
+}
