@@ -106,3 +106,16 @@ func TestRequirementFound(t *testing.T) {
 		t.Errorf("Missing = %v, want ErrMissingElement naming the elements and the hint", err)
 	}
 }
+
+// TestNVDecoderForWithoutNVDEC: without an NVDEC element (no GPU here), asking for GPU 1's
+// decoder names what is missing instead of falling back to another element.
+func TestNVDecoderForWithoutNVDEC(t *testing.T) {
+	Init("", "")
+	if HasElement("nvh264dec") {
+		t.Skip("this machine has NVDEC")
+	}
+	_, err := NVDecoderFor(CodecH264, 1)
+	if !errors.Is(err, ErrMissingElement) || !strings.Contains(err.Error(), "GPU 1") || !strings.Contains(err.Error(), "nvh264dec") {
+		t.Errorf("err = %v, want ErrMissingElement naming GPU 1 and nvh264dec", err)
+	}
+}

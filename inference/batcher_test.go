@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -617,5 +618,23 @@ func TestBatcherConcurrentFill(t *testing.T) {
 		if parallel && fb.maxFills.Load() < 2 {
 			t.Errorf("parallel fills allowed but never happened")
 		}
+	}
+}
+
+// TestBatcherStatsAdd: two GPUs' stages taken together count every batch and frame once,
+// their histograms slot by slot, whatever their lengths.
+func TestBatcherStatsAdd(t *testing.T) {
+	a := BatcherStats{MaxBatch: 4, Batches: 3, Frames: 7, RunErrors: 1, SizeHist: []uint64{0, 1, 0, 1, 1}, TotalRun: 3 * time.Millisecond, LastRun: time.Millisecond}
+	b := BatcherStats{MaxBatch: 2, Batches: 2, Frames: 3, FillErrors: 2, SizeHist: []uint64{0, 1, 1}, TotalRun: 2 * time.Millisecond, LastRun: 2 * time.Millisecond}
+	s := a.Add(b)
+	if s.MaxBatch != 4 || s.Batches != 5 || s.Frames != 10 || s.RunErrors != 1 || s.FillErrors != 2 ||
+		s.TotalRun != 5*time.Millisecond || s.LastRun != 2*time.Millisecond {
+		t.Errorf("sum %+v", s)
+	}
+	if want := []uint64{0, 2, 1, 1, 1}; !slices.Equal(s.SizeHist, want) {
+		t.Errorf("histogram %v, want %v", s.SizeHist, want)
+	}
+	if !slices.Equal(a.SizeHist, []uint64{0, 1, 0, 1, 1}) {
+		t.Errorf("Add changed its receiver's histogram: %v", a.SizeHist)
 	}
 }

@@ -52,6 +52,8 @@ type CameraAPI struct {
 	forget   func(id string) // releases what a stopped camera leaves behind (detector, latest result, series)
 	// labels are the model's classes, which zones' and lines' classes must name (nil: any).
 	labels []string
+	// gpus are the GPUs in use (cuda mode), which a camera's gpu must name (nil: any).
+	gpus []int
 	// reconfigure, when set, is told of a camera whose zones or lines changed.
 	reconfigure func(config.Camera)
 
@@ -93,6 +95,7 @@ func (a *App) newCameraAPI() *CameraAPI {
 	a.ops.api = newCameraAPI(a.cfg, a.cameras, a.log,
 		a.cameraConfig, a.forgetCamera)
 	a.ops.api.labels = a.engine.Labels
+	a.ops.api.gpus = a.engine.GPUs()
 	a.ops.api.reconfigure = a.track.configure
 	return a.ops.api
 }
@@ -120,12 +123,31 @@ func (c *CameraAPI) Camera(id string) (config.Camera, bool) {
 	return config.Camera{}, false
 }
 
-// checkClasses checks the classes of cam (at index) against the model's labels.
+// checkClasses checks the classes of cam (at index) against the model's labels, and its gpu
+// against the device and the GPUs in use.
 func (c *CameraAPI) checkClasses(cam config.Camera, index int) error {
+	if err := c.checkGPU(cam, index); err != nil {
+		return err
+	}
 	if c.labels == nil {
 		return nil
 	}
 	return config.CheckClasses([]config.Camera{cam}, index, c.labels)
+}
+
+// checkGPU refuses a gpu outside cuda mode or not among the GPUs in use, naming the field.
+func (c *CameraAPI) checkGPU(cam config.Camera, index int) error {
+	if cam.GPU == nil {
+		return nil
+	}
+	path := fmt.Sprintf("cameras[%d].gpu", index)
+	if c.cfg.Device != config.DeviceCUDA {
+		return fmt.Errorf("%s: needs \"device\": \"cuda\", got %q", path, c.cfg.Device)
+	}
+	if c.gpus != nil && !slices.Contains(c.gpus, *cam.GPU) {
+		return fmt.Errorf("%s: GPU %d is not among the GPUs in use %v", path, *cam.GPU, c.gpus)
+	}
+	return nil
 }
 
 // Cameras returns a copy of the configured cameras, as the config file holds them.

@@ -361,6 +361,8 @@ func TestCameraAPIRejects(t *testing.T) {
 		{"POST", "/api/cameras", `{"id":"cam1","url":"rtsp://h/s"}`, 409, `camera \"cam1\" already exists`},
 		{"POST", "/api/cameras", `{"id":"cam2","url":"rtsp://h/s"}`, 409, `camera \"cam2\" already exists`},
 		{"PATCH", "/api/cameras/cam1", `{"latency_ms":-5}`, 400, "cameras[0].latency_ms"},
+		{"PATCH", "/api/cameras/cam1", `{"gpu":0}`, 400, `cameras[0].gpu: needs \"device\": \"cuda\", got \"cpu\"`},
+		{"POST", "/api/cameras", `{"id":"cam3","url":"rtsp://h/s","gpu":-1}`, 400, "cameras[2].gpu: must be at least 0, got -1"},
 		{"PATCH", "/api/cameras/cam1", `{"id":"other"}`, 400, "cameras[0].id: cannot change the id"},
 		{"PATCH", "/api/cameras/cam1", `{"url":""}`, 400, "cameras[0].url: required"},
 		{"PATCH", "/api/cameras/cam1", `{"enabled":"yes"}`, 400, "enabled: expected true or false"},
@@ -528,4 +530,35 @@ func TestCameraAPIView(t *testing.T) {
 	if st := statusOf(t, e.do(t, "GET", "/api/cameras/cam1", "")); st.View != "annotated" || st.ViewReason != "B-frames" {
 		t.Errorf("cam1: view %q, reason %q", st.View, st.ViewReason)
 	}
+}
+
+// TestCameraAPIGPU: in cuda mode a camera's gpu must be one of the GPUs in use (the error
+// names the field); changing it restarts the camera (on its new GPU) and is saved.
+func TestCameraAPIGPU(t *testing.T) {
+	e := newAPIEnv(t, `{
+  "device": "cuda",
+  "gpus": [0, 1],
+  "inference": {"model": "model.onnx"},
+  "cameras": [{"id": "cam1", "url": "rtsp://10.0.0.1/live", "gpu": 0}]
+}
+`)
+	e.api.gpus = []int{0, 1}
+	r := e.do(t, "POST", "/api/cameras", `{"id":"cam2","url":"rtsp://h/s","gpu":2}`)
+	if r.status != 400 || !strings.Contains(r.body, "cameras[1].gpu: GPU 2 is not among the GPUs in use [0 1]") {
+		t.Errorf("POST with gpu 2: %d %s", r.status, r.body)
+	}
+	expectEvents(t, e.run.takeEvents())
+	r = e.do(t, "PATCH", "/api/cameras/cam1", `{"gpu":1}`)
+	if r.status != 200 {
+		t.Fatalf("PATCH gpu 1: %d %s", r.status, r.body)
+	}
+	expectEvents(t, e.run.takeEvents(), "remove cam1", "add cam1")
+	if !strings.Contains(string(e.fileBytes(t)), `"gpu": 1`) {
+		t.Errorf("the file lacks the new gpu:\n%s", e.fileBytes(t))
+	}
+	r = e.do(t, "PATCH", "/api/cameras/cam1", `{"name":"yard"}`)
+	if r.status != 200 {
+		t.Fatalf("PATCH name: %d %s", r.status, r.body)
+	}
+	expectEvents(t, e.run.takeEvents()) // same gpu: no restart
 }

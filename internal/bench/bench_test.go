@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,17 @@ func TestRunAuto(t *testing.T) {
 	}
 	if rep.Frames == 0 {
 		t.Error("no frame measured")
+	}
+}
+
+// TestReportGPUShares: each camera's frames/s counts towards its GPU, in GPU order.
+func TestReportGPUShares(t *testing.T) {
+	var r Report
+	r.addGPU(1, 30)
+	r.addGPU(0, 29)
+	r.addGPU(1, 28)
+	want := []GPUShare{{GPU: 0, Cameras: 1, FPS: 29, MinCameraFPS: 29}, {GPU: 1, Cameras: 2, FPS: 58, MinCameraFPS: 28}}
+	if !slices.Equal(r.GPUs, want) {
+		t.Errorf("shares %+v, want %+v", r.GPUs, want)
 	}
 }
