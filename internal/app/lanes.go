@@ -70,7 +70,7 @@ func (a *App) place(c config.Camera) (*lane, error) {
 	}
 	g, err := a.placer.Place(c.ID, c.GPU)
 	if err != nil {
-		return nil, fmt.Errorf("cameras %q: gpu: %w", c.ID, err)
+		return nil, fmt.Errorf("camera %q: gpu: %w", c.ID, err)
 	}
 	for _, l := range a.lanes {
 		if l.dev.index == g {
@@ -103,20 +103,19 @@ func (a *App) unplace(id string) {
 	}
 }
 
-// cudaFor is the CUDA context of the GPU camera id runs on (nil in cpu mode or when the
-// camera has no place).
+// cudaFor is the CUDA context of the GPU camera id runs on: the placer's, or the first GPU's
+// for a camera added to the manager without a place (it decodes in the manager's default
+// context). Nil in cpu mode.
 func (a *App) cudaFor(id string) *cuda.Context {
 	if a.placer == nil {
 		return nil
 	}
-	g, ok := a.placer.GPU(id)
-	if !ok {
-		return nil
+	if g, ok := a.placer.GPU(id); ok {
+		if d := a.engine.device(g); d != nil {
+			return d.ctx
+		}
 	}
-	if d := a.engine.device(g); d != nil {
-		return d.ctx
-	}
-	return nil
+	return a.lanes[0].dev.ctx
 }
 
 // Stages lists the inference stages, one per GPU (one in cpu mode).

@@ -162,6 +162,8 @@ type GPUShare struct {
 	Cameras      int     `json:"cameras"`
 	FPS          float64 `json:"fps"`
 	MinCameraFPS float64 `json:"min_camera_fps"`
+	MemStartMB   float64 `json:"gpu_mem_start_mb"` // the GPU's memory in use at the window's start
+	MemEndMB     float64 `json:"gpu_mem_end_mb"`
 }
 
 // addGPU counts a camera analysed at fps on gpu.
@@ -340,7 +342,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, ctx.Err()
 	case <-time.After(o.Warmup):
 	}
-	gpuStart := gpuUsedMB(a)
+	gpuStart, gpuStartPer := gpuUsedMB(a), gpuUsedPerGPU(a)
 	rep.RSSStartMB = procstat.RSSMB("self")
 	droppedStart := totalDropped(a)
 	var batchStart []uint64
@@ -432,6 +434,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if st, ok := a.Cameras().Get(fmt.Sprintf("cam%d", i+1)); ok && st.GPU != nil {
 			rep.addGPU(*st.GPU, fps)
 		}
+	}
+	end := gpuUsedPerGPU(a)
+	for i := range rep.GPUs {
+		g := &rep.GPUs[i]
+		g.MemStartMB, g.MemEndMB = gpuStartPer[g.GPU], end[g.GPU]
 	}
 	rep.FPS = float64(rep.Frames) / wall
 	sort.Slice(rec.lat, func(i, j int) bool { return rec.lat[i] < rec.lat[j] })
@@ -556,6 +563,17 @@ func totalDropped(a *app.App) uint64 {
 	return n
 }
 
+// gpuUsedPerGPU is each GPU's memory in use, in MB (empty outside cuda mode).
+func gpuUsedPerGPU(a *app.App) map[int]float64 {
+	out := map[int]float64{}
+	for _, g := range a.Engine().GPUs() {
+		if free, total, ok := a.Engine().GPUMemInfo(g); ok {
+			out[g] = float64(total-free) / (1 << 20)
+		}
+	}
+	return out
+}
+
 func gpuUsedMB(a *app.App) float64 {
 	free, total, ok := a.Engine().MemInfo()
 	if !ok {
@@ -617,7 +635,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	if len(r.GPUs) > 1 {
 		for _, g := range r.GPUs {
-			fmt.Fprintf(tw, "GPU %d: cameras, fps (min camera)\t%d, %.1f (%.1f)\n", g.GPU, g.Cameras, g.FPS, g.MinCameraFPS)
+			fmt.Fprintf(tw, "GPU %d: cameras, fps (min camera), memory\t%d, %.1f (%.1f), %.0f → %.0f MB\n", g.GPU, g.Cameras, g.FPS, g.MinCameraFPS, g.MemStartMB, g.MemEndMB)
 		}
 	}
 	fmt.Fprintf(tw, "latency p50 / p95 / p99\t%.1f / %.1f / %.1f ms\n", r.LatencyP50ms, r.LatencyP95ms, r.LatencyP99ms)
