@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps deps-test build run test e2e test-short lint bench fuzz model docker gpu-kit gpu-build gpu-test clean
+.PHONY: help deps deps-test build run test e2e test-short lint bench fuzz model docker gpu-kit gpu-build gpu-clip-h265 gpu-test clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -104,6 +104,12 @@ gpu-build: ## put gstvision and the gpu-tagged tests into .gpu/bins.tar.xz (one 
 	@kit=$$(du -cb .gpu/* | tail -1 | cut -f1); tree=$$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1); \
 	  echo "gpu-build: .gpu/ $$((kit / 1048576)) MiB + tracked tree $$((tree / 1048576)) MiB; at most 64 MiB travels"; \
 	  if [ $$((kit + tree)) -gt $$((64 * 1048576)) ]; then echo "gpu-build: over 64 MiB: build fewer GPU_TESTS"; exit 1; fi
+
+gpu-clip-h265: ## make .gpu/h265snow.h265 (1080p30, 2 s, 4 Mbit/s, no B-frames) for scripts/gpu-rtsp.sh h265: the kit has no H.265 encoder
+	mkdir -p .gpu && timeout 300 gst-launch-1.0 -q videotestsrc num-buffers=60 pattern=snow \
+	  ! video/x-raw,format=I420,width=1920,height=1080,framerate=30/1 \
+	  ! x265enc bitrate=4000 speed-preset=ultrafast key-int-max=60 option-string="bframes=0:repeat-headers=1" \
+	  ! video/x-h265,stream-format=byte-stream ! filesink location=.gpu/h265snow.h265
 
 gpu-test: gpu-build ## build for the GPU machine, then print the command that runs the GPU tests there
 	@echo "On the GPU machine, from the checkout root (the kit in .gpu/ comes from make gpu-kit):"

@@ -29,7 +29,7 @@ if [ "$codec" = h264 ]; then
 else
   # H.265: the clip travels in .gpu/ (the kit has no H.265 encoder); 30 copies make 900 frames
   # for the decode ceiling: N decoders in one gst-launch pipeline (one process, one context).
-  CLIP="$PWD/.gpu/h265snow.h265"
+  CLIP="$PWD/.gpu/h265snow.h265" # make gpu-clip-h265
   LONG="$GPU_KIT/h265-long.h265"
   for _ in $(seq 30); do cat "$CLIP"; done > "$LONG"
   frames=$(( $(timeout 60 gst-launch-1.0 -q filesrc location="$LONG" ! h265parse ! fakesink silent=false -v 2>/dev/null | grep -c "chain") ))
@@ -46,7 +46,8 @@ else
 fi
 echo "### ONNX Runtime ceiling (ortbench)" >> "$OUT/ceilings-rtsp.txt"
 command -v ortbench >/dev/null && timeout 60 ortbench "$GPU_TEST_MODEL" 32 >> "$OUT/ceilings-rtsp.txt" 2>&1
-specs=("rtsp105-viewers 105 fp32 0 --viewers passthrough" "rtsp130-fp16 130 fp16 64")
+# the same 105 cameras without tracking tell the cost of tracking, zones and events (host work)
+specs=("rtsp105-viewers 105 fp32 0 --viewers passthrough" "rtsp105-notrack 105 fp32 0 --no-tracking" "rtsp130-fp16 130 fp16 64")
 [ -n "${RTSP_SPECS:-}" ] && IFS=';' read -ra specs <<< "$RTSP_SPECS"
 nvidia-smi dmon -s pucm -d 1 -o T > "$OUT/dmon-rtsp.txt" 2>&1 &
 dmon=$!
@@ -60,7 +61,7 @@ for spec in "${specs[@]}"; do
   echo "### $name: $cams cameras, $3, ${mode[*]} ${*:5} (started $(date -u +%T))" >> "$OUT/rtsp.txt"
   # shellcheck disable=SC2068
   timeout 280 gstvision bench --clip "$CLIP" --rtsp --device cuda --model "$model" --cameras "$cams" "${mode[@]}" \
-    --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" --start-timeout 120s --json "$OUT/$name.json" ${@:5} >> "$OUT/rtsp.txt" 2>&1
+    --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" --start-timeout 120s --json "$OUT/$name.json" --cpuprofile "$OUT/$name.prof" ${@:5} >> "$OUT/rtsp.txt" 2>&1
   echo "exit $? at $(date -u +%T)" >> "$OUT/rtsp.txt"
 done
 kill "$dmon" 2>/dev/null

@@ -111,6 +111,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.Viewers, "viewers", "", "after the measurement, a second window with one WHEP viewer per camera of this view: passthrough or annotated")
 	f.BoolVar(&viewersInProcess, "viewers-in-process", false, "run the --viewers clients in this process (their receiving cost then counts)")
 	f.IntSliceVar(&o.GPUs, "gpus", nil, "with --device cuda, spread the cameras over these GPUs (CUDA ordinals, e.g. 0,1; default: every GPU the driver sees), one inference stage each")
+	f.BoolVar(&o.NoTracking, "no-tracking", false, "turn tracking, zones and events off (tracking.enabled false), to tell their cost")
 	f.IntVar(&o.EveryN, "every-n", 0, "analyse one decoded frame in N (inference.every_n_frames; 0: 1): a large N measures the ingest path alone")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the measured window to this file")
 	f.DurationVar(&o.ViewerSettle, "viewer-settle", 3*time.Second, "with --viewers, the time from the last viewer joining to the viewer window")

@@ -98,6 +98,9 @@ type Options struct {
 	// a large N leaves the ingest path (RTSP, depayloading, parsing, decoding, the hand-off
 	// to Go) to be measured alone.
 	EveryN int
+	// NoTracking turns tracking, zones and events off (tracking.enabled false): the host work
+	// after inference is then only the results' delivery.
+	NoTracking bool
 	// GPUs spreads the cameras over these CUDA devices (config gpus; empty: every GPU the
 	// driver sees), one inference stage each.
 	GPUs []int
@@ -265,6 +268,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Inference.Confidence = o.Confidence
 	}
 	cfg.GPUs = o.GPUs
+	if o.NoTracking {
+		off := false
+		cfg.Tracking.Enabled = &off
+	}
 	if o.EveryN > 0 {
 		cfg.Inference.EveryNFrames = o.EveryN
 	}
