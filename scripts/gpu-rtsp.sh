@@ -3,7 +3,7 @@
 # the kit in .gpu/ (make gpu-kit gpu-build): cameras over RTSP from `gstvision simulate --clip`
 # (a child process), the same camera pipelines as serve, and the ceilings of the same clip.
 # usage: scripts/gpu-rtsp.sh [h264|h265]   results go to $OUT (default /tmp/gpu-out)
-#   RTSP_SPECS='NAME CAMERAS MODEL BATCH [extra bench flags];...'  the runs (MODEL: fp32 or fp16)
+#   RTSP_SPECS='[ENV=value ...] NAME CAMERAS MODEL BATCH [extra bench flags];...'  the runs (MODEL: fp32 or fp16)
 set -uo pipefail
 codec="${1:-h264}"
 OUT="${OUT:-/tmp/gpu-out}"; mkdir -p "$OUT"
@@ -47,20 +47,25 @@ fi
 echo "### ONNX Runtime ceiling (ortbench)" >> "$OUT/ceilings-rtsp.txt"
 command -v ortbench >/dev/null && timeout 60 ortbench "$GPU_TEST_MODEL" 32 >> "$OUT/ceilings-rtsp.txt" 2>&1
 # the same 105 cameras without tracking tell the cost of tracking, zones and events (host work)
-specs=("rtsp105-viewers 105 fp32 0 --viewers passthrough" "rtsp105-notrack 105 fp32 0 --no-tracking" "rtsp130-fp16 130 fp16 64")
+# and with host threads blocking (not spinning) while they wait for the GPU, the CPU that spin-waits cost
+specs=("rtsp105-viewers 105 fp32 0 --viewers passthrough" "rtsp105-notrack 105 fp32 0 --no-tracking"
+  "GSTVISION_CUDA_SYNC=blocking rtsp105-blocking 105 fp32 0" "rtsp130-fp16 130 fp16 64")
 [ -n "${RTSP_SPECS:-}" ] && IFS=';' read -ra specs <<< "$RTSP_SPECS"
 nvidia-smi dmon -s pucm -d 1 -o T > "$OUT/dmon-rtsp.txt" 2>&1 &
 dmon=$!
 for spec in "${specs[@]}"; do
   # shellcheck disable=SC2086
   set -- $spec
+  # leading NAME=value words are environment for this run only (e.g. GSTVISION_CUDA_SYNC=blocking)
+  envs=()
+  while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do envs+=("$1"); shift; done
   name=$1 cams=$2 model=$GPU_TEST_MODEL batch=$4
   [ "$3" = fp16 ] && model=$FP16
   mode=(--mode auto)
   [ "$batch" != 0 ] && mode=(--mode decoupled --max-batch "$batch" --cuda-graph)
-  echo "### $name: $cams cameras, $3, ${mode[*]} ${*:5} (started $(date -u +%T))" >> "$OUT/rtsp.txt"
+  echo "### $name: ${envs[*]} $cams cameras, $3, ${mode[*]} ${*:5} (started $(date -u +%T))" >> "$OUT/rtsp.txt"
   # shellcheck disable=SC2068
-  timeout 280 gstvision bench --clip "$CLIP" --rtsp --device cuda --model "$model" --cameras "$cams" "${mode[@]}" \
+  timeout 280 env "${envs[@]}" gstvision bench --clip "$CLIP" --rtsp --device cuda --model "$model" --cameras "$cams" "${mode[@]}" \
     --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" --start-timeout 120s --json "$OUT/$name.json" --cpuprofile "$OUT/$name.prof" ${@:5} >> "$OUT/rtsp.txt" 2>&1
   echo "exit $? at $(date -u +%T)" >> "$OUT/rtsp.txt"
 done
