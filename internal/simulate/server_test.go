@@ -88,15 +88,7 @@ func TestStreamH264TwoCameras(t *testing.T) {
 
 func TestWireH264(t *testing.T) {
 	s := startServer(t, Options{Cameras: 1})
-	c, err := dialRTSP(s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sdp, err := c.play(s.URL(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sdp := playing(t, s, s.URL(1))
 	if p := sdpProfileIDC(sdp); p != 100 {
 		t.Errorf("SDP SPS profile_idc %d, want 100 (High)\n%s", p, sdp)
 	}
@@ -378,14 +370,7 @@ func TestStopStartCamera(t *testing.T) {
 }
 
 func TestStreamH265(t *testing.T) {
-	s, err := Start(context.Background(), Options{Codec: CodecH265, Listen: "127.0.0.1:0"})
-	if errors.Is(err, ErrElementMissing) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startServer(t, Options{Codec: CodecH265})
 	c := openDecoder(t, s.URL(1), CodecH265)
 	fr := pullFrames(t, c, 30)
 	if fr[0].w != 640 || fr[0].h != 360 {
@@ -415,14 +400,7 @@ func TestOddSizes(t *testing.T) {
 
 func TestTimestampJumps(t *testing.T) {
 	s := startServer(t, Options{JumpEverySec: 1, BFrames: -1})
-	c, err := dialRTSP(s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.play(s.URL(1)); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := playing(t, s, s.URL(1))
 	// 61 pictures, however long encoding takes: any 60 steps between pictures hold exactly
 	// two multiples of 30, so exactly two jumps
 	const want = 61
@@ -514,22 +492,8 @@ func TestFrameSourceAllocs(t *testing.T) {
 }
 
 func TestWireH265(t *testing.T) {
-	s, err := Start(context.Background(), Options{Codec: CodecH265, Listen: "127.0.0.1:0"})
-	if errors.Is(err, ErrElementMissing) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c, err := dialRTSP(s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.play(s.URL(1)); err != nil {
-		t.Fatal(err)
-	}
+	s := startServer(t, Options{Codec: CodecH265})
+	c, _ := playing(t, s, s.URL(1))
 	// two IRAP pictures (key-int-max 60: about 2 s of stream), however long encoding takes
 	var st h265Stats
 	pkts, err := c.readRTPUntil(30*time.Second, func(p rtpPacket) bool {
@@ -563,23 +527,8 @@ func TestSkipFramesJoinsMidGOP(t *testing.T) {
 		{CodecH265, "sprop-sps=", &h265Stats{}},
 	} {
 		t.Run(c.codec, func(t *testing.T) {
-			s, err := Start(context.Background(), Options{Codec: c.codec, Listen: "127.0.0.1:0", SkipFrames: 1, KeyIntMax: 15})
-			if errors.Is(err, ErrElementMissing) {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			conn, err := dialRTSP(s.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			sdp, err := conn.play(s.URL(1))
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := startServer(t, Options{Codec: c.codec, SkipFrames: 1, KeyIntMax: 15})
+			conn, sdp := playing(t, s, s.URL(1))
 			if !strings.Contains(sdp, c.sprop) {
 				t.Errorf("SDP without %s: a client could not decode the stream\n%s", c.sprop, sdp)
 			}
