@@ -67,14 +67,7 @@ func configFor(t testing.TB, decoupled bool, urls ...string) *config.Config {
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 4, "max_wait_ms": 15},
   "cameras": [%s]
 }`, filepath.Join(root, "models/blocks.onnx"), filepath.Join(root, "models/blocks.labels"), decoupled, strings.Join(cams, ","))
-	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+	cfg, _ := writeConfig(t, doc)
 	return cfg
 }
 
@@ -207,4 +200,20 @@ func TestUnreachableCameraDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("good camera: state %s, frames %d → %d in 2 s; want running and advancing", after.State, before, after.Frames)
 	}
 	t.Logf("unreachable camera error: %s", bad.LastError)
+}
+
+// writeConfig writes doc as a config file in a temporary directory (private: configs hold
+// tokens and camera passwords) and loads it, ignoring the environment; it returns the config
+// and the file's path.
+func writeConfig(t testing.TB, doc string) (*config.Config, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadWithEnv(path, nil)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg, path
 }

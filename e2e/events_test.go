@@ -151,14 +151,7 @@ func eventsConfig(t testing.TB, decoupled bool, everyN int, urls ...string) *con
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 2, "max_wait_ms": 15},
   "cameras": [%s]
 }`, filepath.Join(root, "models/blocks.onnx"), filepath.Join(root, "models/blocks.labels"), everyN, decoupled, strings.Join(cams, ","))
-	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+	cfg, _ := writeConfig(t, doc)
 	return cfg
 }
 

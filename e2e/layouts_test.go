@@ -27,14 +27,7 @@ func layoutConfig(t *testing.T, model, labels string, decoupled bool, url string
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 4, "max_wait_ms": 15},
   "cameras": [{"id": "cam1", "url": %q}]
 }`, model, labels, decoupled, url)
-	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+	cfg, _ := writeConfig(t, doc)
 	return cfg
 }
 

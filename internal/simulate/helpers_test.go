@@ -429,29 +429,11 @@ func parseRTP(p []byte) (rtpPacket, error) {
 
 // readRTP collects the RTP packets of channel 0 for d (or until n packets, when n > 0).
 func (c *rtspConn) readRTP(d time.Duration, n int) ([]rtpPacket, error) {
-	var out []rtpPacket
-	end := time.Now().Add(d)
-	_ = c.c.SetReadDeadline(end)
-	for time.Now().Before(end) && (n <= 0 || len(out) < n) {
-		ch, p, err := c.packet()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				break
-			}
-			return out, err
-		}
-		if ch != 0 {
-			continue
-		}
-		pk, err := parseRTP(p)
-		if err != nil {
-			return out, err
-		}
-		pk.at = time.Now()
-		out = append(out, pk)
+	out, err := c.readRTPUntil(d, func(rtpPacket) bool { n--; return n == 0 })
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return out, nil // d is up
 	}
-	return out, nil
+	return out, err
 }
 
 // readRTPUntil collects the RTP packets of channel 0, handing each to done, until done
