@@ -418,6 +418,9 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		code, body := call(t, "GET", base+p, "")
 		record("GET "+p, code, body)
 	}
+	if code, body := call(t, "GET", base+"/api/gpus", ""); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("GET /api/gpus in cpu mode: %d %s, want 200 []", code, body)
+	}
 	for _, id := range []string{"cam1", "cam5"} {
 		st, _ := a.CameraAPI().Get(id)
 		t.Logf("%s error: %s", id, st.LastError)

@@ -2,13 +2,16 @@ package app
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/gstvision/gstvision/cuda"
+	"github.com/gstvision/gstvision/defs"
 	"github.com/gstvision/gstvision/inference"
 	"github.com/gstvision/gstvision/internal/analytics"
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/placement"
+	"github.com/gstvision/gstvision/internal/server"
 )
 
 // lane is one device's share of the analysis: a GPU with its own inference stage (sessions,
@@ -184,4 +187,29 @@ func (a *App) restartCamera(id string, fault error) {
 	if err := a.cameras.Add(cc); err != nil {
 		a.log.Error("restarting camera", "camera", id, "err", err)
 	}
+}
+
+// GPUs lists the GPUs in use with their load and memory (empty in cpu mode): GET /api/gpus.
+func (a *App) GPUs() []defs.GPUStatus {
+	out := []defs.GPUStatus{}
+	loads := a.GPULoads()
+	for _, l := range a.lanes {
+		if l.dev == nil {
+			continue
+		}
+		g := l.dev.index
+		st := defs.GPUStatus{GPU: g, Cameras: loads[g].Cameras, FPS: loads[g].FPS, Failed: loads[g].Failed}
+		if l.dev.ctx != nil {
+			st.Name = l.dev.ctx.Name()
+		}
+		if free, total, ok := a.engine.GPUMemInfo(g); ok {
+			st.MemoryUsedMB, st.MemoryTotalMB = (total-free)>>20, total>>20
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (a *App) handleGPUs(w http.ResponseWriter, _ *http.Request) {
+	server.WriteJSON(w, http.StatusOK, a.GPUs())
 }

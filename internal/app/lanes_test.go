@@ -84,6 +84,9 @@ func TestCamerasPlacedOverGPUs(t *testing.T) {
 	if l := a.GPULoads(); l[0].Cameras != 3 || l[1].Cameras != 1 {
 		t.Errorf("loads %+v, want 3 and 1 cameras", l)
 	}
+	if g := a.GPUs(); len(g) != 2 || g[0].GPU != 0 || g[0].Cameras != 3 || g[1].Cameras != 1 || g[1].Failed {
+		t.Errorf("GPUs() = %+v, want GPU 0 with 3 cameras and GPU 1 with 1", g)
+	}
 	c, _ := a.ops.api.Camera("b")
 	cc, err := a.cameraConfig(c)
 	if err != nil || cc.Analyzer != a.lanes[1].stage {
@@ -115,6 +118,9 @@ func TestFailGPUMovesCameras(t *testing.T) {
 		st, _ := a.cameras.Get("p")
 		return strings.Contains(st.LastError, "GPU 1") && strings.Contains(st.LastError, placement.ErrGPUFailed.Error())
 	})
+	if g := a.GPUs(); len(g) != 2 || !g[1].Failed || g[1].Cameras != 0 || g[0].Cameras != 2 {
+		t.Errorf("GPUs() after GPU 1 failed = %+v, want it failed with no camera, GPU 0 with 2", g)
+	}
 	if _, err := a.place(config.Camera{ID: "q", GPU: ptr(1)}); !errors.Is(err, placement.ErrGPUFailed) {
 		t.Errorf("placing a new camera on the failed GPU: %v, want ErrGPUFailed", err)
 	}

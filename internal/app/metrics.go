@@ -105,6 +105,9 @@ func (a *App) initOps() error {
 	if err := a.server.Handle("GET /metrics", m.Handler(), false); err != nil {
 		return fmt.Errorf("metrics route: %w", err)
 	}
+	if err := a.server.HandleFunc("GET /api/gpus", a.handleGPUs, false); err != nil { // lanes.go
+		return fmt.Errorf("gpus route: %w", err)
+	}
 	return a.initPprof()
 }
 
