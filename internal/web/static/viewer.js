@@ -741,7 +741,8 @@
       state.textContent = cam.state;
       state.className = `state pill ${{ running: 'ok', starting: 'warn', reconnecting: 'warn' }[cam.state] || 'bad'}`;
       const fps = Number(cam.fps || 0).toFixed(1);
-      this.q('.stats').textContent = `${fps} fps · ${Number(cam.frames || 0).toLocaleString()} frames`;
+      const gpu = cam.gpu === undefined ? '' : ` · GPU ${cam.gpu}`; // cuda mode: where it runs
+      this.q('.stats').textContent = `${fps} fps · ${Number(cam.frames || 0).toLocaleString()} frames${gpu}`;
       this.showMessage();
       this.showView();
     }
