@@ -26,6 +26,7 @@ import (
 	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // repoRoot finds the module root (the shipped model lives there).
@@ -67,7 +68,7 @@ func configFor(t testing.TB, decoupled bool, urls ...string) *config.Config {
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 4, "max_wait_ms": 15},
   "cameras": [%s]
 }`, filepath.Join(root, "models/blocks.onnx"), filepath.Join(root, "models/blocks.labels"), decoupled, strings.Join(cams, ","))
-	cfg, _ := writeConfig(t, doc)
+	cfg, _ := test.WriteConfig(t, doc)
 	return cfg
 }
 
@@ -200,20 +201,4 @@ func TestUnreachableCameraDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("good camera: state %s, frames %d → %d in 2 s; want running and advancing", after.State, before, after.Frames)
 	}
 	t.Logf("unreachable camera error: %s", bad.LastError)
-}
-
-// writeConfig writes doc as a config file in a temporary directory (private: configs hold
-// tokens and camera passwords) and loads it, ignoring the environment; it returns the config
-// and the file's path.
-func writeConfig(t testing.TB, doc string) (*config.Config, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.LoadWithEnv(path, nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg, path
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/internal/results"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/test"
 	"github.com/gstvision/gstvision/tracking"
 )
 
@@ -151,7 +152,7 @@ func eventsConfig(t testing.TB, decoupled bool, everyN int, urls ...string) *con
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 2, "max_wait_ms": 15},
   "cameras": [%s]
 }`, filepath.Join(root, "models/blocks.onnx"), filepath.Join(root, "models/blocks.labels"), everyN, decoupled, strings.Join(cams, ","))
-	cfg, _ := writeConfig(t, doc)
+	cfg, _ := test.WriteConfig(t, doc)
 	return cfg
 }
 

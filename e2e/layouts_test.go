@@ -13,6 +13,7 @@ import (
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/groundtruth"
 	"github.com/gstvision/gstvision/internal/simulate"
+	"github.com/gstvision/gstvision/internal/test"
 	"github.com/gstvision/gstvision/tools/mkdetector/blocks"
 )
 
@@ -27,7 +28,7 @@ func layoutConfig(t *testing.T, model, labels string, decoupled bool, url string
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 4, "max_wait_ms": 15},
   "cameras": [{"id": "cam1", "url": %q}]
 }`, model, labels, decoupled, url)
-	cfg, _ := writeConfig(t, doc)
+	cfg, _ := test.WriteConfig(t, doc)
 	return cfg
 }
 

@@ -46,7 +46,7 @@ func opsConfig(t testing.TB, decoupled bool, cams ...string) (*config.Config, st
   "processing": {"ENABLE_DECOUPLED_PIPELINE": %v, "max_batch": 4, "max_wait_ms": 15, "stats_every_frames": 60},
   "cameras": [%s]
 }`, filepath.Join(root, "models/blocks.onnx"), filepath.Join(root, "models/blocks.labels"), decoupled, strings.Join(cams, ","))
-	return writeConfig(t, doc)
+	return test.WriteConfig(t, doc)
 }
 
 func camJSON(id, url string) string { return fmt.Sprintf(`{"id": %q, "url": %q}`, id, url) }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/gstvision/gstvision/internal/camera"
 	"github.com/gstvision/gstvision/internal/config"
 	"github.com/gstvision/gstvision/internal/server"
+	"github.com/gstvision/gstvision/internal/test"
 )
 
 // fakeRunner stands in for camera.Manager: it records starts and stops.
@@ -121,14 +121,7 @@ const apiTestConfig = `{
 
 func newAPIEnv(t testing.TB, doc string) *apiEnv {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.LoadWithEnv(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, path := test.WriteConfig(t, doc)
 	e := &apiEnv{path: path, cfg: cfg, run: newFakeRunner()}
 	for _, c := range cfg.Cameras {
 		if c.IsEnabled() {

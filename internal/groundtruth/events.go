@@ -141,7 +141,7 @@ func IDErrors(dets [][]defs.Detection, truth [][]simulate.Object) (errs, total i
 		for _, o := range truth[i] {
 			gt := [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
 			for j, d := range dets[i] {
-				if used[j] || d.ClassID != o.ClassID || iou(d.Box, gt) < 0.5 {
+				if used[j] || d.ClassID != o.ClassID || defs.IoU(d.Box, gt) < 0.5 {
 					continue
 				}
 				used[j] = true
@@ -173,14 +173,4 @@ func IDErrors(dets [][]defs.Detection, truth [][]simulate.Object) (errs, total i
 		}
 	}
 	return errs, total
-}
-
-func iou(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
 }
