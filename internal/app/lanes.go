@@ -176,10 +176,9 @@ func (a *App) restartCamera(id string, fault error) {
 	if err := a.cameras.Remove(id); err != nil {
 		a.log.Warn("stopping camera", "camera", id, "err", err)
 	}
-	cc := CameraConfig(a.cfg, c)
-	cc.DropRemedy, cc.Backoff = a.engine.plan.DropRemedy(a.cfg.Device), a.backoff
+	cc, err := a.cameraConfig(c) // placed anew: on a working GPU, or an error saying why not
 	if fault == nil {
-		fault = a.placeCamera(c, &cc)
+		fault = err
 	}
 	if fault != nil {
 		cc.NewPipeline = func(camera.PipelineSpec) (camera.Pipeline, error) { return nil, fault }
