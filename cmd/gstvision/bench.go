@@ -114,6 +114,7 @@ func newBenchCmd() *cobra.Command {
 	f.BoolVar(&o.NoTracking, "no-tracking", false, "turn tracking, zones and events off (tracking.enabled false), to tell their cost")
 	f.IntVar(&o.EveryN, "every-n", 0, "analyse one decoded frame in N (inference.every_n_frames; 0: 1): a large N measures the ingest path alone")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the measured window to this file")
+	f.StringVar(&o.MemProfile, "memprofile", "", "write the Go allocation profile (since start) to this file at the end of the window")
 	f.DurationVar(&o.ViewerSettle, "viewer-settle", 3*time.Second, "with --viewers, the time from the last viewer joining to the viewer window")
 	return cmd
 }

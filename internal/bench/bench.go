@@ -106,6 +106,9 @@ type Options struct {
 	GPUs []int
 	// CPUProfile, when set, writes a Go CPU profile of the measured window there.
 	CPUProfile string
+	// MemProfile, when set, writes the Go allocation profile (since start) there at the end of
+	// the window: where the per-frame garbage comes from (go tool pprof -sample_index=alloc_space).
+	MemProfile string
 }
 
 // Report is what a run measured.
@@ -403,6 +406,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rec.mu.Unlock()
 	wall := time.Since(t0).Seconds()
 	stopProfile()
+	if o.MemProfile != "" {
+		if err := writeAllocProfile(o.MemProfile); err != nil {
+			return nil, err
+		}
+	}
 	rep.Seconds = wall
 	rep.CPUPercent = 100 * (cpuTime() - cpuStart).Seconds() / wall
 	rep.CPUPerCamera = rep.CPUPercent / float64(o.Cameras)

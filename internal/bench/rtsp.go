@@ -190,6 +190,19 @@ func minDecodedFPS(before, after map[string]uint64, secs float64) float64 {
 }
 
 // startCPUProfile writes a Go CPU profile to path until stop.
+// writeAllocProfile writes the Go allocation profile to path.
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: memory profile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: memory profile: %w", err)
+	}
+	return f.Close()
+}
+
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
