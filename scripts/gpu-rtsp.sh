@@ -66,7 +66,7 @@ for spec in "${specs[@]}"; do
   echo "### $name: ${envs[*]} $cams cameras, $3, ${mode[*]} ${*:5} (started $(date -u +%T))" >> "$OUT/rtsp.txt"
   # shellcheck disable=SC2068
   timeout 280 env "${envs[@]}" gstvision bench --clip "$CLIP" --rtsp --device cuda --model "$model" --cameras "$cams" "${mode[@]}" \
-    --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" --start-timeout 120s --json "$OUT/$name.json" --cpuprofile "$OUT/$name.prof" ${@:5} >> "$OUT/rtsp.txt" 2>&1
+    --warmup "${WARMUP:-8s}" --duration "${DURATION:-20s}" --start-timeout 120s --json "$OUT/$name.json" --cpuprofile "$OUT/$name.prof" --memprofile "$OUT/$name.mem" ${@:5} >> "$OUT/rtsp.txt" 2>&1
   echo "exit $? at $(date -u +%T)" >> "$OUT/rtsp.txt"
 done
 kill "$dmon" 2>/dev/null
