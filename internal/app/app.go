@@ -313,9 +313,13 @@ func NewEngine(cfg *config.Config, log *slog.Logger) (*Engine, error) {
 		}
 		det.Backend().Close()
 	}
-	log.Info("engine ready", "device", cfg.Device, "gpus", e.GPUs(), "onnxruntime", ver, "model", info.Path,
+	attrs := []any{"device", cfg.Device, "onnxruntime", ver, "model", info.Path,
 		"input", fmt.Sprintf("%dx%d", info.InputW, info.InputH), "layout", info.Layout.String(),
-		"classes", len(labels.Names), "class_names", string(labels.Source), "preprocess", info.Preprocess.String(), "gstreamer", gst.Version())
+		"classes", len(labels.Names), "class_names", string(labels.Source), "preprocess", info.Preprocess.String(), "gstreamer", gst.Version()}
+	if len(e.gpus) > 0 {
+		attrs = append(attrs, "gpus", e.GPUs())
+	}
+	log.Info("engine ready", attrs...)
 	return e, nil
 }
 
