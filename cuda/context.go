@@ -369,15 +369,23 @@ func (w *Worker) Close() {
 	<-w.done
 }
 
-// DeviceCount is how many CUDA devices the driver sees. It fails with ErrNoDriver when
-// libcuda.so.1 cannot be loaded or initialised.
-func DeviceCount() (int, error) {
+// Ordinals lists the ordinals of every CUDA device the driver sees (0, 1, ...). It fails with
+// ErrNoDriver when libcuda.so.1 cannot be loaded or initialised, and with ErrNoDevice when
+// the driver sees none.
+func Ordinals() ([]int, error) {
 	if err := loadDriver(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	var n C.int
 	if err := check("cuDeviceGetCount", C.gv_cuDeviceGetCount(&n)); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNoDevice, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
 	}
-	return int(n), nil
+	if n == 0 {
+		return nil, fmt.Errorf("%w: the driver sees no GPU", ErrNoDevice)
+	}
+	out := make([]int, int(n))
+	for i := range out {
+		out[i] = i
+	}
+	return out, nil
 }

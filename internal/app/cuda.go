@@ -25,15 +25,9 @@ type gpuDevice struct {
 func (e *Engine) openGPUs(log *slog.Logger) error {
 	indices := e.cfg.GPUs
 	if len(indices) == 0 {
-		n, err := cuda.DeviceCount()
-		if err != nil {
+		var err error
+		if indices, err = cuda.Ordinals(); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: the driver sees no GPU", cuda.ErrNoDevice)
-		}
-		for i := range n {
-			indices = append(indices, i)
 		}
 	}
 	for _, i := range indices {
@@ -106,13 +100,12 @@ func (e *Engine) MemInfo() (free, total uint64, ok bool) {
 
 // GPUMemInfo reports one GPU's memory (free, total); ok is false for a GPU not in use.
 func (e *Engine) GPUMemInfo(gpu int) (free, total uint64, ok bool) {
-	for _, d := range e.gpus {
-		if d.index == gpu {
-			f, t, err := d.ctx.MemInfo()
-			return f, t, err == nil
-		}
+	d := e.device(gpu)
+	if d == nil {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	f, t, err := d.ctx.MemInfo()
+	return f, t, err == nil
 }
 
 // device returns the GPU of ordinal gpu, nil outside cuda mode or for a GPU not in use.

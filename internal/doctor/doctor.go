@@ -196,17 +196,10 @@ func (r *Report) openGPUs(cfg *config.Config, wantCUDA bool) []*cuda.Context {
 	const driverFix = "install the NVIDIA driver; in Docker run with --gpus all (NVIDIA container runtime)"
 	indices := cfg.GPUs
 	if len(indices) == 0 {
-		n, err := cuda.DeviceCount()
-		if err != nil {
+		var err error
+		if indices, err = cuda.Ordinals(); err != nil {
 			r.add("GPU and driver", needOrWarn(wantCUDA), err.Error(), driverFix)
 			return nil
-		}
-		if n == 0 {
-			r.add("GPU and driver", needOrWarn(wantCUDA), "the driver sees no GPU", driverFix)
-			return nil
-		}
-		for i := range n {
-			indices = append(indices, i)
 		}
 	}
 	var out []*cuda.Context
